@@ -1,0 +1,79 @@
+//! The tables and columns that reports may use: one source of truth for the schema.
+//! The migrations' tests check that the databases they create match it.
+
+/// A column's type as the report language sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Float,
+    Text,
+    Bool,
+    Timestamp,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+macro_rules! cols {
+    ($($name:literal : $ty:ident $(? $n:tt)?),* $(,)?) => {
+        &[$(Column { name: $name, ty: ColType::$ty, nullable: cols!(@n $($n)?) }),*]
+    };
+    (@n) => { false };
+    (@n $n:tt) => { true };
+}
+
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "raw_events",
+        columns: cols!["id": Int, "session_id": Text?1, "event_type": Text, "ts": Timestamp, "src_ip": Text?1,
+            "sensor": Text, "payload": Json, "source_file": Text, "source_offset": Int],
+    },
+    Table {
+        name: "sessions",
+        columns: cols!["sensor": Text, "session_id": Text, "src_ip": Text?1, "protocol": Text?1,
+            "first_event_at": Timestamp, "last_event_at": Timestamp, "duration_s": Float?1, "event_count": Int,
+            "command_count": Int, "failed_command_count": Int, "login_attempts": Int, "login_failures": Int,
+            "login_success": Bool, "username": Text?1, "download_count": Int, "upload_count": Int,
+            "client_version": Text?1, "hassh": Text?1, "closed": Bool, "vt_flagged": Bool, "dshield_flagged": Bool],
+    },
+    Table {
+        name: "logins",
+        columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
+            "username": Text?1, "password": Text?1, "success": Bool],
+    },
+    Table {
+        name: "commands",
+        columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
+            "input": Text, "failed": Bool],
+    },
+    Table {
+        name: "downloads",
+        columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
+            "url": Text?1, "shasum": Text?1, "outfile": Text?1, "direction": Text],
+    },
+    Table {
+        name: "dead_letters",
+        columns: cols!["id": Int, "source_file": Text, "source_offset": Int, "raw": Text, "reason": Text, "created_at": Timestamp],
+    },
+];
+
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}

@@ -1,0 +1,28 @@
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::store::ingest::{ingest, IngestOptions};
+use crate::store::Store;
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files, .gz files, folders, or - for standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Lines per batch; each batch is one transaction.
+    #[arg(long, default_value_t = 20_000)]
+    pub batch_size: usize,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
+    let opts = IngestOptions { batch_lines: args.batch_size, progress: !args.quiet && std::io::stderr().is_terminal() };
+    let stats = ingest(store, &args.paths, &opts).await?;
+    println!("{}", stats.summary_line());
+    Ok(0)
+}

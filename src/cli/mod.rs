@@ -1,0 +1,63 @@
+//! The `cowrieql` command line: parse flags, call the library, print.
+
+mod db;
+mod gen;
+mod ingest;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::store::{ConnectOptions, Store, DEFAULT_DB};
+
+#[derive(Parser, Debug)]
+#[command(name = "cowrieql", version, about = "Load Cowrie honeypot logs into SQLite or PostgreSQL and report on them")]
+pub struct Cli {
+    /// Database URL: postgres://user@host/db, sqlite://file.sqlite, or a file path (SQLite).
+    #[arg(long, global = true, env = "COWRIEQL_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Maximum connections in the pool.
+    #[arg(long, global = true, default_value_t = 4)]
+    pub pool_size: u32,
+    /// Seconds to wait for a database connection.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub connect_timeout: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Schema migrations.
+    Db {
+        #[command(subcommand)]
+        action: db::DbAction,
+    },
+    /// Create the schema (same as `db migrate`).
+    Init,
+    /// Load Cowrie JSON logs: files, .gz, folders (recursively) or - for standard input.
+    Ingest(ingest::IngestArgs),
+    /// Write deterministic synthetic Cowrie logs (for benchmarks and tests).
+    Gen(gen::GenArgs),
+}
+
+impl Cli {
+    fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions { pool_size: self.pool_size, connect_timeout: Duration::from_secs(self.connect_timeout) }
+    }
+
+    async fn store(&self) -> Result<Store> {
+        Store::connect(&self.db, &self.connect_options()).await
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Db { action } => db::run(&cli.store().await?, action).await,
+        Command::Init => db::run(&cli.store().await?, &db::DbAction::Migrate).await,
+        Command::Ingest(args) => ingest::run(&cli.store().await?, args).await,
+        Command::Gen(args) => gen::run(args),
+    }
+}

@@ -1,0 +1,143 @@
+//! A batch: the unit of work written in one transaction, and what it implies once the
+//! database has said which of its events are new.
+
+use std::collections::HashMap;
+
+use super::event::{ContentHash, Event, Fact, SessionDelta};
+
+/// A line that could not be accepted.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub offset: u64,
+    pub raw: String,
+    pub reason: String,
+    pub hash: ContentHash,
+}
+
+impl DeadLetter {
+    pub fn new(offset: u64, line: &[u8], reason: String) -> Self {
+        // Lossy text with NUL replaced: PostgreSQL text cannot hold NUL, and both backends
+        // must store the same thing. The hash is over the original bytes.
+        let raw = String::from_utf8_lossy(line).replace('\0', "\u{fffd}");
+        Self { offset, raw, reason, hash: super::event::content_hash(line) }
+    }
+}
+
+/// How far a source has been read; written in the same transaction as the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub source_file: String,
+    pub byte_offset: u64,
+    pub head_hash: Vec<u8>,
+    pub head_len: u64,
+    pub lines_read: u64,
+}
+
+/// Lines of one source, written together.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub source: String,
+    pub events: Vec<Event>,
+    pub dead: Vec<DeadLetter>,
+    /// Non-blank lines in this batch (= events + dead letters).
+    pub lines: u64,
+    pub blank: u64,
+    /// None for standard input, which cannot be resumed.
+    pub checkpoint: Option<Checkpoint>,
+    /// Bytes of the source consumed by this batch (progress).
+    pub bytes: u64,
+}
+
+/// Key of a session: ids are unique only per sensor.
+pub type SessionKey = (String, String);
+
+/// The rows a batch adds beyond `raw_events`, computed from its new events only, so a
+/// duplicate line changes no fact and no counter.
+pub struct Plan<'a> {
+    pub logins: Vec<(i64, &'a Event)>,
+    pub commands: Vec<(i64, &'a Event)>,
+    pub transfers: Vec<(i64, &'a Event)>,
+    pub sessions: Vec<(SessionKey, SessionDelta)>,
+}
+
+/// `new_ids` maps the offset of each newly inserted event to its `raw_events.id`.
+pub fn plan<'a>(batch: &'a Batch, new_ids: &HashMap<u64, i64>) -> Plan<'a> {
+    let mut p = Plan { logins: Vec::new(), commands: Vec::new(), transfers: Vec::new(), sessions: Vec::new() };
+    let mut sessions: HashMap<SessionKey, SessionDelta> = HashMap::new();
+    for e in &batch.events {
+        let Some(&id) = new_ids.get(&e.offset) else { continue };
+        if let (Some(sid), Some(delta)) = (&e.session_id, &e.delta) {
+            match e.fact {
+                Some(Fact::Login { .. }) => p.logins.push((id, e)),
+                Some(Fact::Command { .. }) => p.commands.push((id, e)),
+                Some(Fact::Transfer { .. }) => p.transfers.push((id, e)),
+                None => {}
+            }
+            match sessions.get_mut(&(e.sensor.clone(), sid.clone())) {
+                Some(d) => d.merge(delta),
+                None => {
+                    sessions.insert((e.sensor.clone(), sid.clone()), delta.clone());
+                }
+            }
+        }
+    }
+    p.sessions = sessions.into_iter().collect();
+    // Deterministic statement text and lock order.
+    p.sessions.sort_by(|a, b| a.0.cmp(&b.0));
+    p
+}
+
+pub const SESSION_COLUMNS: [&str; 21] = [
+    "sensor",
+    "session_id",
+    "src_ip",
+    "protocol",
+    "first_event_at",
+    "last_event_at",
+    "duration_s",
+    "event_count",
+    "command_count",
+    "failed_command_count",
+    "login_attempts",
+    "login_failures",
+    "login_success",
+    "username",
+    "download_count",
+    "upload_count",
+    "client_version",
+    "hassh",
+    "closed",
+    "vt_flagged",
+    "dshield_flagged",
+];
+
+/// The `ON CONFLICT` tail of the sessions upsert: it merges a stored summary with a new piece
+/// exactly as `SessionDelta::merge` does. `least`/`greatest` are the dialect's two-argument
+/// min/max functions.
+pub fn session_merge_sql(least: &str, greatest: &str) -> String {
+    let earliest_wins = |c: &str| {
+        format!(
+            "{c} = CASE WHEN excluded.first_event_at < sessions.first_event_at \
+             THEN COALESCE(excluded.{c}, sessions.{c}) ELSE COALESCE(sessions.{c}, excluded.{c}) END"
+        )
+    };
+    let mut sets: Vec<String> =
+        ["src_ip", "protocol", "username", "client_version", "hassh", "duration_s"].iter().map(|c| earliest_wins(c)).collect();
+    sets.push(format!("first_event_at = {least}(sessions.first_event_at, excluded.first_event_at)"));
+    sets.push(format!("last_event_at = {greatest}(sessions.last_event_at, excluded.last_event_at)"));
+    for c in [
+        "event_count",
+        "command_count",
+        "failed_command_count",
+        "login_attempts",
+        "login_failures",
+        "download_count",
+        "upload_count",
+    ] {
+        sets.push(format!("{c} = sessions.{c} + excluded.{c}"));
+    }
+    for c in ["login_success", "closed", "vt_flagged", "dshield_flagged"] {
+        sets.push(format!("{c} = sessions.{c} OR excluded.{c}"));
+    }
+    format!(" ON CONFLICT (sensor, session_id) DO UPDATE SET {}", sets.join(", "))
+}

@@ -1,0 +1,453 @@
+//! One log line → one accepted event (with the facts it implies) or a dead-letter reason.
+//!
+//! Pure: no I/O. Parsing is lenient per field (Cowrie changed field types across versions)
+//! and strict only about what an event cannot do without: a JSON object with `eventid` and a
+//! parseable `timestamp`.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::store::timefmt::parse_cowrie_ts;
+
+/// 128-bit content hash of the raw line: the idempotency key of `raw_events`.
+pub type ContentHash = [u8; 16];
+
+pub fn content_hash(line: &[u8]) -> ContentHash {
+    let h = blake3::hash(line);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.as_bytes()[..16]);
+    out
+}
+
+/// What a session-scoped event tells about its session; merged per batch, then into `sessions`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionDelta {
+    pub src_ip: Option<String>,
+    pub protocol: Option<String>,
+    pub first_event_at: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub duration_s: Option<f64>,
+    pub event_count: i64,
+    pub command_count: i64,
+    pub failed_command_count: i64,
+    pub login_attempts: i64,
+    pub login_failures: i64,
+    pub login_success: bool,
+    pub username: Option<String>,
+    pub download_count: i64,
+    pub upload_count: i64,
+    pub client_version: Option<String>,
+    pub hassh: Option<String>,
+    pub closed: bool,
+    pub vt_flagged: bool,
+    pub dshield_flagged: bool,
+}
+
+impl SessionDelta {
+    /// Folds `other` (a later or earlier piece of the same session) into `self`.
+    /// Counters add; first/last take min/max; "first value seen" fields prefer the piece that
+    /// started earlier, so the result does not depend on the order pieces arrive in.
+    pub fn merge(&mut self, other: &SessionDelta) {
+        let other_earlier = match (other.first_event_at, self.first_event_at) {
+            (Some(o), Some(s)) => o < s,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let pick = |mine: &mut Option<String>, theirs: &Option<String>| {
+            if theirs.is_some() && (mine.is_none() || other_earlier) {
+                *mine = theirs.clone();
+            }
+        };
+        pick(&mut self.src_ip, &other.src_ip);
+        pick(&mut self.protocol, &other.protocol);
+        pick(&mut self.username, &other.username);
+        pick(&mut self.client_version, &other.client_version);
+        pick(&mut self.hassh, &other.hassh);
+        if other.duration_s.is_some() && (self.duration_s.is_none() || other_earlier) {
+            self.duration_s = other.duration_s;
+        }
+        self.first_event_at = min_opt(self.first_event_at, other.first_event_at);
+        self.last_event_at = max_opt(self.last_event_at, other.last_event_at);
+        self.event_count += other.event_count;
+        self.command_count += other.command_count;
+        self.failed_command_count += other.failed_command_count;
+        self.login_attempts += other.login_attempts;
+        self.login_failures += other.login_failures;
+        self.login_success |= other.login_success;
+        self.download_count += other.download_count;
+        self.upload_count += other.upload_count;
+        self.closed |= other.closed;
+        self.vt_flagged |= other.vt_flagged;
+        self.dshield_flagged |= other.dshield_flagged;
+    }
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A row of one of the fact tables.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact {
+    Login { username: Option<String>, password: Option<String>, success: bool },
+    Command { input: String, failed: bool },
+    Transfer { url: Option<String>, shasum: Option<String>, outfile: Option<String>, direction: Direction },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Download,
+    Upload,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Download => "download",
+            Direction::Upload => "upload",
+        }
+    }
+}
+
+/// An accepted line.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Byte offset of the line's first byte in its (decompressed) source.
+    pub offset: u64,
+    pub hash: ContentHash,
+    /// The line as stored: the original text, except that `\u0000` escapes are written as
+    /// `\\u0000` (PostgreSQL's jsonb and text cannot hold NUL; both backends store the same).
+    pub payload: String,
+    pub event_type: String,
+    pub ts: DateTime<Utc>,
+    pub session_id: Option<String>,
+    pub src_ip: Option<String>,
+    pub sensor: String,
+    pub fact: Option<Fact>,
+    pub delta: Option<SessionDelta>,
+}
+
+/// Why a line was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    NotUtf8,
+    NotJson(String),
+    NotObject,
+    MissingEventId,
+    MissingTimestamp,
+    BadTimestamp(String),
+    BadUnicode(String),
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reject::NotUtf8 => write!(f, "not valid UTF-8"),
+            Reject::NotJson(e) => write!(f, "not valid JSON: {e}"),
+            Reject::NotObject => write!(f, "not a JSON object"),
+            Reject::MissingEventId => write!(f, "missing eventid"),
+            Reject::MissingTimestamp => write!(f, "missing timestamp"),
+            Reject::BadTimestamp(t) => write!(f, "unparsable timestamp {t:?}"),
+            Reject::BadUnicode(e) => write!(f, "invalid unicode escape: {e}"),
+        }
+    }
+}
+
+/// A string field that tolerates any JSON scalar (numbers and booleans are written as text)
+/// and treats null, arrays and objects as absent.
+#[derive(Debug, Default)]
+struct Text(Option<String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Some(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Text, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Text, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Text {
+    fn get(self) -> Option<String> {
+        self.0
+    }
+    /// A number, or a string holding one (Cowrie 2.7-3.0.3 wrote `duration` as `"120.0"`).
+    fn number(&self) -> Option<f64> {
+        self.0.as_deref().and_then(|s| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite())
+    }
+}
+
+/// The fields cowrieql extracts; everything else stays in the payload.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Fields {
+    eventid: Text,
+    timestamp: Text,
+    session: Text,
+    src_ip: Text,
+    sensor: Text,
+    protocol: Text,
+    version: Text,
+    hassh: Text,
+    duration: Text,
+    duration_ms: Text,
+    username: Text,
+    password: Text,
+    input: Text,
+    url: Text,
+    shasum: Text,
+    outfile: Text,
+    positives: Text,
+}
+
+/// Parses one line (without its newline). `offset` is where the line starts.
+pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
+    let text = std::str::from_utf8(line).map_err(|_| Reject::NotUtf8)?;
+    let trimmed = text.trim_end_matches('\r');
+    if !trimmed.trim_start().starts_with('{') {
+        // serde would also read a JSON array into a struct, positionally.
+        return match serde_json::from_str::<serde::de::IgnoredAny>(trimmed) {
+            Ok(_) => Err(Reject::NotObject),
+            Err(e) => Err(Reject::NotJson(e.to_string())),
+        };
+    }
+    let f: Fields = serde_json::from_str(trimmed).map_err(|e| Reject::NotJson(e.to_string()))?;
+    if has_surrogate_escape(trimmed) {
+        // Lone surrogates pass when a field is skipped, but PostgreSQL's jsonb refuses them:
+        // validate the whole line so both backends accept exactly the same lines.
+        serde_json::from_str::<serde_json::Value>(trimmed).map_err(|e| Reject::BadUnicode(e.to_string()))?;
+    }
+    let event_type = f.eventid.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingEventId)?;
+    let ts_text = f.timestamp.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingTimestamp)?;
+    let ts = parse_cowrie_ts(&ts_text).ok_or(Reject::BadTimestamp(ts_text))?;
+    let session_id = f.session.get().filter(|s| !s.is_empty());
+    let src_ip = f.src_ip.get();
+    let sensor = f.sensor.get().unwrap_or_default();
+
+    let et = event_type.as_str();
+    let fact = match et {
+        "cowrie.login.success" | "cowrie.login.failed" => Some(Fact::Login {
+            username: f.username.0.clone(),
+            password: f.password.get(),
+            success: et == "cowrie.login.success",
+        }),
+        "cowrie.command.input" | "cowrie.command.failed" => {
+            Some(Fact::Command { input: f.input.get().unwrap_or_default(), failed: et == "cowrie.command.failed" })
+        }
+        "cowrie.session.file_download" | "cowrie.session.file_upload" => Some(Fact::Transfer {
+            url: f.url.get(),
+            shasum: f.shasum.get(),
+            outfile: f.outfile.get(),
+            direction: if et == "cowrie.session.file_upload" { Direction::Upload } else { Direction::Download },
+        }),
+        _ => None,
+    };
+
+    let delta = session_id.as_ref().map(|_| {
+        let mut d = SessionDelta {
+            src_ip: src_ip.clone(),
+            protocol: f.protocol.0.clone(),
+            first_event_at: Some(ts),
+            last_event_at: Some(ts),
+            event_count: 1,
+            ..Default::default()
+        };
+        match et {
+            "cowrie.command.input" => d.command_count = 1,
+            "cowrie.command.failed" => d.failed_command_count = 1,
+            "cowrie.login.success" => {
+                d.login_attempts = 1;
+                d.login_success = true;
+                d.username = f.username.0.clone();
+            }
+            "cowrie.login.failed" => {
+                d.login_attempts = 1;
+                d.login_failures = 1;
+            }
+            "cowrie.session.file_download" => d.download_count = 1,
+            "cowrie.session.file_upload" => d.upload_count = 1,
+            "cowrie.client.version" => d.client_version = f.version.0.clone(),
+            "cowrie.client.kex" => d.hassh = f.hassh.0.clone(),
+            "cowrie.session.closed" => {
+                d.closed = true;
+                d.duration_s = f.duration_ms.number().map(|ms| ms / 1000.0).or_else(|| f.duration.number());
+            }
+            "cowrie.virustotal.scanfile" | "cowrie.virustotal.scanurl" => {
+                d.vt_flagged = f.positives.number().is_some_and(|p| p > 0.0)
+            }
+            _ => {}
+        }
+        d
+    });
+
+    Ok(Event {
+        offset,
+        hash: content_hash(line),
+        payload: escape_nul(trimmed),
+        event_type,
+        ts,
+        session_id,
+        src_ip,
+        sensor,
+        fact,
+        delta,
+    })
+}
+
+fn has_surrogate_escape(s: &str) -> bool {
+    s.contains("\\ud") || s.contains("\\uD")
+}
+
+/// Rewrites the JSON escape `\u0000` as `\\u0000` (the literal text), leaving `\\u0000`
+/// (an escaped backslash followed by `u0000`) alone.
+pub fn escape_nul(s: &str) -> String {
+    if !s.contains("u0000") {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            if b[i + 1..].starts_with(b"u0000") {
+                out.push_str("\\\\u0000");
+                i += 6;
+            } else {
+                out.push_str(&s[i..i + 2]);
+                i += 2;
+            }
+        } else {
+            let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Event {
+        parse_line(s.as_bytes(), 0).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn login_success_fills_fact_and_session() {
+        let e = ok(r#"{"eventid":"cowrie.login.success","username":"root","password":"x","session":"ab12","src_ip":"1.2.3.4","sensor":"s1","timestamp":"2020-01-01T00:00:00.5Z"}"#);
+        assert_eq!(e.fact, Some(Fact::Login { username: Some("root".into()), password: Some("x".into()), success: true }));
+        let d = e.delta.unwrap();
+        assert_eq!((d.login_attempts, d.login_failures, d.login_success), (1, 0, true));
+        assert_eq!(d.username.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn duration_variants() {
+        for (line, want) in [
+            (r#"{"eventid":"cowrie.session.closed","duration":30.5,"session":"a","timestamp":"2020-01-01T00:00:00Z"}"#, 30.5),
+            (r#"{"eventid":"cowrie.session.closed","duration":"120.0","session":"a","timestamp":"2020-01-01T00:00:00Z"}"#, 120.0),
+            (r#"{"eventid":"cowrie.session.closed","duration_ms":1500,"session":"a","timestamp":"2020-01-01T00:00:00Z"}"#, 1.5),
+        ] {
+            let d = ok(line).delta.unwrap();
+            assert!(d.closed);
+            assert_eq!(d.duration_s, Some(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn rejects_say_why() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"not json", "not valid JSON"),
+            (b"[1,2]", "not a JSON object"),
+            (br#"{"timestamp":"2020-01-01T00:00:00Z"}"#, "missing eventid"),
+            (br#"{"eventid":"x"}"#, "missing timestamp"),
+            (br#"{"eventid":"x","timestamp":"soon"}"#, "unparsable timestamp"),
+            (b"{\"eventid\":\"x\",\xff}", "not valid UTF-8"),
+            (br#"{"eventid":"x","timestamp":"2020-01-01T00:00:00Z","u":"\udc00"}"#, "invalid unicode"),
+        ];
+        for (line, want) in cases {
+            let err = parse_line(line, 0).unwrap_err().to_string();
+            assert!(err.contains(want), "{err} should contain {want}");
+        }
+    }
+
+    #[test]
+    fn odd_field_types_are_tolerated() {
+        let e = ok(r#"{"eventid":"cowrie.login.failed","username":123,"password":null,"session":"a","timestamp":"2020-01-01T00:00:00+0000","message":[]}"#);
+        assert_eq!(e.fact, Some(Fact::Login { username: Some("123".into()), password: None, success: false }));
+    }
+
+    #[test]
+    fn nul_escapes_are_neutralised_but_escaped_backslashes_kept() {
+        assert_eq!(escape_nul(r#"{"a":"x\u0000y"}"#), r#"{"a":"x\\u0000y"}"#);
+        assert_eq!(escape_nul(r#"{"a":"x\\u0000y"}"#), r#"{"a":"x\\u0000y"}"#);
+        assert_eq!(escape_nul(r#"{"a":"é\u0000"}"#), r#"{"a":"é\\u0000"}"#);
+    }
+
+    #[test]
+    fn merge_is_order_independent() {
+        let a = ok(r#"{"eventid":"cowrie.session.connect","protocol":"ssh","src_ip":"1.1.1.1","session":"a","timestamp":"2020-01-01T00:00:00Z"}"#).delta.unwrap();
+        let b = ok(r#"{"eventid":"cowrie.login.success","username":"u","session":"a","src_ip":"1.1.1.1","timestamp":"2020-01-01T00:00:05Z"}"#).delta.unwrap();
+        let c = ok(r#"{"eventid":"cowrie.session.closed","duration":9,"session":"a","timestamp":"2020-01-01T00:00:09Z"}"#).delta.unwrap();
+        let mut x = a.clone();
+        x.merge(&b);
+        x.merge(&c);
+        let mut y = c.clone();
+        y.merge(&b);
+        y.merge(&a);
+        assert_eq!(x, y);
+        assert_eq!(x.event_count, 3);
+        assert_eq!(x.protocol.as_deref(), Some("ssh"));
+        assert_eq!(x.duration_s, Some(9.0));
+    }
+}

@@ -1,0 +1,278 @@
+//! `cowrieql ingest`: stream log lines into the store.
+//!
+//! A reader thread turns sources into batches (parsing is pure, see `event`); the writer
+//! writes each batch, its fact rows, its session summaries, its dead letters and the
+//! source's checkpoint in one transaction. A killed ingest therefore resumes from the last
+//! committed batch, and content hashes make any line already stored a no-op.
+
+pub mod batch;
+pub mod event;
+pub mod postgres;
+pub mod source;
+pub mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+
+use self::batch::{Batch, Checkpoint, DeadLetter, SessionKey};
+use self::source::{LineReader, Source};
+use crate::store::{migrate, Store};
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Lines per batch (and per transaction).
+    pub batch_lines: usize,
+    pub progress: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { batch_lines: 20_000, progress: false }
+    }
+}
+
+/// What an ingest did. `lines = accepted + duplicates + dead_letters`, always.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub files: u64,
+    pub lines: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub dead_letters: u64,
+    pub blank: u64,
+    /// Sources that ended in an unterminated line left for the next run.
+    pub incomplete: u64,
+    /// Files read again from the start because they were rotated or truncated.
+    pub restarted: Vec<String>,
+    pub sessions_touched: u64,
+    pub elapsed: Duration,
+}
+
+impl IngestStats {
+    pub fn events_per_sec(&self) -> f64 {
+        self.lines as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn summary_line(&self) -> String {
+        let mut s = format!(
+            "{} files, {} lines: {} accepted, {} duplicates, {} dead letters; {} sessions touched; {:.2}s, {:.0} events/s",
+            self.files,
+            self.lines,
+            self.accepted,
+            self.duplicates,
+            self.dead_letters,
+            self.sessions_touched,
+            self.elapsed.as_secs_f64(),
+            self.events_per_sec()
+        );
+        if self.blank > 0 {
+            s.push_str(&format!("; {} blank lines skipped", self.blank));
+        }
+        if self.incomplete > 0 {
+            s.push_str(&format!("; {} unfinished last line(s) left for the next run", self.incomplete));
+        }
+        for r in &self.restarted {
+            s.push_str(&format!("; {r} was rotated or truncated and read from its start"));
+        }
+        s
+    }
+}
+
+/// What the writer reports back for a batch.
+pub struct BatchOutcome {
+    pub inserted: u64,
+    pub sessions: Vec<SessionKey>,
+}
+
+enum Msg {
+    Batch(Batch),
+    Restarted(String),
+    Incomplete,
+    FileDone(u64),
+}
+
+/// Ingests `paths` (files, `.gz`, folders, `-`) into `store`, migrating it first if needed.
+pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> Result<IngestStats> {
+    let started = Instant::now();
+    migrate::migrate(store).await?;
+    let sources = source::discover(paths)?;
+    let total_bytes: u64 = sources.iter().map(Source::disk_len).sum();
+    let bar = if opts.progress {
+        let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut writer = Writer::open(store).await?;
+    let checkpoints = writer.checkpoints().await?;
+    let (tx, mut rx) = mpsc::channel::<Msg>(2);
+    let batch_lines = opts.batch_lines.max(1);
+    let reader_sources = sources.clone();
+    let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));
+
+    let mut stats = IngestStats { files: sources.len() as u64, ..Default::default() };
+    let mut touched: HashSet<SessionKey> = HashSet::new();
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Batch(b) => {
+                let out = writer.write(&b).await.with_context(|| format!("writing a batch of {}", b.source))?;
+                stats.lines += b.lines;
+                stats.blank += b.blank;
+                stats.accepted += out.inserted;
+                stats.duplicates += b.events.len() as u64 - out.inserted;
+                stats.dead_letters += b.dead.len() as u64;
+                touched.extend(out.sessions);
+                bar.inc(b.bytes);
+                bar.set_message(format!("{} events", stats.accepted));
+            }
+            Msg::Restarted(name) => stats.restarted.push(name),
+            Msg::Incomplete => stats.incomplete += 1,
+            Msg::FileDone(bytes) => bar.inc(bytes),
+        }
+    }
+    reader.await.context("reader thread failed")??;
+    bar.finish_and_clear();
+    stats.sessions_touched = touched.len() as u64;
+    stats.elapsed = started.elapsed();
+    Ok(stats)
+}
+
+/// The connection the whole ingest writes through.
+enum Writer {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl Writer {
+    async fn open(store: &Store) -> Result<Self> {
+        Ok(match store {
+            Store::Sqlite(p) => Writer::Sqlite(p.acquire().await?),
+            Store::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                postgres::prepare(&mut c).await?;
+                Writer::Postgres(c)
+            }
+        })
+    }
+
+    async fn checkpoints(&mut self) -> Result<HashMap<String, Checkpoint>> {
+        match self {
+            Writer::Sqlite(c) => sqlite::load_checkpoints(c).await,
+            Writer::Postgres(c) => postgres::load_checkpoints(c).await,
+        }
+    }
+
+    async fn write(&mut self, b: &Batch) -> Result<BatchOutcome> {
+        match self {
+            Writer::Sqlite(c) => sqlite::write_batch(c, b).await,
+            Writer::Postgres(c) => postgres::write_batch(c, b).await,
+        }
+    }
+}
+
+fn send(tx: &mpsc::Sender<Msg>, m: Msg) -> Result<()> {
+    tx.blocking_send(m).map_err(|_| anyhow::anyhow!("ingest writer stopped"))
+}
+
+fn read_all(sources: &[Source], checkpoints: &HashMap<String, Checkpoint>, batch_lines: usize, tx: &mpsc::Sender<Msg>) -> Result<()> {
+    for s in sources {
+        read_source(s, checkpoints.get(&s.name()), batch_lines, tx)?;
+        // Compressed files advance the bar by their size on disk once they are done.
+        send(tx, Msg::FileDone(if s.is_gzip() { s.disk_len() } else { 0 }))?;
+    }
+    Ok(())
+}
+
+/// Where to resume a source: its checkpoint, unless the file's head changed (rotated or
+/// replaced) or it is now shorter than what was read (truncated).
+fn resume_point(s: &Source, head: &[u8], cp: Option<&Checkpoint>) -> (u64, u64, bool) {
+    let Some(cp) = cp else { return (0, 0, false) };
+    let same_head = (cp.head_len as usize) <= head.len()
+        && blake3::hash(&head[..cp.head_len as usize]).as_bytes()[..] == cp.head_hash[..];
+    let long_enough = !s.may_grow() || s.disk_len() >= cp.byte_offset;
+    if same_head && long_enough {
+        (cp.byte_offset, cp.lines_read, false)
+    } else {
+        (0, 0, true)
+    }
+}
+
+fn read_source(s: &Source, cp: Option<&Checkpoint>, batch_lines: usize, tx: &mpsc::Sender<Msg>) -> Result<()> {
+    let name = s.name();
+    let head = s.head()?;
+    let (mut start, mut lines_before, restarted) = resume_point(s, &head, cp);
+    let mut reader = LineReader::open(s, start)?;
+    if reader.pos() < start {
+        // A compressed file that got shorter: it was replaced.
+        reader = LineReader::open(s, 0)?;
+        start = 0;
+        lines_before = 0;
+        send(tx, Msg::Restarted(name.clone()))?;
+    } else if restarted {
+        send(tx, Msg::Restarted(name.clone()))?;
+    }
+    let checkpoint = |offset: u64, lines: u64| {
+        (*s != Source::Stdin).then(|| {
+            let head_len = (offset as usize).min(head.len());
+            Checkpoint {
+                source_file: name.clone(),
+                byte_offset: offset,
+                head_hash: blake3::hash(&head[..head_len]).as_bytes().to_vec(),
+                head_len: head_len as u64,
+                lines_read: lines,
+            }
+        })
+    };
+    let new_batch = || Batch { source: name.clone(), ..Default::default() };
+    let mut b = new_batch();
+    let mut batch_start = start;
+    let mut consumed = start;
+    let mut lines_total = lines_before;
+    let mut incomplete = false;
+    while let Some(line) = reader.next_line().with_context(|| format!("reading {name}"))? {
+        let is_blank = line.bytes.iter().all(u8::is_ascii_whitespace);
+        let parsed = if is_blank { None } else { Some(event::parse_line(line.bytes, line.offset)) };
+        if !line.terminated && s.may_grow() && !matches!(parsed, Some(Ok(_))) {
+            // Cowrie may still be writing this line: leave it for the next run.
+            incomplete = true;
+            break;
+        }
+        match parsed {
+            None => b.blank += 1,
+            Some(Ok(e)) => {
+                b.lines += 1;
+                b.events.push(e);
+            }
+            Some(Err(reason)) => {
+                b.lines += 1;
+                b.dead.push(DeadLetter::new(line.offset, line.bytes, reason.to_string()));
+            }
+        }
+        consumed = reader.pos();
+        if b.lines + b.blank >= batch_lines as u64 {
+            lines_total += b.lines;
+            b.checkpoint = checkpoint(consumed, lines_total);
+            b.bytes = if s.is_gzip() { 0 } else { consumed - batch_start };
+            batch_start = consumed;
+            send(tx, Msg::Batch(std::mem::replace(&mut b, new_batch())))?;
+        }
+    }
+    lines_total += b.lines;
+    b.checkpoint = checkpoint(consumed, lines_total);
+    b.bytes = if s.is_gzip() { 0 } else { consumed - batch_start };
+    send(tx, Msg::Batch(b))?;
+    if incomplete {
+        send(tx, Msg::Incomplete)?;
+    }
+    Ok(())
+}

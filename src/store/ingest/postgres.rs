@@ -1,0 +1,269 @@
+//! Writing batches to PostgreSQL: COPY into a staging table, then one INSERT … SELECT that
+//! skips duplicates and returns the new ids; fact rows are new by construction, so they are
+//! COPYed straight into their tables.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, Postgres, QueryBuilder, Row};
+
+use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
+use super::event::Fact;
+use super::BatchOutcome;
+
+/// PostgreSQL allows 65,535 bound parameters per statement.
+const MAX_PARAMS: usize = 60_000;
+
+/// Created once per connection; emptied at every commit.
+pub const STAGE_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_raw (
+    session_id text, event_type text, ts timestamptz, src_ip text, sensor text,
+    payload text, source_file text, source_offset bigint, content_hash bytea
+) ON COMMIT DELETE ROWS";
+
+pub async fn prepare(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query(STAGE_DDL).execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub async fn load_checkpoints(conn: &mut PgConnection) -> Result<HashMap<String, Checkpoint>> {
+    let rows = sqlx::query("SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let cp = Checkpoint {
+                source_file: r.get(0),
+                byte_offset: r.get::<i64, _>(1) as u64,
+                head_hash: r.get(2),
+                head_len: r.get::<i64, _>(3) as u64,
+                lines_read: r.get::<i64, _>(4) as u64,
+            };
+            (cp.source_file.clone(), cp)
+        })
+        .collect())
+}
+
+/// One row of COPY's text format.
+struct CopyRow<'a>(&'a mut Vec<u8>, bool);
+
+impl<'a> CopyRow<'a> {
+    fn new(buf: &'a mut Vec<u8>) -> Self {
+        CopyRow(buf, true)
+    }
+    fn sep(&mut self) {
+        if !self.1 {
+            self.0.push(b'\t');
+        }
+        self.1 = false;
+    }
+    fn text(&mut self, v: Option<&str>) -> &mut Self {
+        self.sep();
+        match v {
+            None => self.0.extend_from_slice(b"\\N"),
+            Some(s) => {
+                for &c in s.as_bytes() {
+                    match c {
+                        b'\\' => self.0.extend_from_slice(b"\\\\"),
+                        b'\t' => self.0.extend_from_slice(b"\\t"),
+                        b'\n' => self.0.extend_from_slice(b"\\n"),
+                        b'\r' => self.0.extend_from_slice(b"\\r"),
+                        _ => self.0.push(c),
+                    }
+                }
+            }
+        }
+        self
+    }
+    fn int(&mut self, v: i64) -> &mut Self {
+        self.sep();
+        self.0.extend_from_slice(v.to_string().as_bytes());
+        self
+    }
+    fn boolean(&mut self, v: bool) -> &mut Self {
+        self.sep();
+        self.0.push(if v { b't' } else { b'f' });
+        self
+    }
+    fn ts(&mut self, t: &DateTime<Utc>) -> &mut Self {
+        self.sep();
+        self.0.extend_from_slice(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).as_bytes());
+        self
+    }
+    fn bytea(&mut self, b: &[u8]) -> &mut Self {
+        use std::fmt::Write;
+        self.sep();
+        let mut s = String::with_capacity(3 + b.len() * 2);
+        s.push_str("\\\\x");
+        for x in b {
+            let _ = write!(s, "{x:02x}");
+        }
+        self.0.extend_from_slice(s.as_bytes());
+        self
+    }
+    fn end(&mut self) {
+        self.0.push(b'\n');
+    }
+}
+
+async fn copy(conn: &mut PgConnection, stmt: &str, data: Vec<u8>) -> Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let mut c = conn.copy_in_raw(stmt).await?;
+    for chunk in data.chunks(1 << 18) {
+        c.send(chunk).await?;
+    }
+    c.finish().await?;
+    Ok(())
+}
+
+pub async fn write_batch(conn: &mut PgConnection, b: &Batch) -> Result<BatchOutcome> {
+    let mut tx = conn.begin().await?;
+    let mut buf = Vec::with_capacity(b.events.iter().map(|e| e.payload.len() + 160).sum());
+    for e in &b.events {
+        CopyRow::new(&mut buf)
+            .text(e.session_id.as_deref())
+            .text(Some(&e.event_type))
+            .ts(&e.ts)
+            .text(e.src_ip.as_deref())
+            .text(Some(&e.sensor))
+            .text(Some(&e.payload))
+            .text(Some(&b.source))
+            .int(e.offset as i64)
+            .bytea(&e.hash)
+            .end();
+    }
+    copy(
+        &mut tx,
+        "COPY stage_raw (session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash) FROM STDIN",
+        buf,
+    )
+    .await?;
+    let mut new_ids: HashMap<u64, i64> = HashMap::with_capacity(b.events.len());
+    if !b.events.is_empty() {
+        let rows = sqlx::query(
+            "INSERT INTO raw_events (session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash) \
+             SELECT session_id, event_type, ts, src_ip, sensor, payload::jsonb, source_file, source_offset, content_hash \
+             FROM stage_raw ORDER BY source_offset ON CONFLICT (content_hash) DO NOTHING RETURNING id, source_offset",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            new_ids.insert(r.get::<i64, _>(1) as u64, r.get(0));
+        }
+    }
+    let p = plan(b, &new_ids);
+
+    let mut buf = Vec::new();
+    for (id, e) in &p.logins {
+        let Some(Fact::Login { username, password, success }) = &e.fact else { unreachable!() };
+        CopyRow::new(&mut buf)
+            .int(*id)
+            .text(e.session_id.as_deref())
+            .ts(&e.ts)
+            .text(Some(&e.sensor))
+            .text(e.src_ip.as_deref())
+            .text(username.as_deref())
+            .text(password.as_deref())
+            .boolean(*success)
+            .end();
+    }
+    copy(&mut tx, "COPY logins (event_id, session_id, ts, sensor, src_ip, username, password, success) FROM STDIN", buf).await?;
+    let mut buf = Vec::new();
+    for (id, e) in &p.commands {
+        let Some(Fact::Command { input, failed }) = &e.fact else { unreachable!() };
+        CopyRow::new(&mut buf)
+            .int(*id)
+            .text(e.session_id.as_deref())
+            .ts(&e.ts)
+            .text(Some(&e.sensor))
+            .text(e.src_ip.as_deref())
+            .text(Some(input))
+            .boolean(*failed)
+            .end();
+    }
+    copy(&mut tx, "COPY commands (event_id, session_id, ts, sensor, src_ip, input, failed) FROM STDIN", buf).await?;
+    let mut buf = Vec::new();
+    for (id, e) in &p.transfers {
+        let Some(Fact::Transfer { url, shasum, outfile, direction }) = &e.fact else { unreachable!() };
+        CopyRow::new(&mut buf)
+            .int(*id)
+            .text(e.session_id.as_deref())
+            .ts(&e.ts)
+            .text(Some(&e.sensor))
+            .text(e.src_ip.as_deref())
+            .text(url.as_deref())
+            .text(shasum.as_deref())
+            .text(outfile.as_deref())
+            .text(Some(direction.as_str()))
+            .end();
+    }
+    copy(&mut tx, "COPY downloads (event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction) FROM STDIN", buf)
+        .await?;
+
+    let merge = session_merge_sql("LEAST", "GREATEST");
+    for chunk in p.sessions.chunks(MAX_PARAMS / SESSION_COLUMNS.len()) {
+        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO sessions ({}) ", SESSION_COLUMNS.join(", ")));
+        qb.push_values(chunk, |mut row, ((sensor, sid), d)| {
+            row.push_bind(sensor.as_str())
+                .push_bind(sid.as_str())
+                .push_bind(d.src_ip.as_deref())
+                .push_bind(d.protocol.as_deref())
+                .push_bind(d.first_event_at)
+                .push_bind(d.last_event_at)
+                .push_bind(d.duration_s)
+                .push_bind(d.event_count)
+                .push_bind(d.command_count)
+                .push_bind(d.failed_command_count)
+                .push_bind(d.login_attempts)
+                .push_bind(d.login_failures)
+                .push_bind(d.login_success)
+                .push_bind(d.username.as_deref())
+                .push_bind(d.download_count)
+                .push_bind(d.upload_count)
+                .push_bind(d.client_version.as_deref())
+                .push_bind(d.hassh.as_deref())
+                .push_bind(d.closed)
+                .push_bind(d.vt_flagged)
+                .push_bind(d.dshield_flagged);
+        });
+        qb.push(merge.as_str());
+        qb.build().persistent(false).execute(&mut *tx).await?;
+    }
+    let now = Utc::now();
+    for chunk in b.dead.chunks(MAX_PARAMS / 6) {
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "INSERT INTO dead_letters (source_file, source_offset, raw, reason, content_hash, created_at) ",
+        );
+        qb.push_values(chunk, |mut row, d| {
+            row.push_bind(b.source.as_str())
+                .push_bind(d.offset as i64)
+                .push_bind(d.raw.as_str())
+                .push_bind(d.reason.as_str())
+                .push_bind(&d.hash[..])
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().persistent(false).execute(&mut *tx).await?;
+    }
+    if let Some(cp) = &b.checkpoint {
+        sqlx::query(
+            "INSERT INTO ingest_checkpoints (source_file, byte_offset, head_hash, head_len, lines_read, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source_file) DO UPDATE SET byte_offset = excluded.byte_offset, \
+             head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at",
+        )
+        .bind(cp.source_file.as_str())
+        .bind(cp.byte_offset as i64)
+        .bind(cp.head_hash.as_slice())
+        .bind(cp.head_len as i64)
+        .bind(cp.lines_read as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
+}

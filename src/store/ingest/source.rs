@@ -1,0 +1,174 @@
+//! Finding log files and reading them as numbered lines from a byte offset.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use flate2::read::MultiGzDecoder;
+
+/// Bytes at the start of a file that identify it across runs (rotation detection).
+pub const HEAD_LEN: usize = 4096;
+
+/// Where lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    /// The name stored in `source_file` and used as the checkpoint key.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "-".to_string(),
+        }
+    }
+
+    pub fn is_gzip(&self) -> bool {
+        matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "gz"))
+    }
+
+    /// A live plain file may still grow: an unterminated last line may be incomplete.
+    pub fn may_grow(&self) -> bool {
+        matches!(self, Source::File(_)) && !self.is_gzip()
+    }
+
+    /// Size on disk (compressed size for `.gz`), for the progress bar.
+    pub fn disk_len(&self) -> u64 {
+        match self {
+            Source::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Source::Stdin => 0,
+        }
+    }
+
+    /// Opens the (decompressed) byte stream from its start.
+    pub fn open(&self) -> Result<Box<dyn Read + Send>> {
+        Ok(match self {
+            Source::Stdin => Box::new(io::stdin()),
+            Source::File(p) => {
+                let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+                if self.is_gzip() {
+                    Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f)))
+                } else {
+                    Box::new(f)
+                }
+            }
+        })
+    }
+
+    /// The first `HEAD_LEN` bytes of the (decompressed) stream; empty for stdin.
+    pub fn head(&self) -> Result<Vec<u8>> {
+        if matches!(self, Source::Stdin) {
+            return Ok(Vec::new());
+        }
+        let mut head = Vec::with_capacity(HEAD_LEN);
+        self.open()?.take(HEAD_LEN as u64).read_to_end(&mut head).with_context(|| format!("cannot read {}", self.name()))?;
+        Ok(head)
+    }
+}
+
+/// Whether a file found while walking a folder looks like a Cowrie JSON log:
+/// `cowrie.json`, `cowrie.json.2020-03-19`, `cowrie.json.2017_11_4`, `cowrie.json.1`,
+/// `cowrie-2020-05-24.json`, `anything.json.gz`.
+fn looks_like_log(name: &str) -> bool {
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    name.contains(".json") || name.starts_with("cowrie")
+}
+
+/// Expands the command-line paths: `-` is standard input, folders are walked recursively
+/// (files in name order), named files are always taken.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Source::Stdin);
+        } else if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if p.exists() {
+            out.push(Source::File(absolute(p)));
+        } else {
+            anyhow::bail!("{}: no such file or folder", p.display());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(looks_like_log) {
+            out.push(Source::File(absolute(&p)));
+        }
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A line read from a source.
+pub struct Line<'a> {
+    pub offset: u64,
+    /// Without its `\n`.
+    pub bytes: &'a [u8],
+    /// False for a last line with no newline after it.
+    pub terminated: bool,
+}
+
+/// Reads `\n`-terminated lines with their byte offsets, starting at `start`
+/// (bytes before it are skipped, decompressing if need be).
+pub struct LineReader {
+    inner: BufReader<Box<dyn Read + Send>>,
+    pos: u64,
+    buf: Vec<u8>,
+}
+
+impl LineReader {
+    pub fn open(source: &Source, start: u64) -> Result<Self> {
+        let mut inner = BufReader::with_capacity(1 << 18, source.open()?);
+        let skipped = io::copy(&mut (&mut inner).take(start), &mut io::sink())?;
+        Ok(Self { inner, pos: skipped, buf: Vec::with_capacity(4096) })
+    }
+
+    /// Position after the last line returned.
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.buf.clear();
+        let n = self.inner.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let offset = self.pos;
+        self.pos += n as u64;
+        let terminated = self.buf.last() == Some(&b'\n');
+        let end = if terminated { self.buf.len() - 1 } else { self.buf.len() };
+        Ok(Some(Line { offset, bytes: &self.buf[..end], terminated }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_and_renamed_names_are_logs() {
+        for n in ["cowrie.json", "cowrie.json.2020-03-19", "cowrie.json.2017_11_4", "cowrie.json.2.gz", "cowrie-2020-05-24.json", "x.json.gz"] {
+            assert!(looks_like_log(n), "{n}");
+        }
+        for n in ["SOURCES.md", "notes.txt", "image.gz"] {
+            assert!(!looks_like_log(n), "{n}");
+        }
+    }
+}
