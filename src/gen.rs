@@ -31,13 +31,25 @@ const COMMANDS: &[&str] = &[
     "nproc",
     "rm -rf /tmp/* ; history -c",
 ];
-const CLIENTS: &[&str] = &["SSH-2.0-libssh-0.6.3", "SSH-2.0-Go", "SSH-2.0-OpenSSH_7.4", "b'SSH-2.0-PUTTY'", "SSH-2.0-paramiko_2.7.1"];
-const HASSH: &[&str] = &["b5752e36ba6c5979a575e43178908adf", "1616c6d18e845e7a01168a44591f7a35", "92674389fa1e47a27ddd8d9b63ecd42b"];
-const URLS: &[&str] = &["http://203.0.113.7/bins.sh", "http://198.51.100.23/x86", "https://example.net/a.sh", "http://192.0.2.9:8080/mips"];
+const CLIENTS: &[&str] =
+    &["SSH-2.0-libssh-0.6.3", "SSH-2.0-Go", "SSH-2.0-OpenSSH_7.4", "b'SSH-2.0-PUTTY'", "SSH-2.0-paramiko_2.7.1"];
+const HASSH: &[&str] =
+    &["b5752e36ba6c5979a575e43178908adf", "1616c6d18e845e7a01168a44591f7a35", "92674389fa1e47a27ddd8d9b63ecd42b"];
+const URLS: &[&str] = &[
+    "http://203.0.113.7/bins.sh",
+    "http://198.51.100.23/x86",
+    "https://example.net/a.sh",
+    "http://192.0.2.9:8080/mips",
+];
 
 /// Writes `events` Cowrie JSON lines generated from `seed` to `out`.
 pub fn generate(events: u64, seed: u64, out: &mut dyn Write) -> io::Result<()> {
-    let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(seed), t: Utc.with_ymd_and_hms(2025, 9, 22, 0, 0, 0).unwrap(), n: 0, limit: events };
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        t: Utc.with_ymd_and_hms(2025, 9, 22, 0, 0, 0).unwrap(),
+        n: 0,
+        limit: events,
+    };
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
     while g.n < g.limit {
         g.session(&mut out)?;
@@ -86,7 +98,13 @@ impl Gen {
         let ip = if self.rng.random_ratio(1, 50) {
             format!("2001:db8::{:x}", self.rng.random_range(1..0xffff))
         } else {
-            format!("{}.{}.{}.{}", self.rng.random_range(1..224), self.rng.random_range(0..256), self.rng.random_range(0..256), self.rng.random_range(1..255))
+            format!(
+                "{}.{}.{}.{}",
+                self.rng.random_range(1..224),
+                self.rng.random_range(0..256),
+                self.rng.random_range(0..256),
+                self.rng.random_range(1..255)
+            )
         };
         let telnet = self.rng.random_ratio(1, 8);
         let base = json!({"session": sid, "src_ip": ip, "sensor": sensor});
@@ -115,14 +133,29 @@ impl Gen {
         let fails = self.rng.random_range(0..4);
         for _ in 0..fails {
             let (u, p) = (self.pick(USERS), self.pick(PASSWORDS));
-            self.emit(out, json!({"eventid": "cowrie.login.failed", "username": u, "password": p,
-                "message": format!("login attempt [{u}/{p}] failed")}), &base, compact)?;
+            self.emit(
+                out,
+                json!({"eventid": "cowrie.login.failed", "username": u, "password": p,
+                "message": format!("login attempt [{u}/{p}] failed")}),
+                &base,
+                compact,
+            )?;
         }
         if self.rng.random_ratio(3, 5) {
             let (u, p) = (self.pick(USERS), self.pick(PASSWORDS));
-            self.emit(out, json!({"eventid": "cowrie.login.success", "username": u, "password": p,
-                "message": format!("login attempt [{u}/{p}] succeeded")}), &base, compact)?;
-            self.emit(out, json!({"eventid": "cowrie.session.params", "arch": "linux-x64-lsb", "message": []}), &base, compact)?;
+            self.emit(
+                out,
+                json!({"eventid": "cowrie.login.success", "username": u, "password": p,
+                "message": format!("login attempt [{u}/{p}] succeeded")}),
+                &base,
+                compact,
+            )?;
+            self.emit(
+                out,
+                json!({"eventid": "cowrie.session.params", "arch": "linux-x64-lsb", "message": []}),
+                &base,
+                compact,
+            )?;
             let cmds = self.rng.random_range(1..9);
             for _ in 0..cmds {
                 let c = if self.rng.random_ratio(3, 20) {
@@ -130,20 +163,47 @@ impl Gen {
                 } else {
                     self.pick(COMMANDS).to_string()
                 };
-                self.emit(out, json!({"eventid": "cowrie.command.input", "input": c, "message": format!("CMD: {c}")}), &base, compact)?;
+                self.emit(
+                    out,
+                    json!({"eventid": "cowrie.command.input", "input": c, "message": format!("CMD: {c}")}),
+                    &base,
+                    compact,
+                )?;
                 if self.rng.random_ratio(1, 10) {
                     self.emit(out, json!({"eventid": "cowrie.command.failed", "input": c, "message": format!("Command not found: {c}")}), &base, compact)?;
                 }
             }
             if self.rng.random_ratio(1, 10) {
                 let url = self.pick(URLS);
-                let sha = format!("{:016x}{:016x}{:016x}{:016x}", self.rng.random::<u64>(), self.rng.random::<u64>(), self.rng.random::<u64>(), self.rng.random::<u64>());
-                self.emit(out, json!({"eventid": "cowrie.session.file_download", "url": url, "shasum": sha,
-                    "outfile": format!("var/lib/cowrie/downloads/{sha}"), "destfile": "", "duplicate": false}), &base, compact)?;
+                let sha = format!(
+                    "{:016x}{:016x}{:016x}{:016x}",
+                    self.rng.random::<u64>(),
+                    self.rng.random::<u64>(),
+                    self.rng.random::<u64>(),
+                    self.rng.random::<u64>()
+                );
+                self.emit(
+                    out,
+                    json!({"eventid": "cowrie.session.file_download", "url": url, "shasum": sha,
+                    "outfile": format!("var/lib/cowrie/downloads/{sha}"), "destfile": "", "duplicate": false}),
+                    &base,
+                    compact,
+                )?;
             }
             if self.rng.random_ratio(1, 50) {
-                let sha = format!("{:016x}{:016x}{:016x}{:016x}", self.rng.random::<u64>(), self.rng.random::<u64>(), self.rng.random::<u64>(), self.rng.random::<u64>());
-                self.emit(out, json!({"eventid": "cowrie.session.file_upload", "filename": "x.sh", "shasum": sha, "outfile": sha}), &base, compact)?;
+                let sha = format!(
+                    "{:016x}{:016x}{:016x}{:016x}",
+                    self.rng.random::<u64>(),
+                    self.rng.random::<u64>(),
+                    self.rng.random::<u64>(),
+                    self.rng.random::<u64>()
+                );
+                self.emit(
+                    out,
+                    json!({"eventid": "cowrie.session.file_upload", "filename": "x.sh", "shasum": sha, "outfile": sha}),
+                    &base,
+                    compact,
+                )?;
             }
         }
         if self.rng.random_ratio(19, 20) {

@@ -2,7 +2,10 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("COWRIEQL_LOG")).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("COWRIEQL_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = cowrieql::cli::Cli::parse();
     let code = match cowrieql::cli::run(cli).await {
         Ok(code) => code,

@@ -4,9 +4,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use sqlx::Connection;
-use sqlx::postgres::{PgConnection, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection;
 
 /// Default database when neither `--db` nor `COWRIEQL_DB` is given.
 pub const DEFAULT_DB: &str = "sqlite://cowrieql.sqlite";
@@ -64,7 +64,12 @@ impl Store {
             // Probe with one connection first: a pool reports a refused connection only as a
             // time-out, and the operator needs the real cause.
             match tokio::time::timeout(opts.connect_timeout, PgConnection::connect_with(&pg)).await {
-                Err(_) => return Err(anyhow!("cannot connect to PostgreSQL at {target}: timed out after {:?}", opts.connect_timeout)),
+                Err(_) => {
+                    return Err(anyhow!(
+                        "cannot connect to PostgreSQL at {target}: timed out after {:?}",
+                        opts.connect_timeout
+                    ))
+                }
                 Ok(Err(e)) => return Err(anyhow!("cannot connect to PostgreSQL at {target}: {}", short_cause(&e))),
                 Ok(Ok(conn)) => drop(conn),
             }

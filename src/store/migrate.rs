@@ -26,7 +26,11 @@ impl Migration {
 
 macro_rules! migration {
     ($v:expr, $dir:literal, $file:literal) => {
-        Migration { version: $v, name: $file, sql: include_str!(concat!("../../migrations/", $dir, "/", $file)).to_string() }
+        Migration {
+            version: $v,
+            name: $file,
+            sql: include_str!(concat!("../../migrations/", $dir, "/", $file)).to_string(),
+        }
     };
 }
 

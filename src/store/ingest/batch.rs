@@ -121,8 +121,10 @@ pub fn session_merge_sql(least: &str, greatest: &str) -> String {
              THEN COALESCE(excluded.{c}, sessions.{c}) ELSE COALESCE(sessions.{c}, excluded.{c}) END"
         )
     };
-    let mut sets: Vec<String> =
-        ["src_ip", "protocol", "username", "client_version", "hassh", "duration_s"].iter().map(|c| earliest_wins(c)).collect();
+    let mut sets: Vec<String> = ["src_ip", "protocol", "username", "client_version", "hassh", "duration_s"]
+        .iter()
+        .map(|c| earliest_wins(c))
+        .collect();
     sets.push(format!("first_event_at = {least}(sessions.first_event_at, excluded.first_event_at)"));
     sets.push(format!("last_event_at = {greatest}(sessions.last_event_at, excluded.last_event_at)"));
     for c in [

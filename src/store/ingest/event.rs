@@ -260,7 +260,9 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
             Err(e) => Err(Reject::NotJson(e.to_string())),
         };
     }
-    let f: Fields = serde_json::from_str(trimmed).map_err(|e| Reject::NotJson(e.to_string()))?;
+    // Parse the stored form, so extracted columns carry no NUL either.
+    let stored = escape_nul(trimmed);
+    let f: Fields = serde_json::from_str(&stored).map_err(|e| Reject::NotJson(e.to_string()))?;
     if has_surrogate_escape(trimmed) {
         // Lone surrogates pass when a field is skipped, but PostgreSQL's jsonb refuses them:
         // validate the whole line so both backends accept exactly the same lines.
@@ -332,7 +334,7 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     Ok(Event {
         offset,
         hash: content_hash(line),
-        payload: escape_nul(trimmed),
+        payload: stored,
         event_type,
         ts,
         session_id,
@@ -384,8 +386,13 @@ mod tests {
 
     #[test]
     fn login_success_fills_fact_and_session() {
-        let e = ok(r#"{"eventid":"cowrie.login.success","username":"root","password":"x","session":"ab12","src_ip":"1.2.3.4","sensor":"s1","timestamp":"2020-01-01T00:00:00.5Z"}"#);
-        assert_eq!(e.fact, Some(Fact::Login { username: Some("root".into()), password: Some("x".into()), success: true }));
+        let e = ok(
+            r#"{"eventid":"cowrie.login.success","username":"root","password":"x","session":"ab12","src_ip":"1.2.3.4","sensor":"s1","timestamp":"2020-01-01T00:00:00.5Z"}"#,
+        );
+        assert_eq!(
+            e.fact,
+            Some(Fact::Login { username: Some("root".into()), password: Some("x".into()), success: true })
+        );
         let d = e.delta.unwrap();
         assert_eq!((d.login_attempts, d.login_failures, d.login_success), (1, 0, true));
         assert_eq!(d.username.as_deref(), Some("root"));
@@ -394,9 +401,18 @@ mod tests {
     #[test]
     fn duration_variants() {
         for (line, want) in [
-            (r#"{"eventid":"cowrie.session.closed","duration":30.5,"session":"a","timestamp":"2020-01-01T00:00:00Z"}"#, 30.5),
-            (r#"{"eventid":"cowrie.session.closed","duration":"120.0","session":"a","timestamp":"2020-01-01T00:00:00Z"}"#, 120.0),
-            (r#"{"eventid":"cowrie.session.closed","duration_ms":1500,"session":"a","timestamp":"2020-01-01T00:00:00Z"}"#, 1.5),
+            (
+                r#"{"eventid":"cowrie.session.closed","duration":30.5,"session":"a","timestamp":"2020-01-01T00:00:00Z"}"#,
+                30.5,
+            ),
+            (
+                r#"{"eventid":"cowrie.session.closed","duration":"120.0","session":"a","timestamp":"2020-01-01T00:00:00Z"}"#,
+                120.0,
+            ),
+            (
+                r#"{"eventid":"cowrie.session.closed","duration_ms":1500,"session":"a","timestamp":"2020-01-01T00:00:00Z"}"#,
+                1.5,
+            ),
         ] {
             let d = ok(line).delta.unwrap();
             assert!(d.closed);
@@ -423,7 +439,9 @@ mod tests {
 
     #[test]
     fn odd_field_types_are_tolerated() {
-        let e = ok(r#"{"eventid":"cowrie.login.failed","username":123,"password":null,"session":"a","timestamp":"2020-01-01T00:00:00+0000","message":[]}"#);
+        let e = ok(
+            r#"{"eventid":"cowrie.login.failed","username":123,"password":null,"session":"a","timestamp":"2020-01-01T00:00:00+0000","message":[]}"#,
+        );
         assert_eq!(e.fact, Some(Fact::Login { username: Some("123".into()), password: None, success: false }));
     }
 
@@ -438,7 +456,10 @@ mod tests {
     fn merge_is_order_independent() {
         let a = ok(r#"{"eventid":"cowrie.session.connect","protocol":"ssh","src_ip":"1.1.1.1","session":"a","timestamp":"2020-01-01T00:00:00Z"}"#).delta.unwrap();
         let b = ok(r#"{"eventid":"cowrie.login.success","username":"u","session":"a","src_ip":"1.1.1.1","timestamp":"2020-01-01T00:00:05Z"}"#).delta.unwrap();
-        let c = ok(r#"{"eventid":"cowrie.session.closed","duration":9,"session":"a","timestamp":"2020-01-01T00:00:09Z"}"#).delta.unwrap();
+        let c =
+            ok(r#"{"eventid":"cowrie.session.closed","duration":9,"session":"a","timestamp":"2020-01-01T00:00:09Z"}"#)
+                .delta
+                .unwrap();
         let mut x = a.clone();
         x.merge(&b);
         x.merge(&c);

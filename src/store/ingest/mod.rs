@@ -184,7 +184,12 @@ fn send(tx: &mpsc::Sender<Msg>, m: Msg) -> Result<()> {
     tx.blocking_send(m).map_err(|_| anyhow::anyhow!("ingest writer stopped"))
 }
 
-fn read_all(sources: &[Source], checkpoints: &HashMap<String, Checkpoint>, batch_lines: usize, tx: &mpsc::Sender<Msg>) -> Result<()> {
+fn read_all(
+    sources: &[Source],
+    checkpoints: &HashMap<String, Checkpoint>,
+    batch_lines: usize,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<()> {
     for s in sources {
         read_source(s, checkpoints.get(&s.name()), batch_lines, tx)?;
         // Compressed files advance the bar by their size on disk once they are done.

@@ -171,7 +171,12 @@ pub async fn write_batch(conn: &mut PgConnection, b: &Batch) -> Result<BatchOutc
             .boolean(*success)
             .end();
     }
-    copy(&mut tx, "COPY logins (event_id, session_id, ts, sensor, src_ip, username, password, success) FROM STDIN", buf).await?;
+    copy(
+        &mut tx,
+        "COPY logins (event_id, session_id, ts, sensor, src_ip, username, password, success) FROM STDIN",
+        buf,
+    )
+    .await?;
     let mut buf = Vec::new();
     for (id, e) in &p.commands {
         let Some(Fact::Command { input, failed }) = &e.fact else { unreachable!() };
@@ -201,8 +206,12 @@ pub async fn write_batch(conn: &mut PgConnection, b: &Batch) -> Result<BatchOutc
             .text(Some(direction.as_str()))
             .end();
     }
-    copy(&mut tx, "COPY downloads (event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction) FROM STDIN", buf)
-        .await?;
+    copy(
+        &mut tx,
+        "COPY downloads (event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction) FROM STDIN",
+        buf,
+    )
+    .await?;
 
     let merge = session_merge_sql("LEAST", "GREATEST");
     for chunk in p.sessions.chunks(MAX_PARAMS / SESSION_COLUMNS.len()) {

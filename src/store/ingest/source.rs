@@ -64,7 +64,10 @@ impl Source {
             return Ok(Vec::new());
         }
         let mut head = Vec::with_capacity(HEAD_LEN);
-        self.open()?.take(HEAD_LEN as u64).read_to_end(&mut head).with_context(|| format!("cannot read {}", self.name()))?;
+        self.open()?
+            .take(HEAD_LEN as u64)
+            .read_to_end(&mut head)
+            .with_context(|| format!("cannot read {}", self.name()))?;
         Ok(head)
     }
 }
@@ -164,7 +167,14 @@ mod tests {
 
     #[test]
     fn rotated_and_renamed_names_are_logs() {
-        for n in ["cowrie.json", "cowrie.json.2020-03-19", "cowrie.json.2017_11_4", "cowrie.json.2.gz", "cowrie-2020-05-24.json", "x.json.gz"] {
+        for n in [
+            "cowrie.json",
+            "cowrie.json.2020-03-19",
+            "cowrie.json.2017_11_4",
+            "cowrie.json.2.gz",
+            "cowrie-2020-05-24.json",
+            "x.json.gz",
+        ] {
             assert!(looks_like_log(n), "{n}");
         }
         for n in ["SOURCES.md", "notes.txt", "image.gz"] {

@@ -80,8 +80,9 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
         qb.build().execute(&mut *tx).await?;
     }
     for chunk in p.commands.chunks(rows_per_stmt(7)) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO commands (event_id, session_id, ts, sensor, src_ip, input, failed) ");
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO commands (event_id, session_id, ts, sensor, src_ip, input, failed) ",
+        );
         qb.push_values(chunk, |mut row, (id, e)| {
             let Some(Fact::Command { input, failed }) = &e.fact else { unreachable!() };
             row.push_bind(*id)

@@ -1,0 +1,295 @@
+//! Test harness: both backends, for real.
+//!
+//! SQLite: a fresh file in a temp dir per test. PostgreSQL: the server named by
+//! `COWRIEQL_TEST_PG` (an admin URL), or else a throwaway cluster this harness starts itself
+//! (initdb + pg_ctl on a temp dir, listening only on a private unix socket), shared by the
+//! tests of one binary and stopped by a watchdog when the test process exits. Every test gets
+//! its own database. A PostgreSQL that cannot be started fails the test: never a skip.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use cowrieql::store::{ConnectOptions, Store};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+struct PgServer {
+    /// URL with `{db}` where the database name goes.
+    url_template: String,
+}
+
+static PG: OnceLock<PgServer> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn pg_bindir() -> PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+        .pop()
+        .expect("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql or set COWRIEQL_TEST_PG")
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// Runs a PostgreSQL binary, as the `postgres` user when we are root (PostgreSQL refuses root).
+fn pg_cmd(bin: &Path, args: &[&str]) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin).args(args);
+        c
+    } else {
+        let mut c = Command::new(bin);
+        c.args(args);
+        c
+    }
+}
+
+fn start_cluster() -> PgServer {
+    let bindir = pg_bindir();
+    let base = tempfile::Builder::new().prefix("cowrieql-pg-").tempdir().expect("temp dir").keep();
+    let data = base.join("data");
+    let sock = base.join("sock");
+    std::fs::create_dir_all(&sock).unwrap();
+    if is_root() {
+        let st = Command::new("chown").args(["-R", "postgres:"]).arg(&base).status().expect("chown");
+        assert!(st.success(), "chown of {} to postgres failed", base.display());
+    }
+    let log = base.join("server.log");
+    let out = pg_cmd(
+        &bindir.join("initdb"),
+        &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"],
+    )
+    .output()
+    .expect("run initdb");
+    assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    let port = 5432 + (std::process::id() % 20000) as u16;
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        sock.display()
+    );
+    let out = pg_cmd(
+        &bindir.join("pg_ctl"),
+        &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"],
+    )
+    .output()
+    .expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // Watchdog: stop the cluster and remove it once this test process is gone, even after a panic.
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runas} {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {base}",
+        pid = std::process::id(),
+        runas = if is_root() { "runuser -u postgres --" } else { "" },
+        pg_ctl = bindir.join("pg_ctl").display(),
+        data = data.display(),
+        base = base.display(),
+    );
+    // Never waited for: it must outlive this process.
+    #[allow(clippy::zombie_processes)]
+    Command::new("setsid")
+        .args(["sh", "-c", &stop])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watchdog");
+    PgServer { url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()) }
+}
+
+fn pg_server() -> &'static PgServer {
+    PG.get_or_init(|| match std::env::var("COWRIEQL_TEST_PG") {
+        Ok(url) if !url.is_empty() => {
+            // Replace the database part of the admin URL with a placeholder.
+            let (head, tail) = url
+                .split_once('?')
+                .map(|(h, t)| (h.to_string(), format!("?{t}")))
+                .unwrap_or((url.clone(), String::new()));
+            let base = head.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(head);
+            PgServer { url_template: format!("{base}/{{db}}{tail}") }
+        }
+        _ => start_cluster(),
+    })
+}
+
+/// A fresh, empty PostgreSQL database on the test server.
+pub async fn fresh_pg() -> TestDb {
+    let server = pg_server();
+    let name = format!("cq_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let admin_url = server.url_template.replace("{db}", "postgres");
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to test PostgreSQL");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create database");
+    admin.close().await.ok();
+    let url = server.url_template.replace("{db}", &name);
+    let store = Store::connect(&url, &ConnectOptions::default()).await.expect("connect to test database");
+    TestDb { store, url, label: "postgres", _dir: None }
+}
+
+/// A fresh SQLite file.
+pub async fn fresh_sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("test.sqlite").display().to_string();
+    let store = Store::connect(&url, &ConnectOptions::default()).await.expect("open SQLite");
+    TestDb { store, url, label: "sqlite", _dir: Some(dir) }
+}
+
+/// One fresh database per backend.
+pub async fn both() -> Vec<TestDb> {
+    vec![fresh_sqlite().await, fresh_pg().await]
+}
+
+/// `../shared/data/real`, or `COWRIEQL_SHARED/data/real`.
+pub fn shared_real() -> PathBuf {
+    let base = std::env::var("COWRIEQL_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let p = base.join("data/real");
+    assert!(p.is_dir(), "shared real logs not found at {}; set COWRIEQL_SHARED", p.display());
+    p
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+pub const TABLES: &[&str] =
+    &["raw_events", "logins", "commands", "downloads", "sessions", "dead_letters", "ingest_checkpoints"];
+
+pub async fn count(store: &Store, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    match store {
+        Store::Sqlite(p) => sqlx::query(AssertSqlSafe(sql)).fetch_one(p).await.unwrap().get(0),
+        Store::Postgres(p) => sqlx::query(AssertSqlSafe(sql)).fetch_one(p).await.unwrap().get(0),
+    }
+}
+
+pub async fn counts(store: &Store) -> Vec<(&'static str, i64)> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        out.push((*t, count(store, t).await));
+    }
+    out
+}
+
+/// Every session row, in key order, with values in one backend-neutral text form.
+pub async fn session_rows(store: &Store) -> Vec<String> {
+    let sql = "SELECT sensor, session_id, src_ip, protocol, first_event_at, last_event_at, duration_s, event_count, \
+               command_count, failed_command_count, login_attempts, login_failures, login_success, username, download_count, \
+               upload_count, client_version, hassh, closed, vt_flagged, dshield_flagged FROM sessions ORDER BY sensor, session_id";
+    match store {
+        Store::Sqlite(p) => sqlx::query(sql)
+            .fetch_all(p)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{:?}|{:?}|{}|{}|{}",
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<Option<String>, _>(2),
+                    r.get::<Option<String>, _>(3),
+                    r.get::<String, _>(4),
+                    r.get::<String, _>(5),
+                    r.get::<Option<f64>, _>(6),
+                    r.get::<i64, _>(7),
+                    r.get::<i64, _>(8),
+                    r.get::<i64, _>(9),
+                    r.get::<i64, _>(10),
+                    r.get::<i64, _>(11),
+                    r.get::<bool, _>(12),
+                    r.get::<Option<String>, _>(13),
+                    r.get::<i64, _>(14),
+                    r.get::<i64, _>(15),
+                    r.get::<Option<String>, _>(16),
+                    r.get::<Option<String>, _>(17),
+                    r.get::<bool, _>(18),
+                    r.get::<bool, _>(19),
+                    r.get::<bool, _>(20),
+                )
+            })
+            .collect(),
+        Store::Postgres(p) => {
+            let ts = |t: chrono::DateTime<chrono::Utc>| cowrieql::store::timefmt::to_sqlite_text(&t);
+            sqlx::query(sql)
+                .fetch_all(p)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{:?}|{:?}|{}|{}|{}",
+                        r.get::<String, _>(0),
+                        r.get::<String, _>(1),
+                        r.get::<Option<String>, _>(2),
+                        r.get::<Option<String>, _>(3),
+                        ts(r.get(4)),
+                        ts(r.get(5)),
+                        r.get::<Option<f64>, _>(6),
+                        r.get::<i64, _>(7),
+                        r.get::<i64, _>(8),
+                        r.get::<i64, _>(9),
+                        r.get::<i64, _>(10),
+                        r.get::<i64, _>(11),
+                        r.get::<bool, _>(12),
+                        r.get::<Option<String>, _>(13),
+                        r.get::<i64, _>(14),
+                        r.get::<i64, _>(15),
+                        r.get::<Option<String>, _>(16),
+                        r.get::<Option<String>, _>(17),
+                        r.get::<bool, _>(18),
+                        r.get::<bool, _>(19),
+                        r.get::<bool, _>(20),
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// Fact rows as text (without surrogate ids), in a stable order.
+pub async fn fact_rows(store: &Store) -> Vec<String> {
+    let queries = [
+        "SELECT 'L', session_id, sensor, src_ip, username, password, CASE WHEN success THEN 't' ELSE 'f' END FROM logins",
+        "SELECT 'C', session_id, sensor, src_ip, input, NULL, CASE WHEN failed THEN 't' ELSE 'f' END FROM commands",
+        "SELECT 'D', session_id, sensor, src_ip, url, shasum, direction FROM downloads",
+    ];
+    let mut out = Vec::new();
+    for q in queries {
+        let rows: Vec<Vec<Option<String>>> = match store {
+            Store::Sqlite(p) => {
+                sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| (0..7).map(|i| r.get(i)).collect()).collect()
+            }
+            Store::Postgres(p) => {
+                sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| (0..7).map(|i| r.get(i)).collect()).collect()
+            }
+        };
+        out.extend(rows.into_iter().map(|r| format!("{r:?}")));
+    }
+    out.sort();
+    out
+}

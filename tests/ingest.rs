@@ -1,0 +1,332 @@
+//! Ingest on both backends: real logs, re-ingest, partial lines, growth, rotation, garbage.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use cowrieql::store::ingest::{ingest, IngestOptions, IngestStats};
+use cowrieql::store::Store;
+
+fn opts() -> IngestOptions {
+    IngestOptions { batch_lines: 700, progress: false }
+}
+
+async fn load(store: &Store, paths: &[PathBuf]) -> IngestStats {
+    ingest(store, paths, &opts()).await.unwrap()
+}
+
+/// What the files should produce, worked out independently of the loader with
+/// `serde_json::Value`: complete lines that are objects with eventid and timestamp.
+#[derive(Debug, Default)]
+struct Expected {
+    lines: u64,
+    events: HashSet<String>,
+    logins: u64,
+    commands: u64,
+    transfers: u64,
+    sessions: HashSet<(String, String)>,
+}
+
+fn files_under(p: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+        .unwrap()
+        .flat_map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_under(&p)
+            } else {
+                vec![p]
+            }
+        })
+        .filter(|p| !p.to_string_lossy().ends_with(".md"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn expected(files: &[PathBuf]) -> Expected {
+    let mut x = Expected::default();
+    for f in files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for line in text.split_inclusive('\n') {
+            if !line.ends_with('\n') || line.trim().is_empty() {
+                continue;
+            }
+            x.lines += 1;
+            let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let (Some(et), Some(_)) = (o.get("eventid").and_then(|v| v.as_str()), o.get("timestamp")) else { continue };
+            if !x.events.insert(line.trim_end().to_string()) {
+                continue;
+            }
+            let sid = o.get("session").and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+            if let Some(sid) = sid {
+                let sensor = o.get("sensor").and_then(|v| v.as_str()).unwrap_or("").to_string();
+                x.sessions.insert((sensor, sid.to_string()));
+                match et {
+                    "cowrie.login.success" | "cowrie.login.failed" => x.logins += 1,
+                    "cowrie.command.input" | "cowrie.command.failed" => x.commands += 1,
+                    "cowrie.session.file_download" | "cowrie.session.file_upload" => x.transfers += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    x
+}
+
+#[tokio::test]
+async fn real_logs_give_the_expected_rows_and_the_same_rows_on_both_backends() {
+    let real = shared_real();
+    let files = files_under(&real);
+    let want = expected(&files);
+    let mut results = Vec::new();
+    for db in both().await {
+        let st = load(&db.store, std::slice::from_ref(&real)).await;
+        assert_eq!(st.lines, st.accepted + st.duplicates + st.dead_letters, "{}", db.label);
+        assert_eq!(st.lines, want.lines, "{}: complete non-blank lines", db.label);
+        assert_eq!(st.accepted, want.events.len() as u64, "{}", db.label);
+        assert_eq!(st.incomplete, 1, "{}: the truncated last line waits", db.label);
+        assert_eq!(count(&db.store, "raw_events").await, want.events.len() as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "logins").await, want.logins as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "commands").await, want.commands as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "downloads").await, want.transfers as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "sessions").await, want.sessions.len() as i64, "{}", db.label);
+        results.push((counts(&db.store).await, session_rows(&db.store).await, fact_rows(&db.store).await));
+    }
+    assert_eq!(results[0].0, results[1].0, "per-table counts differ between SQLite and PostgreSQL");
+    assert_eq!(results[0].1.len(), results[1].1.len());
+    for (a, b) in results[0].1.iter().zip(&results[1].1) {
+        assert_eq!(a, b, "session rows differ between SQLite and PostgreSQL");
+    }
+    assert_eq!(results[0].2, results[1].2, "fact rows differ between SQLite and PostgreSQL");
+}
+
+#[tokio::test]
+async fn reingest_changes_nothing_even_without_checkpoints_or_under_another_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("renamed-copy.json");
+    let sample = fixture("sample/cowrie.json.2025-09-22");
+    std::fs::copy(&sample, &copy).unwrap();
+    for db in both().await {
+        let first = load(&db.store, std::slice::from_ref(&sample)).await;
+        assert!(first.accepted > 1000, "{}", db.label);
+        let before = (counts(&db.store).await, session_rows(&db.store).await);
+
+        let again = load(&db.store, std::slice::from_ref(&sample)).await;
+        assert_eq!((again.lines, again.accepted), (0, 0), "{}: checkpoint skips what was read", db.label);
+
+        exec(&db.store, "DELETE FROM ingest_checkpoints").await;
+        let forced = load(&db.store, std::slice::from_ref(&sample)).await;
+        assert_eq!((forced.accepted, forced.duplicates), (0, first.accepted), "{}", db.label);
+
+        let renamed = load(&db.store, std::slice::from_ref(&copy)).await;
+        assert_eq!((renamed.accepted, renamed.duplicates), (0, first.accepted), "{}", db.label);
+
+        let mut after = (counts(&db.store).await, session_rows(&db.store).await);
+        // The renamed copy and the re-read add checkpoint rows, nothing else.
+        let cp = after.0.iter_mut().find(|(t, _)| *t == "ingest_checkpoints").unwrap();
+        assert_eq!(cp.1, 2, "{}", db.label);
+        cp.1 = 1;
+        assert_eq!(before, after, "{}: re-ingest changed the store", db.label);
+    }
+}
+
+async fn exec(store: &Store, sql: &'static str) {
+    match store {
+        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_truncated_last_line_is_read_once_it_is_complete() {
+    let src = shared_real().join("scriptzteam-REALTiME-SSH-HoneyPot_v1.5/cowrie.json");
+    let bytes = std::fs::read(&src).unwrap();
+    assert_ne!(bytes.last(), Some(&b'\n'), "the shared file should end in a cut line");
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("cowrie.json");
+    std::fs::write(&live, &bytes).unwrap();
+    for db in both().await {
+        std::fs::write(&live, &bytes).unwrap();
+        let first = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!(first.incomplete, 1, "{}", db.label);
+        assert_eq!(first.dead_letters, 0, "{}: a cut line is not garbage", db.label);
+        let rows = count(&db.store, "raw_events").await;
+        // Cowrie finishes the line: close the cut JSON and end the line.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&live).unwrap();
+        f.write_all(b"\"sensor\": \"scw-8456a9\", \"message\": \"x\"}\n").unwrap();
+        let second = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!((second.lines, second.accepted, second.incomplete), (1, 1, 0), "{}", db.label);
+        assert_eq!(count(&db.store, "raw_events").await, rows + 1, "{}", db.label);
+    }
+}
+
+fn generated(events: u64, seed: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    cowrieql::gen::generate(events, seed, &mut v).unwrap();
+    v
+}
+
+#[tokio::test]
+async fn a_growing_file_ingested_in_steps_equals_one_ingest() {
+    let data = generated(5000, 9);
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole.json");
+    std::fs::write(&whole, &data).unwrap();
+    let live = tmp.path().join("cowrie.json");
+    for (stepwise, oneshot) in [(fresh_sqlite().await, fresh_sqlite().await), (fresh_pg().await, fresh_pg().await)] {
+        load(&oneshot.store, std::slice::from_ref(&whole)).await;
+        // Cut points that fall mid-line, on a newline, and at the end.
+        let mut total = IngestStats::default();
+        std::fs::write(&live, b"").unwrap();
+        let mut written = 0;
+        for cut in [1usize, 777, 40_000, 40_001, 333_333, data.len() - 5, data.len()] {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&live).unwrap();
+            f.write_all(&data[written..cut]).unwrap();
+            written = cut;
+            let st = load(&stepwise.store, std::slice::from_ref(&live)).await;
+            total.lines += st.lines;
+            total.accepted += st.accepted;
+            total.dead_letters += st.dead_letters;
+        }
+        assert_eq!(total.dead_letters, 0, "{}: a line cut by a step became a dead letter", stepwise.label);
+        assert_eq!(total.accepted, 5000, "{}", stepwise.label);
+        let mut a = counts(&stepwise.store).await;
+        let b = counts(&oneshot.store).await;
+        a.iter_mut().zip(&b).for_each(|(x, y)| assert_eq!(x, y, "{}", stepwise.label));
+        assert_eq!(session_rows(&stepwise.store).await, session_rows(&oneshot.store).await, "{}", stepwise.label);
+        assert_eq!(fact_rows(&stepwise.store).await, fact_rows(&oneshot.store).await, "{}", stepwise.label);
+    }
+}
+
+#[tokio::test]
+async fn garbage_blank_and_valid_lines_are_all_accounted_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("mixed.json");
+    let mut text = Vec::new();
+    text.extend_from_slice(b"{\"eventid\":\"cowrie.session.connect\",\"session\":\"aa\",\"sensor\":\"s\",\"src_ip\":\"1.2.3.4\",\"timestamp\":\"2020-01-01T00:00:00Z\"}\n");
+    text.extend_from_slice(b"\n   \n");
+    text.extend_from_slice(b"this is not json\n");
+    text.extend_from_slice(b"[\"an\", \"array\"]\n");
+    text.extend_from_slice(b"{\"eventid\":\"cowrie.login.failed\",\"session\":\"aa\"}\n");
+    text.extend_from_slice(b"{\"timestamp\":\"2020-01-01T00:00:01Z\"}\n");
+    text.extend_from_slice(b"{\"eventid\":\"x\",\"timestamp\":\"the day after\"}\n");
+    text.extend_from_slice(b"{\"eventid\":\"x\",\"timestamp\":\"2020-01-01T00:00:02Z\",\"bad\":\"\xff\xfe\"}\n");
+    text.extend_from_slice(b"{\"eventid\":\"x\",\"timestamp\":\"2020-01-01T00:00:02Z\",\"nul\":\"\0\"}\n");
+    text.extend_from_slice(b"{\"eventid\":\"cowrie.session.closed\",\"duration\":1.5,\"session\":\"aa\",\"sensor\":\"s\",\"timestamp\":\"2020-01-01T00:00:03Z\"}\r\n");
+    let long_input = "A".repeat(2_000_000);
+    text.extend_from_slice(
+        format!("{{\"eventid\":\"cowrie.command.input\",\"input\":\"{long_input}\",\"session\":\"aa\",\"sensor\":\"s\",\"timestamp\":\"2020-01-01T00:00:02Z\"}}\n").as_bytes(),
+    );
+    std::fs::write(&f, &text).unwrap();
+    for db in both().await {
+        let st = load(&db.store, std::slice::from_ref(&f)).await;
+        assert_eq!(st.blank, 2, "{}", db.label);
+        assert_eq!((st.lines, st.accepted, st.dead_letters), (10, 3, 7), "{}", db.label);
+        assert_eq!(st.lines, st.accepted + st.duplicates + st.dead_letters);
+        let reasons = dead_letter_reasons(&db.store).await;
+        for want in [
+            "not valid JSON",
+            "not a JSON object",
+            "missing timestamp",
+            "missing eventid",
+            "unparsable timestamp",
+            "not valid UTF-8",
+        ] {
+            assert!(
+                reasons.iter().any(|r| r.contains(want)),
+                "{}: no dead letter says {want:?}: {reasons:?}",
+                db.label
+            );
+        }
+        let rows = session_rows(&db.store).await;
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].contains("|Some(1.5)|3|1|0|"), "{}: {}", db.label, rows[0]);
+        assert_eq!(count(&db.store, "commands").await, 1);
+    }
+}
+
+async fn dead_letter_reasons(store: &Store) -> Vec<String> {
+    use sqlx::Row;
+    let q = "SELECT reason || ' @' || CAST(source_offset AS TEXT) FROM dead_letters ORDER BY source_offset";
+    match store {
+        Store::Sqlite(p) => sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| r.get(0)).collect(),
+        Store::Postgres(p) => sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| r.get(0)).collect(),
+    }
+}
+
+#[tokio::test]
+async fn quirks_of_every_cowrie_version_load_the_same_on_both_backends() {
+    let f = fixture("quirks.json");
+    let mut seen = Vec::new();
+    for db in both().await {
+        let st = load(&db.store, std::slice::from_ref(&f)).await;
+        assert_eq!((st.lines, st.accepted, st.dead_letters), (18, 18, 0), "{}", db.label);
+        let rows = session_rows(&db.store).await;
+        // Same 12-char id on two sensors: two sessions; a 32-char id: a third.
+        assert_eq!(rows.len(), 3, "{}: {rows:#?}", db.label);
+        let s1 = rows.iter().find(|r| r.starts_with("\"s1\"|\"524e")).unwrap();
+        assert!(
+            s1.contains("|\"2018-05-19T00:03:08.825252Z\"|") || s1.contains("|2018-05-19T00:03:08.825252Z|"),
+            "{s1}"
+        );
+        assert!(
+            s1.contains("|Some(6.5)|8|1|1|2|1|true|Some(\"root\")|1|0|Some(\"'SSH-2.0-libssh-0.1'\")|"),
+            "{}: {s1}",
+            db.label
+        );
+        let s2 = rows.iter().find(|r| r.starts_with("\"s2\"")).unwrap();
+        assert!(s2.contains("Some(\"2001:db8::1\")|Some(\"telnet\")"), "{s2}");
+        assert!(s2.contains("|Some(3.5)|5|0|0|1|0|true|Some(\"admin\")|0|1|"), "{}: {s2}", db.label);
+        let s3 = rows.iter().find(|r| r.contains("0123456789abcdef0123456789abcdef")).unwrap();
+        assert!(s3.ends_with("false|true|false"), "{}: virustotal positives flag the session: {s3}", db.label);
+        seen.push((rows, fact_rows(&db.store).await));
+    }
+    assert_eq!(seen[0], seen[1]);
+    // NUL in a command survives as visible text, the same on both.
+    assert!(seen[0].1.iter().any(|r| r.contains("foo\\\\u0000bar")), "{:?}", seen[0].1);
+}
+
+#[tokio::test]
+async fn a_rotated_file_is_read_from_its_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("cowrie.json");
+    for db in both().await {
+        std::fs::write(&live, generated(300, 1)).unwrap();
+        load(&db.store, std::slice::from_ref(&live)).await;
+        // Rotation: a new file under the same name, longer than the old one.
+        std::fs::write(&live, generated(400, 2)).unwrap();
+        let st = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!(st.restarted.len(), 1, "{}", db.label);
+        assert_eq!(st.accepted, 400, "{}", db.label);
+        // Truncation (copytruncate): shorter than what was read.
+        std::fs::write(&live, generated(50, 3)).unwrap();
+        let st = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!((st.restarted.len(), st.accepted), (1, 50), "{}", db.label);
+        assert_eq!(count(&db.store, "raw_events").await, 750, "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn folders_gz_and_stdin_sources() {
+    use flate2::write::GzEncoder;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs/nested");
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = generated(200, 11);
+    let b = generated(300, 12);
+    std::fs::write(dir.join("cowrie.json.2025-09-21"), &a).unwrap();
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&b).unwrap();
+    std::fs::write(dir.join("cowrie.json.2025-09-20.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(dir.join("README.txt"), b"not a log").unwrap();
+    for db in both().await {
+        let st = load(&db.store, &[tmp.path().join("logs")]).await;
+        assert_eq!((st.files, st.accepted, st.dead_letters), (2, 500, 0), "{}", db.label);
+        let again = load(&db.store, &[tmp.path().join("logs")]).await;
+        assert_eq!(again.lines, 0, "{}: the .gz checkpoint holds too", db.label);
+    }
+}
