@@ -1,5 +1,9 @@
 use clap::Parser;
 
+// glibc malloc spent a fifth of ingest time in fragmentation handling (perf); mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()

@@ -16,9 +16,9 @@ pub async fn run(store: &Store, action: &DbAction) -> Result<i32> {
         DbAction::Migrate => {
             let ran = migrate::migrate(store).await?;
             if ran.is_empty() {
-                println!("{}: schema is up to date", store.backend().name());
+                super::say(format!("{}: schema is up to date", store.backend().name()));
             } else {
-                println!("{}: applied migrations {:?}", store.backend().name(), ran);
+                super::say(format!("{}: applied migrations {:?}", store.backend().name(), ran));
             }
         }
         DbAction::Status => {

@@ -23,7 +23,11 @@ pub fn run(args: &GenArgs) -> Result<i32> {
             let mut f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
             crate::gen::generate(args.events, args.seed, &mut f)?;
         }
-        None => crate::gen::generate(args.events, args.seed, &mut std::io::stdout().lock())?,
+        None => match crate::gen::generate(args.events, args.seed, &mut std::io::stdout().lock()) {
+            // `cowrieql gen | head` closes the pipe early: that is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other?,
+        },
     }
     Ok(0)
 }

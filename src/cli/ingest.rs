@@ -23,9 +23,9 @@ pub struct IngestArgs {
 pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
     let opts = IngestOptions { batch_lines: args.batch_size, progress: !args.quiet && std::io::stderr().is_terminal() };
     let stats = ingest(store, &args.paths, &opts).await?;
-    println!("{}", stats.summary_line());
+    super::say(stats.summary_line());
     let counts = crate::store::tables::row_counts(store).await?;
     let shown: Vec<String> = counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
-    println!("{} now holds: {}", store.backend().name(), shown.join(", "));
+    super::say(format!("{} now holds: {}", store.backend().name(), shown.join(", ")));
     Ok(0)
 }

@@ -52,6 +52,17 @@ impl Cli {
     }
 }
 
+/// Prints a line on standard output; a closed pipe (`cowrieql … | head`) ends the process
+/// quietly instead of panicking.
+pub(crate) fn say(text: impl std::fmt::Display) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {

@@ -113,6 +113,10 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30))
+        // 64 MiB page cache: ingest updates random-order indexes (content hash, session),
+        // and the 2 MiB default sends most page reads to the kernel.
+        .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory")
         .foreign_keys(false))
 }
 

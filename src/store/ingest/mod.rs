@@ -76,11 +76,22 @@ impl IngestStats {
         if self.incomplete > 0 {
             s.push_str(&format!("; {} unfinished last line(s) left for the next run", self.incomplete));
         }
+        if let Some(mib) = peak_rss_mib() {
+            s.push_str(&format!("; peak memory {mib} MiB"));
+        }
         for r in &self.restarted {
             s.push_str(&format!("; {r} was rotated or truncated and read from its start"));
         }
         s
     }
+}
+
+/// Peak resident memory of this process (Linux), for the summary line.
+pub fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// What the writer reports back for a batch.
@@ -115,7 +126,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
 
     let mut writer = Writer::open(store).await?;
     let checkpoints = writer.checkpoints().await?;
-    let (tx, mut rx) = mpsc::channel::<Msg>(2);
+    let (tx, mut rx) = mpsc::channel::<Msg>(1);
     let batch_lines = opts.batch_lines.max(1);
     let reader_sources = sources.clone();
     let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));

@@ -12,6 +12,8 @@ use super::BatchOutcome;
 use crate::store::timefmt::to_sqlite_text;
 
 /// SQLite allows 32,766 bound variables per statement; stay well under it.
+/// Only full-size statements are kept prepared: every other row count would be one more
+/// multi-megabyte statement in the connection's cache.
 const MAX_VARS: usize = 30_000;
 
 fn rows_per_stmt(cols: usize) -> usize {
@@ -56,7 +58,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(&e.hash[..]);
         });
         qb.push(" ON CONFLICT (content_hash) DO NOTHING RETURNING id, source_offset");
-        for r in qb.build().fetch_all(&mut *tx).await? {
+        for r in qb.build().persistent(chunk.len() == rows_per_stmt(9)).fetch_all(&mut *tx).await? {
             new_ids.insert(r.get::<i64, _>(1) as u64, r.get(0));
         }
     }
@@ -77,7 +79,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(password.as_deref())
                 .push_bind(*success);
         });
-        qb.build().execute(&mut *tx).await?;
+        qb.build().persistent(chunk.len() == rows_per_stmt(8)).execute(&mut *tx).await?;
     }
     for chunk in p.commands.chunks(rows_per_stmt(7)) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -93,7 +95,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(input.as_str())
                 .push_bind(*failed);
         });
-        qb.build().execute(&mut *tx).await?;
+        qb.build().persistent(chunk.len() == rows_per_stmt(7)).execute(&mut *tx).await?;
     }
     for chunk in p.transfers.chunks(rows_per_stmt(9)) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -111,7 +113,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(outfile.as_deref())
                 .push_bind(direction.as_str());
         });
-        qb.build().execute(&mut *tx).await?;
+        qb.build().persistent(chunk.len() == rows_per_stmt(9)).execute(&mut *tx).await?;
     }
     let merge = session_merge_sql("MIN", "MAX");
     for chunk in p.sessions.chunks(rows_per_stmt(SESSION_COLUMNS.len())) {
@@ -140,7 +142,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(d.dshield_flagged);
         });
         qb.push(merge.as_str());
-        qb.build().execute(&mut *tx).await?;
+        qb.build().persistent(false).execute(&mut *tx).await?;
     }
     let now = to_sqlite_text(&chrono::Utc::now());
     for chunk in b.dead.chunks(rows_per_stmt(6)) {
@@ -156,7 +158,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(now.as_str());
         });
         qb.push(" ON CONFLICT DO NOTHING");
-        qb.build().execute(&mut *tx).await?;
+        qb.build().persistent(false).execute(&mut *tx).await?;
     }
     if let Some(cp) = &b.checkpoint {
         sqlx::query(
