@@ -4,6 +4,11 @@
 //! `gen` makes deterministic synthetic Cowrie logs; `cli` is the thin command layer.
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
+pub mod compile;
+pub mod diag;
+pub mod dsl;
 pub mod gen;
+pub mod sql;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The `cowrieql` command line: parse flags, call the library, print.
 
+mod compile;
 mod db;
 mod gen;
 mod ingest;
@@ -40,6 +41,10 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Write deterministic synthetic Cowrie logs (for benchmarks and tests).
     Gen(gen::GenArgs),
+    /// Compile a query to SQL and print it with its bind list.
+    Compile(compile::CompileArgs),
+    /// Compile every query found for every dialect; exit 1 on any error (the CI gate).
+    Check(compile::CheckArgs),
 }
 
 impl Cli {
@@ -70,5 +75,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Init => db::run(&cli.store().await?, &db::DbAction::Migrate).await,
         Command::Ingest(args) => ingest::run(&cli.store().await?, args).await,
         Command::Gen(args) => gen::run(args),
+        Command::Compile(args) => compile::run_compile(args),
+        Command::Check(args) => compile::run_check(args),
     }
 }

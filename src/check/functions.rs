@@ -1,0 +1,184 @@
+//! The function library's signatures. How each is written in SQL lives in the dialects'
+//! function tables (`sql/`); a name here that a dialect lacks is a compile error there.
+
+use super::ir::Ty;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Scalar,
+    Aggregate,
+}
+
+pub struct Sig {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Human form for hints: `substr(text, int[, int])`.
+    pub usage: &'static str,
+    pub ret: fn(&[Ty]) -> Result<Ty, String>,
+}
+
+fn want(args: &[Ty], n: std::ops::RangeInclusive<usize>) -> Result<(), String> {
+    if n.contains(&args.len()) {
+        Ok(())
+    } else if n.start() == n.end() {
+        Err(format!("takes {} argument(s), got {}", n.start(), args.len()))
+    } else {
+        Err(format!("takes {} to {} arguments, got {}", n.start(), n.end(), args.len()))
+    }
+}
+
+fn is(t: Ty, want: Ty) -> bool {
+    t == want || t == Ty::Null || (want == Ty::Float && t == Ty::Int)
+}
+
+fn arg(args: &[Ty], i: usize, t: Ty) -> Result<(), String> {
+    if is(args[i], t) {
+        Ok(())
+    } else {
+        Err(format!("argument {} must be {}, not {}", i + 1, t.name(), args[i].name()))
+    }
+}
+
+macro_rules! sig {
+    ($name:literal, $kind:ident, $usage:literal, |$a:ident| $body:expr) => {
+        Sig { name: $name, kind: Kind::$kind, usage: $usage, ret: |$a: &[Ty]| -> Result<Ty, String> { $body } }
+    };
+}
+
+pub static FUNCTIONS: &[Sig] = &[
+    sig!("count", Aggregate, "count() or count(expr)", |a| {
+        want(a, 0..=1)?;
+        Ok(Ty::Int)
+    }),
+    sig!("count_distinct", Aggregate, "count_distinct(expr)", |a| {
+        want(a, 1..=1)?;
+        Ok(Ty::Int)
+    }),
+    sig!("sum", Aggregate, "sum(number)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Float)?;
+        Ok(if a[0] == Ty::Int { Ty::Int } else { Ty::Float })
+    }),
+    sig!("avg", Aggregate, "avg(number)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Float)?;
+        Ok(Ty::Float)
+    }),
+    sig!("min", Aggregate, "min(expr)", |a| {
+        want(a, 1..=1)?;
+        Ok(a[0])
+    }),
+    sig!("max", Aggregate, "max(expr)", |a| {
+        want(a, 1..=1)?;
+        Ok(a[0])
+    }),
+    sig!("string_agg", Aggregate, "string_agg(text, separator)", |a| {
+        want(a, 2..=2)?;
+        arg(a, 0, Ty::Text)?;
+        arg(a, 1, Ty::Text)?;
+        Ok(Ty::Text)
+    }),
+    sig!("lower", Scalar, "lower(text)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Text)?;
+        Ok(Ty::Text)
+    }),
+    sig!("upper", Scalar, "upper(text)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Text)?;
+        Ok(Ty::Text)
+    }),
+    sig!("trim", Scalar, "trim(text)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Text)?;
+        Ok(Ty::Text)
+    }),
+    sig!("length", Scalar, "length(text)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Text)?;
+        Ok(Ty::Int)
+    }),
+    sig!("substr", Scalar, "substr(text, start[, length])", |a| {
+        want(a, 2..=3)?;
+        arg(a, 0, Ty::Text)?;
+        arg(a, 1, Ty::Int)?;
+        if a.len() == 3 {
+            arg(a, 2, Ty::Int)?;
+        }
+        Ok(Ty::Text)
+    }),
+    sig!("contains", Scalar, "contains(text, part)", |a| {
+        want(a, 2..=2)?;
+        arg(a, 0, Ty::Text)?;
+        arg(a, 1, Ty::Text)?;
+        Ok(Ty::Bool)
+    }),
+    sig!("starts_with", Scalar, "starts_with(text, prefix)", |a| {
+        want(a, 2..=2)?;
+        arg(a, 0, Ty::Text)?;
+        arg(a, 1, Ty::Text)?;
+        Ok(Ty::Bool)
+    }),
+    sig!("regexp", Scalar, "regexp(text, pattern)", |a| {
+        want(a, 2..=2)?;
+        arg(a, 0, Ty::Text)?;
+        arg(a, 1, Ty::Text)?;
+        Ok(Ty::Bool)
+    }),
+    sig!("coalesce", Scalar, "coalesce(a, b, …)", |a| {
+        if a.len() < 2 {
+            return Err(format!("takes at least 2 arguments, got {}", a.len()));
+        }
+        let t = a.iter().copied().find(|t| *t != Ty::Null).unwrap_or(Ty::Null);
+        if a.iter().all(|x| x.compatible(t)) {
+            Ok(t)
+        } else {
+            Err("all arguments must have the same type".into())
+        }
+    }),
+    sig!("round", Scalar, "round(number[, digits])", |a| {
+        want(a, 1..=2)?;
+        arg(a, 0, Ty::Float)?;
+        if a.len() == 2 {
+            arg(a, 1, Ty::Int)?;
+        }
+        Ok(Ty::Float)
+    }),
+    sig!("abs", Scalar, "abs(number)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Float)?;
+        Ok(a[0])
+    }),
+    sig!("now", Scalar, "now()", |a| {
+        want(a, 0..=0)?;
+        Ok(Ty::Timestamp)
+    }),
+    sig!("date", Scalar, "date(timestamp)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Timestamp)?;
+        Ok(Ty::Text)
+    }),
+    sig!("hour", Scalar, "hour(timestamp)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Timestamp)?;
+        Ok(Ty::Int)
+    }),
+    sig!("weekday", Scalar, "weekday(timestamp) (1 = Monday … 7 = Sunday)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Timestamp)?;
+        Ok(Ty::Int)
+    }),
+    sig!("seconds_between", Scalar, "seconds_between(start, end)", |a| {
+        want(a, 2..=2)?;
+        arg(a, 0, Ty::Timestamp)?;
+        arg(a, 1, Ty::Timestamp)?;
+        Ok(Ty::Float)
+    }),
+];
+
+pub fn lookup(name: &str) -> Option<&'static Sig> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// Functions the checker handles itself because their arguments are not plain values.
+pub const SPECIAL: &[&str] = &["bucket", "has"];

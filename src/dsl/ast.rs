@@ -1,0 +1,174 @@
+//! The syntax tree of a query, with byte spans into the source.
+
+use std::ops::Range;
+
+pub type Span = Range<usize>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub stages: Vec<Spanned<Stage>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    From { table: Spanned<String>, alias: Option<Spanned<String>> },
+    Join { left: bool, table: Spanned<String>, alias: Option<Spanned<String>>, on: Expr },
+    Where(Expr),
+    Derive(Vec<Assign>),
+    Group { keys: Vec<Item>, aggregates: Option<Vec<Assign>> },
+    Aggregate(Vec<Assign>),
+    Select(Vec<Item>),
+    Sort(Vec<SortItem>),
+    Take(Expr),
+    Materialize(Spanned<String>),
+}
+
+impl Stage {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Stage::From { .. } => "from",
+            Stage::Join { .. } => "join",
+            Stage::Where(_) => "where",
+            Stage::Derive(_) => "derive",
+            Stage::Group { .. } => "group",
+            Stage::Aggregate(_) => "aggregate",
+            Stage::Select(_) => "select",
+            Stage::Sort(_) => "sort",
+            Stage::Take(_) => "take",
+            Stage::Materialize(_) => "materialize",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assign {
+    pub name: Spanned<String>,
+    pub expr: Expr,
+}
+
+/// A `group`/`select` item: `name = expr` or a bare expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub name: Option<Spanned<String>>,
+    pub expr: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortItem {
+    pub expr: Expr,
+    pub desc: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Like,
+    Coalesce,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "or",
+            BinOp::And => "and",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Like => "like",
+            BinOp::Coalesce => "??",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeName {
+    Int,
+    Float,
+    Text,
+    Bool,
+    Timestamp,
+}
+
+/// One step of a path after its first name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seg {
+    Key(String),
+    Index(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+    Null,
+    /// Normalised to `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    Timestamp(String),
+    /// Seconds.
+    Duration(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Lit(Lit),
+    Param(String),
+    /// `name`, `t.name`, `payload.a.b`, `payload["odd-key"]`, `payload.args[0]`.
+    Path(Vec<Spanned<Seg>>),
+    Call {
+        name: Spanned<String>,
+        args: Vec<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    Cast {
+        expr: Box<Expr>,
+        ty: TypeName,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}

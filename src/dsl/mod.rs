@@ -1,0 +1,6 @@
+//! The report language's syntax: grammar binding, AST, parse errors with spans.
+
+pub mod ast;
+pub mod parser;
+
+pub use parser::parse;

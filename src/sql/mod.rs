@@ -1,0 +1,283 @@
+//! SQL emission: one generic emitter over the `Dialect` trait; each dialect is a small set
+//! of methods plus a function table. Statements are printed readably and checked by
+//! sqlparser with the matching dialect before they leave the compiler.
+
+pub mod postgres;
+pub mod sqlite;
+pub mod validate;
+
+use crate::check::ir::*;
+use crate::diag::Diagnostic;
+use crate::dsl::ast::{BinOp, Lit, Seg};
+
+/// How a library function is written: `{0}`, `{1}` … are the arguments, `{*}` all of them.
+pub struct FnTemplate {
+    pub name: &'static str,
+    /// Only for this many arguments (None: any).
+    pub arity: Option<usize>,
+    /// Only when the result has this type (None: any).
+    pub ret: Option<Ty>,
+    pub template: &'static str,
+}
+
+pub trait Dialect: Sync {
+    fn name(&self) -> &'static str;
+    fn functions(&self) -> &'static [FnTemplate];
+    fn placeholder(&self, n: usize, ty: Ty) -> String;
+    fn bool_lit(&self, b: bool) -> &'static str;
+    fn timestamp_lit(&self, canonical: &str) -> String;
+    fn json_text(&self, base: &str, path: &[Seg]) -> String;
+    fn json_has(&self, base: &str, path: &[Seg]) -> String;
+    fn cast(&self, e: &str, from: Ty, to: Ty) -> String;
+    fn bucket(&self, ts: &str, unit: Unit) -> String;
+    fn ts_shift(&self, ts: &str, secs: &str, negative: bool) -> String;
+    /// Case-insensitive pattern match with `\` as the escape character.
+    fn like(&self, a: &str, b: &str) -> String;
+    /// A sort key: text sorts bytewise on every dialect.
+    fn order_key(&self, e: &str, ty: Ty) -> String;
+    /// Statements that create a materialized view before the query runs; empty when the
+    /// dialect inlines views as CTEs instead.
+    fn create_view(&self, view: &View, body: &str) -> Vec<String>;
+    fn inlines_views(&self) -> bool;
+    fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+}
+
+pub static SQLITE: sqlite::Sqlite = sqlite::Sqlite;
+pub static POSTGRES: postgres::Postgres = postgres::Postgres;
+
+pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
+    match name {
+        "sqlite" => Some(&SQLITE),
+        "postgres" | "postgresql" => Some(&POSTGRES),
+        _ => None,
+    }
+}
+
+pub fn all_dialects() -> [&'static dyn Dialect; 2] {
+    [&SQLITE, &POSTGRES]
+}
+
+/// The SQL for one plan on one dialect.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Compiled {
+    pub dialect: &'static str,
+    /// Run once before `sql` (materialized views on PostgreSQL).
+    pub setup: Vec<String>,
+    pub sql: String,
+    /// Bind order: placeholder N takes `params[N-1]`.
+    pub params: Vec<ParamInfo>,
+    pub output: Vec<(String, Ty)>,
+}
+
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+pub fn quote_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A JSON path in SQLite/MySQL form: `$.a."odd-key"[0]`.
+pub fn json_path_text(path: &[Seg]) -> String {
+    let mut p = String::from("$");
+    for s in path {
+        match s {
+            Seg::Key(k)
+                if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !k.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                p.push('.');
+                p.push_str(k);
+            }
+            Seg::Key(k) => {
+                p.push_str(".\"");
+                p.push_str(k);
+                p.push('"');
+            }
+            Seg::Index(i) => p.push_str(&format!("[{i}]")),
+        }
+    }
+    p
+}
+
+struct Emitter<'a> {
+    d: &'a dyn Dialect,
+    params: &'a [ParamInfo],
+}
+
+pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
+    let em = Emitter { d, params: &plan.params };
+    let mut setup = Vec::new();
+    let mut ctes = Vec::new();
+    let mut errors = Vec::new();
+    for v in &plan.views {
+        match em.select(&v.select, 1) {
+            Ok(body) if d.inlines_views() => ctes.push(format!("{} AS (\n{}\n)", quote_ident(&v.name), body)),
+            Ok(body) => setup.extend(d.create_view(v, &em.select(&v.select, 0).unwrap_or(body))),
+            Err(e) => errors.push(e),
+        }
+    }
+    let main = em.select(&plan.main, 0);
+    let sql = match main {
+        Ok(body) if ctes.is_empty() => body,
+        Ok(body) => format!("WITH {}\n{}", ctes.join(",\n"), body),
+        Err(e) => {
+            errors.push(e);
+            String::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let compiled = Compiled { dialect: d.name(), setup, sql, params: plan.params.clone(), output: plan.output.clone() };
+    validate::validate(&compiled, d)?;
+    Ok(compiled)
+}
+
+impl Emitter<'_> {
+    fn select(&self, s: &Select, depth: usize) -> Result<String, Diagnostic> {
+        let pad = "    ".repeat(depth);
+        let mut out = format!("{pad}SELECT\n");
+        let cols: Vec<String> = s
+            .columns
+            .iter()
+            .map(|(n, e)| Ok(format!("{pad}    {} AS {}", self.expr(e)?, quote_ident(n))))
+            .collect::<Result<_, Diagnostic>>()?;
+        out.push_str(&cols.join(",\n"));
+        out.push_str(&format!("\n{pad}FROM {}", self.source(&s.from, depth)?));
+        for j in &s.joins {
+            let kw = if j.left { "LEFT JOIN" } else { "JOIN" };
+            out.push_str(&format!("\n{pad}{kw} {} ON {}", self.source(&j.item, depth)?, self.expr(&j.on)?));
+        }
+        if !s.filter.is_empty() {
+            out.push_str(&format!("\n{pad}WHERE {}", self.conj(&s.filter)?));
+        }
+        if let Some(keys) = &s.group {
+            if !keys.is_empty() {
+                let k: Vec<String> = keys.iter().map(|k| self.expr(k)).collect::<Result<_, _>>()?;
+                out.push_str(&format!("\n{pad}GROUP BY {}", k.join(", ")));
+            }
+        }
+        if !s.having.is_empty() {
+            out.push_str(&format!("\n{pad}HAVING {}", self.conj(&s.having)?));
+        }
+        if !s.order.is_empty() {
+            let o: Vec<String> = s
+                .order
+                .iter()
+                .map(|o| {
+                    let e = self.d.order_key(&self.expr(&o.expr)?, o.expr.ty);
+                    Ok(format!("{e} {} NULLS LAST", if o.desc { "DESC" } else { "ASC" }))
+                })
+                .collect::<Result<_, Diagnostic>>()?;
+            out.push_str(&format!("\n{pad}ORDER BY {}", o.join(", ")));
+        }
+        if let Some(l) = &s.limit {
+            out.push_str(&format!("\n{pad}LIMIT {}", self.expr(l)?));
+        }
+        Ok(out)
+    }
+
+    fn conj(&self, xs: &[TExpr]) -> Result<String, Diagnostic> {
+        let parts: Vec<String> = xs.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
+        Ok(if parts.len() == 1 {
+            parts.into_iter().next().unwrap_or_default()
+        } else {
+            parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" AND ")
+        })
+    }
+
+    fn source(&self, f: &FromItem, depth: usize) -> Result<String, Diagnostic> {
+        Ok(match f {
+            FromItem::Table { name, alias } | FromItem::View { name, alias } => {
+                format!("{} AS {}", quote_ident(name), quote_ident(alias))
+            }
+            FromItem::Sub { select, alias } => {
+                format!("(\n{}\n{}) AS {}", self.select(select, depth + 1)?, "    ".repeat(depth), quote_ident(alias))
+            }
+        })
+    }
+
+    fn expr(&self, t: &TExpr) -> Result<String, Diagnostic> {
+        let d = self.d;
+        Ok(match &t.e {
+            IrExpr::Col { rel, name } => format!("{}.{}", quote_ident(rel), quote_ident(name)),
+            IrExpr::JsonText { base, path } => d.json_text(&self.expr(base)?, path),
+            IrExpr::JsonHas { base, path } => d.json_has(&self.expr(base)?, path),
+            IrExpr::Lit(l) => match l {
+                Lit::Int(i) => i.to_string(),
+                Lit::Float(f) => format!("{f:?}"),
+                Lit::Text(s) => quote_text(s),
+                Lit::Bool(b) => d.bool_lit(*b).to_string(),
+                Lit::Null => "NULL".to_string(),
+                Lit::Timestamp(ts) => d.timestamp_lit(ts),
+                Lit::Duration(secs) => secs.to_string(),
+            },
+            IrExpr::Param(n) => d.placeholder(*n, self.params[n - 1].ty),
+            IrExpr::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
+                match op {
+                    BinOp::Like => d.like(&a, &b),
+                    BinOp::Coalesce => format!("COALESCE({a}, {b})"),
+                    BinOp::Eq => format!("({a} = {b})"),
+                    BinOp::Ne => format!("({a} <> {b})"),
+                    BinOp::Or => format!("({a} OR {b})"),
+                    BinOp::And => format!("({a} AND {b})"),
+                    op => format!("({a} {} {b})", op.symbol()),
+                }
+            }
+            IrExpr::TsShift { ts, secs, negative } => d.ts_shift(&self.expr(ts)?, &self.expr(secs)?, *negative),
+            IrExpr::Not(x) => format!("(NOT {})", self.expr(x)?),
+            IrExpr::Neg(x) => format!("(-{})", self.expr(x)?),
+            IrExpr::Cast { expr, ty } => d.cast(&self.expr(expr)?, expr.ty, *ty),
+            IrExpr::IsNull { expr, negated } => {
+                format!("({} IS {}NULL)", self.expr(expr)?, if *negated { "NOT " } else { "" })
+            }
+            IrExpr::InList { expr, list, negated } => {
+                let items: Vec<String> = list.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
+                format!("({} {}IN ({}))", self.expr(expr)?, if *negated { "NOT " } else { "" }, items.join(", "))
+            }
+            IrExpr::Bucket { ts, unit } => d.bucket(&self.expr(ts)?, *unit),
+            IrExpr::Func { name, args, span } => {
+                let a: Vec<String> = args.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
+                let tpl = d
+                    .functions()
+                    .iter()
+                    .find(|f| {
+                        f.name == *name && f.arity.is_none_or(|n| n == a.len()) && f.ret.is_none_or(|r| r == t.ty)
+                    })
+                    .ok_or_else(|| {
+                        Diagnostic::new("E0501", span.clone(), format!("`{name}` is not available on {}", d.name()))
+                            .hint("this report must run on every dialect: use a function both databases have")
+                    })?;
+                fill(tpl.template, &a)
+            }
+        })
+    }
+}
+
+/// Substitutes `{N}` and `{*}` in one pass, so argument text is never rescanned.
+fn fill(template: &str, args: &[String]) -> String {
+    let mut out = String::with_capacity(template.len() + args.iter().map(String::len).sum::<usize>());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if after[..close] == *"*" => {
+                out.push_str(&args.join(", "));
+                rest = &after[close + 1..];
+            }
+            Some(close) if after[..close].parse::<usize>().is_ok_and(|i| i < args.len()) => {
+                out.push_str(&args[after[..close].parse::<usize>().unwrap_or(0)]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}

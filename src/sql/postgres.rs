@@ -1,0 +1,159 @@
+//! PostgreSQL: timestamptz (always computed in UTC), real booleans, JSONB with `->`/`->>`.
+
+use super::{quote_ident, quote_text, Dialect, FnTemplate};
+use crate::check::ir::{Ty, Unit, View};
+use crate::dsl::ast::Seg;
+
+pub struct Postgres;
+
+macro_rules! f {
+    ($name:literal, $arity:expr, $ret:expr, $t:literal) => {
+        FnTemplate { name: $name, arity: $arity, ret: $ret, template: $t }
+    };
+}
+
+static FUNCTIONS: &[FnTemplate] = &[
+    f!("count", Some(0), None, "COUNT(*)"),
+    f!("count", Some(1), None, "COUNT({0})"),
+    f!("count_distinct", Some(1), None, "COUNT(DISTINCT {0})"),
+    // SUM(bigint) is numeric and AVG is numeric on PostgreSQL: cast back so both dialects
+    // return the same kinds of numbers.
+    f!("sum", Some(1), Some(Ty::Int), "CAST(SUM({0}) AS BIGINT)"),
+    f!("sum", Some(1), None, "SUM({0})"),
+    f!("avg", Some(1), None, "CAST(AVG({0}) AS DOUBLE PRECISION)"),
+    f!("min", Some(1), None, "MIN({0})"),
+    f!("max", Some(1), None, "MAX({0})"),
+    f!("string_agg", Some(2), None, "string_agg({0}, {1})"),
+    f!("lower", Some(1), None, "lower({0})"),
+    f!("upper", Some(1), None, "upper({0})"),
+    f!("trim", Some(1), None, "trim({0})"),
+    f!("length", Some(1), None, "length({0})"),
+    f!("substr", None, None, "substr({*})"),
+    f!("contains", Some(2), None, "(strpos({0}, {1}) > 0)"),
+    f!("starts_with", Some(2), None, "starts_with({0}, {1})"),
+    f!("regexp", Some(2), None, "({0} ~ {1})"),
+    f!("coalesce", None, None, "COALESCE({*})"),
+    f!("round", Some(1), None, "CAST(round(CAST({0} AS NUMERIC)) AS DOUBLE PRECISION)"),
+    f!("round", Some(2), None, "CAST(round(CAST({0} AS NUMERIC), {1}) AS DOUBLE PRECISION)"),
+    f!("abs", Some(1), None, "abs({0})"),
+    f!("now", Some(0), None, "now()"),
+    f!("date", Some(1), None, "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+    f!("hour", Some(1), None, "CAST(EXTRACT(HOUR FROM {0} AT TIME ZONE 'UTC') AS INTEGER)"),
+    f!("weekday", Some(1), None, "CAST(EXTRACT(ISODOW FROM {0} AT TIME ZONE 'UTC') AS INTEGER)"),
+    f!("seconds_between", Some(2), None, "CAST(EXTRACT(EPOCH FROM ({1} - {0})) AS DOUBLE PRECISION)"),
+];
+
+fn pg_type(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Int | Ty::Duration => "bigint",
+        Ty::Float => "double precision",
+        Ty::Bool => "boolean",
+        Ty::Timestamp => "timestamptz",
+        Ty::Json => "jsonb",
+        Ty::Text | Ty::Null => "text",
+    }
+}
+
+impl Dialect for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn functions(&self) -> &'static [FnTemplate] {
+        FUNCTIONS
+    }
+    fn placeholder(&self, n: usize, ty: Ty) -> String {
+        // Explicit types: PostgreSQL cannot infer a parameter's type in `$1 IS NULL`.
+        format!("CAST(${n} AS {})", pg_type(ty))
+    }
+    fn bool_lit(&self, b: bool) -> &'static str {
+        if b {
+            "TRUE"
+        } else {
+            "FALSE"
+        }
+    }
+    fn timestamp_lit(&self, canonical: &str) -> String {
+        format!("CAST({} AS TIMESTAMPTZ)", quote_text(canonical))
+    }
+    fn json_text(&self, base: &str, path: &[Seg]) -> String {
+        let mut out = format!("({base}");
+        for (i, s) in path.iter().enumerate() {
+            let op = if i + 1 == path.len() { "->>" } else { "->" };
+            match s {
+                Seg::Key(k) => out.push_str(&format!(" {op} {}", quote_text(k))),
+                Seg::Index(n) => out.push_str(&format!(" {op} {n}")),
+            }
+        }
+        out.push(')');
+        out
+    }
+    fn json_has(&self, base: &str, path: &[Seg]) -> String {
+        // `?` only tests top-level keys; following the whole path works at any depth.
+        let mut out = format!("({base}");
+        for s in path {
+            match s {
+                Seg::Key(k) => out.push_str(&format!(" -> {}", quote_text(k))),
+                Seg::Index(n) => out.push_str(&format!(" -> {n}")),
+            }
+        }
+        out.push_str(" IS NOT NULL)");
+        out
+    }
+    fn cast(&self, e: &str, from: Ty, to: Ty) -> String {
+        match (from, to) {
+            (Ty::Timestamp, Ty::Text) => {
+                format!("to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            }
+            (Ty::Bool, Ty::Text) => format!("(CASE WHEN {e} THEN 'true' WHEN NOT {e} THEN 'false' END)"),
+            // SQLite truncates a real to an integer; PostgreSQL would round.
+            (Ty::Float, Ty::Int) => format!("CAST(trunc({e}) AS BIGINT)"),
+            (_, to) => format!("CAST({e} AS {})", pg_type(to).to_uppercase()),
+        }
+    }
+    fn bucket(&self, ts: &str, unit: Unit) -> String {
+        let u = match unit {
+            Unit::Hour => "hour",
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+        };
+        format!("date_trunc('{u}', {ts}, 'UTC')")
+    }
+    fn ts_shift(&self, ts: &str, secs: &str, negative: bool) -> String {
+        let sign = if negative { "-" } else { "+" };
+        format!("({ts} {sign} {secs} * INTERVAL '1 second')")
+    }
+    fn like(&self, a: &str, b: &str) -> String {
+        format!("({a} ILIKE {b} ESCAPE '\\')")
+    }
+    fn order_key(&self, e: &str, ty: Ty) -> String {
+        // Bytewise order, as SQLite sorts text; the database's locale would differ.
+        if ty == Ty::Text {
+            format!("{e} COLLATE \"C\"")
+        } else {
+            e.to_string()
+        }
+    }
+    fn create_view(&self, view: &View, body: &str) -> Vec<String> {
+        let keys = if view.keys.is_empty() {
+            "((1))".to_string()
+        } else {
+            format!("({})", view.keys.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", "))
+        };
+        vec![
+            format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {} AS\n{body}", quote_ident(&view.name)),
+            // REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index.
+            format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} {keys}",
+                quote_ident(&format!("{}_key", view.name)),
+                quote_ident(&view.name)
+            ),
+        ]
+    }
+    fn inlines_views(&self) -> bool {
+        false
+    }
+    fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+}

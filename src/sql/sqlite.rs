@@ -1,0 +1,108 @@
+//! SQLite: timestamps are fixed-width ISO-8601 UTC text, booleans 0/1, JSON is text
+//! queried with `->>` and JSON paths.
+
+use super::{json_path_text, quote_text, Dialect, FnTemplate};
+use crate::check::ir::{Ty, Unit, View};
+use crate::dsl::ast::Seg;
+
+pub struct Sqlite;
+
+macro_rules! f {
+    ($name:literal, $arity:expr, $ret:expr, $t:literal) => {
+        FnTemplate { name: $name, arity: $arity, ret: $ret, template: $t }
+    };
+}
+
+static FUNCTIONS: &[FnTemplate] = &[
+    f!("count", Some(0), None, "COUNT(*)"),
+    f!("count", Some(1), None, "COUNT({0})"),
+    f!("count_distinct", Some(1), None, "COUNT(DISTINCT {0})"),
+    f!("sum", Some(1), None, "SUM({0})"),
+    f!("avg", Some(1), None, "AVG({0})"),
+    f!("min", Some(1), None, "MIN({0})"),
+    f!("max", Some(1), None, "MAX({0})"),
+    f!("string_agg", Some(2), None, "group_concat({0}, {1})"),
+    f!("lower", Some(1), None, "lower({0})"),
+    f!("upper", Some(1), None, "upper({0})"),
+    f!("trim", Some(1), None, "trim({0})"),
+    f!("length", Some(1), None, "length({0})"),
+    f!("substr", None, None, "substr({*})"),
+    f!("contains", Some(2), None, "(instr({0}, {1}) > 0)"),
+    f!("starts_with", Some(2), None, "(substr({0}, 1, length({1})) = {1})"),
+    f!("coalesce", None, None, "COALESCE({*})"),
+    f!("round", Some(1), None, "round({0})"),
+    f!("round", Some(2), None, "round({0}, {1})"),
+    f!("abs", Some(1), None, "abs({0})"),
+    f!("now", Some(0), None, "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')"),
+    f!("date", Some(1), None, "strftime('%Y-%m-%d', {0})"),
+    f!("hour", Some(1), None, "CAST(strftime('%H', {0}) AS INTEGER)"),
+    f!("weekday", Some(1), None, "CAST(strftime('%u', {0}) AS INTEGER)"),
+    f!("seconds_between", Some(2), None, "((julianday({1}) - julianday({0})) * 86400.0)"),
+    // regexp: SQLite has no REGEXP function unless an extension provides one.
+];
+
+impl Dialect for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn functions(&self) -> &'static [FnTemplate] {
+        FUNCTIONS
+    }
+    fn placeholder(&self, n: usize, _ty: Ty) -> String {
+        format!("?{n}")
+    }
+    fn bool_lit(&self, b: bool) -> &'static str {
+        if b {
+            "1"
+        } else {
+            "0"
+        }
+    }
+    fn timestamp_lit(&self, canonical: &str) -> String {
+        quote_text(canonical)
+    }
+    fn json_text(&self, base: &str, path: &[Seg]) -> String {
+        format!("({base} ->> {})", quote_text(&json_path_text(path)))
+    }
+    fn json_has(&self, base: &str, path: &[Seg]) -> String {
+        format!("(json_type({base}, {}) IS NOT NULL)", quote_text(&json_path_text(path)))
+    }
+    fn cast(&self, e: &str, from: Ty, to: Ty) -> String {
+        match (from, to) {
+            (Ty::Bool, Ty::Text) => format!("(CASE WHEN {e} THEN 'true' WHEN NOT {e} THEN 'false' END)"),
+            (_, Ty::Int) | (_, Ty::Bool) => format!("CAST({e} AS INTEGER)"),
+            (_, Ty::Float) => format!("CAST({e} AS REAL)"),
+            (_, Ty::Timestamp) => format!("strftime('%Y-%m-%dT%H:%M:%f000Z', {e})"),
+            _ => format!("CAST({e} AS TEXT)"),
+        }
+    }
+    fn bucket(&self, ts: &str, unit: Unit) -> String {
+        match unit {
+            Unit::Hour => format!("strftime('%Y-%m-%dT%H:00:00.000000Z', {ts})"),
+            Unit::Day => format!("strftime('%Y-%m-%dT00:00:00.000000Z', {ts})"),
+            // ISO weeks start on Monday: forward to Sunday, back six days.
+            Unit::Week => format!("strftime('%Y-%m-%dT00:00:00.000000Z', {ts}, 'weekday 0', '-6 days')"),
+            Unit::Month => format!("strftime('%Y-%m-01T00:00:00.000000Z', {ts})"),
+        }
+    }
+    fn ts_shift(&self, ts: &str, secs: &str, negative: bool) -> String {
+        // Whole seconds move; the stored fraction (characters 20-27) is kept.
+        let sign = if negative { "-" } else { "" };
+        format!("(strftime('%Y-%m-%dT%H:%M:%S', {ts}, ({sign}{secs}) || ' seconds') || substr({ts}, 20))")
+    }
+    fn like(&self, a: &str, b: &str) -> String {
+        format!("({a} LIKE {b} ESCAPE '\\')")
+    }
+    fn order_key(&self, e: &str, _ty: Ty) -> String {
+        e.to_string()
+    }
+    fn create_view(&self, _view: &View, _body: &str) -> Vec<String> {
+        Vec::new()
+    }
+    fn inlines_views(&self) -> bool {
+        true
+    }
+    fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::SQLiteDialect {})
+    }
+}
