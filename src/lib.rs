@@ -10,5 +10,6 @@ pub mod compile;
 pub mod diag;
 pub mod dsl;
 pub mod gen;
+pub mod report;
 pub mod sql;
 pub mod store;

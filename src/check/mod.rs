@@ -534,7 +534,12 @@ impl Checker<'_> {
                 }
             }
             _ => {
-                let found: Vec<&ScopeCol> = st.scope.iter().filter(|c| c.name == *first).collect();
+                let mut found: Vec<&ScopeCol> = st.scope.iter().filter(|c| c.name == *first).collect();
+                // A name the pipeline defined itself (derive, group, aggregate) wins over a
+                // joined table's column of the same name; two tables' columns stay ambiguous.
+                if found.len() > 1 && found.iter().filter(|c| c.qual.is_none()).count() == 1 {
+                    found.retain(|c| c.qual.is_none());
+                }
                 match found.len() {
                     0 => {
                         let near = near_names(first, st.scope.iter().map(|c| c.name.as_str()));
@@ -694,8 +699,17 @@ impl Checker<'_> {
     fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, st: &State, mode: Mode, span: &Span) -> TExpr {
         let mut a = self.expr(l, st, mode);
         let mut b = self.expr(r, st, mode);
-        self.infer(&mut a, b.ty, &l.span);
-        self.infer(&mut b, a.ty, &r.span);
+        if matches!(op, BinOp::Add | BinOp::Sub) && (a.ty == Ty::Duration || b.ty == Ty::Duration) {
+            // `$since - 1d`: a parameter shifted by a duration is a timestamp.
+            if b.ty == Ty::Duration {
+                self.infer(&mut a, Ty::Timestamp, &l.span);
+            } else {
+                self.infer(&mut b, Ty::Timestamp, &r.span);
+            }
+        } else {
+            self.infer(&mut a, b.ty, &l.span);
+            self.infer(&mut b, a.ty, &r.span);
+        }
         let mk = |ty| TExpr { e: IrExpr::Binary { op, lhs: Box::new(a.clone()), rhs: Box::new(b.clone()) }, ty };
         match op {
             BinOp::And | BinOp::Or => {

@@ -136,7 +136,7 @@ pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
         if p.as_rule() == Rule::EOI {
             break;
         }
-        let span = p.as_span().start()..p.as_span().end();
+        let span = span_of(&p);
         match stage(p) {
             Ok(node) => stages.push(Spanned { node, span }),
             Err(d) => errors.push(d),
@@ -150,7 +150,7 @@ pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
 }
 
 fn spanned_str(p: &Pair<Rule>) -> Spanned<String> {
-    Spanned { node: p.as_str().to_string(), span: p.as_span().start()..p.as_span().end() }
+    Spanned { node: p.as_str().trim_end().to_string(), span: span_of(p) }
 }
 
 fn is_kw(p: &Pair<Rule>) -> bool {
@@ -237,8 +237,10 @@ fn item(p: Pair<Rule>) -> Result<Item, Diagnostic> {
     })
 }
 
+/// A pair's span without the trailing whitespace pest's implicit skipping leaves in it.
 fn span_of(p: &Pair<Rule>) -> Span {
-    p.as_span().start()..p.as_span().end()
+    let start = p.as_span().start();
+    start..start + p.as_str().trim_end().len()
 }
 
 fn expr(p: Pair<Rule>) -> Result<Expr, Diagnostic> {
@@ -250,7 +252,7 @@ fn pratt(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
         .map_primary(primary)
         .map_prefix(|op, rhs| {
             let rhs = rhs?;
-            let span = op.as_span().start()..rhs.span.end;
+            let span = span_of(&op).start..rhs.span.end;
             let kind = match op.as_rule() {
                 Rule::not => ExprKind::Not(Box::new(rhs)),
                 _ => ExprKind::Neg(Box::new(rhs)),
@@ -259,7 +261,7 @@ fn pratt(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
         })
         .map_postfix(|lhs, op| {
             let lhs = lhs?;
-            let span = lhs.span.start..op.as_span().end();
+            let span = lhs.span.start..span_of(&op).end;
             let kind = match op.as_rule() {
                 Rule::cast => {
                     let t = op.into_inner().find(|x| x.as_rule() == Rule::type_name).expect("type");

@@ -26,6 +26,8 @@ pub trait Dialect: Sync {
     fn placeholder(&self, n: usize, ty: Ty) -> String;
     fn bool_lit(&self, b: bool) -> &'static str;
     fn timestamp_lit(&self, canonical: &str) -> String;
+    fn int_lit(&self, i: i64) -> String;
+    fn float_lit(&self, f: f64) -> String;
     fn json_text(&self, base: &str, path: &[Seg]) -> String;
     fn json_has(&self, base: &str, path: &[Seg]) -> String;
     fn cast(&self, e: &str, from: Ty, to: Ty) -> String;
@@ -205,13 +207,13 @@ impl Emitter<'_> {
             IrExpr::JsonText { base, path } => d.json_text(&self.expr(base)?, path),
             IrExpr::JsonHas { base, path } => d.json_has(&self.expr(base)?, path),
             IrExpr::Lit(l) => match l {
-                Lit::Int(i) => i.to_string(),
-                Lit::Float(f) => format!("{f:?}"),
+                Lit::Int(i) => d.int_lit(*i),
+                Lit::Float(f) => d.float_lit(*f),
                 Lit::Text(s) => quote_text(s),
                 Lit::Bool(b) => d.bool_lit(*b).to_string(),
                 Lit::Null => "NULL".to_string(),
                 Lit::Timestamp(ts) => d.timestamp_lit(ts),
-                Lit::Duration(secs) => secs.to_string(),
+                Lit::Duration(secs) => d.int_lit(*secs),
             },
             IrExpr::Param(n) => d.placeholder(*n, self.params[n - 1].ty),
             IrExpr::Binary { op, lhs, rhs } => {

@@ -27,7 +27,7 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("lower", Some(1), None, "lower({0})"),
     f!("upper", Some(1), None, "upper({0})"),
     f!("trim", Some(1), None, "trim({0})"),
-    f!("length", Some(1), None, "length({0})"),
+    f!("length", Some(1), None, "CAST(length({0}) AS BIGINT)"),
     f!("substr", None, None, "substr({*})"),
     f!("contains", Some(2), None, "(strpos({0}, {1}) > 0)"),
     f!("starts_with", Some(2), None, "starts_with({0}, {1})"),
@@ -38,8 +38,8 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("abs", Some(1), None, "abs({0})"),
     f!("now", Some(0), None, "now()"),
     f!("date", Some(1), None, "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
-    f!("hour", Some(1), None, "CAST(EXTRACT(HOUR FROM {0} AT TIME ZONE 'UTC') AS INTEGER)"),
-    f!("weekday", Some(1), None, "CAST(EXTRACT(ISODOW FROM {0} AT TIME ZONE 'UTC') AS INTEGER)"),
+    f!("hour", Some(1), None, "CAST(EXTRACT(HOUR FROM {0} AT TIME ZONE 'UTC') AS BIGINT)"),
+    f!("weekday", Some(1), None, "CAST(EXTRACT(ISODOW FROM {0} AT TIME ZONE 'UTC') AS BIGINT)"),
     f!("seconds_between", Some(2), None, "CAST(EXTRACT(EPOCH FROM ({1} - {0})) AS DOUBLE PRECISION)"),
 ];
 
@@ -74,6 +74,13 @@ impl Dialect for Postgres {
     }
     fn timestamp_lit(&self, canonical: &str) -> String {
         format!("CAST({} AS TIMESTAMPTZ)", quote_text(canonical))
+    }
+    fn int_lit(&self, i: i64) -> String {
+        // A bare literal is int4 (or numeric) on PostgreSQL; the language's ints are 64-bit.
+        format!("CAST({i} AS BIGINT)")
+    }
+    fn float_lit(&self, f: f64) -> String {
+        format!("CAST({f:?} AS DOUBLE PRECISION)")
     }
     fn json_text(&self, base: &str, path: &[Seg]) -> String {
         let mut out = format!("({base}");

@@ -61,6 +61,12 @@ impl Dialect for Sqlite {
     fn timestamp_lit(&self, canonical: &str) -> String {
         quote_text(canonical)
     }
+    fn int_lit(&self, i: i64) -> String {
+        i.to_string()
+    }
+    fn float_lit(&self, f: f64) -> String {
+        format!("{f:?}")
+    }
     fn json_text(&self, base: &str, path: &[Seg]) -> String {
         format!("({base} ->> {})", quote_text(&json_path_text(path)))
     }

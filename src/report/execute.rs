@@ -1,0 +1,135 @@
+//! Runs a compiled query with its bound parameters and decodes rows into `Value`s by the
+//! output types the checker proved.
+
+use anyhow::{bail, Context, Result};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
+
+use super::value::{parse_ts, Value};
+use crate::check::ir::Ty;
+use crate::sql::Compiled;
+use crate::store::Store;
+
+/// Runs `c` on `store` with `binds` (one per parameter, in bind order).
+pub async fn execute(store: &Store, c: &Compiled, binds: &[Value]) -> Result<Vec<Vec<Value>>> {
+    if binds.len() != c.params.len() {
+        bail!("the query has {} parameter(s) but {} value(s) were given", c.params.len(), binds.len());
+    }
+    for (p, v) in c.params.iter().zip(binds) {
+        if !v.fits(p.ty) {
+            bail!("parameter ${} is {} but was given {:?}", p.name, p.ty.name(), v);
+        }
+    }
+    match store {
+        Store::Sqlite(pool) => {
+            if c.dialect != "sqlite" {
+                bail!("this SQL was compiled for {}, not sqlite", c.dialect);
+            }
+            let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
+            for (p, v) in c.params.iter().zip(binds) {
+                q = match v {
+                    Value::Null => q.bind(None::<String>),
+                    Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
+                    Value::Int(i) => q.bind(*i),
+                    Value::Float(f) => q.bind(*f),
+                    Value::Text(s) => q.bind(s.clone()),
+                    Value::Bool(b) => q.bind(*b),
+                    Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
+                    Value::Json(j) => q.bind(j.to_string()),
+                };
+            }
+            let rows = q.fetch_all(pool).await.context("sqlite query failed")?;
+            rows.iter().map(|r| decode_sqlite(r, &c.output)).collect()
+        }
+        Store::Postgres(pool) => {
+            if c.dialect != "postgres" {
+                bail!("this SQL was compiled for {}, not postgres", c.dialect);
+            }
+            let mut conn = pool.acquire().await?;
+            for s in &c.setup {
+                sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(&mut *conn).await.context("creating a materialized view failed")?;
+            }
+            let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
+            for (p, v) in c.params.iter().zip(binds) {
+                q = match v {
+                    Value::Null => q.bind(None::<String>),
+                    Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
+                    Value::Int(i) => q.bind(*i),
+                    Value::Float(f) => q.bind(*f),
+                    Value::Text(s) => q.bind(s.clone()),
+                    Value::Bool(b) => q.bind(*b),
+                    Value::Timestamp(t) => q.bind(*t),
+                    Value::Json(j) => q.bind(j.clone()),
+                };
+            }
+            let rows = q.fetch_all(&mut *conn).await.context("postgres query failed")?;
+            rows.iter().map(|r| decode_pg(r, &c.output)).collect()
+        }
+    }
+}
+
+fn decode_sqlite(r: &SqliteRow, out: &[(String, Ty)]) -> Result<Vec<Value>> {
+    let mut row = Vec::with_capacity(out.len());
+    for (i, (_, ty)) in out.iter().enumerate() {
+        let raw = r.try_get_raw(i)?;
+        if raw.is_null() {
+            row.push(Value::Null);
+            continue;
+        }
+        // SQLite values carry their own storage class, which `->>` and arithmetic choose.
+        let storage = raw.type_info().name().to_string();
+        let v = match (ty, storage.as_str()) {
+            (Ty::Bool, _) => Value::Bool(r.try_get::<i64, _>(i)? != 0),
+            (Ty::Int | Ty::Duration, "REAL") => Value::Int(r.try_get::<f64, _>(i)? as i64),
+            (Ty::Int | Ty::Duration, "TEXT") => Value::Int(r.try_get::<String, _>(i)?.trim().parse().unwrap_or(0)),
+            (Ty::Int | Ty::Duration, _) => Value::Int(r.try_get::<i64, _>(i)?),
+            (Ty::Float, "TEXT") => Value::Float(r.try_get::<String, _>(i)?.trim().parse().unwrap_or(f64::NAN)),
+            (Ty::Float, _) => Value::Float(r.try_get::<f64, _>(i)?),
+            (Ty::Timestamp, _) => {
+                let s: String = r.try_get(i)?;
+                parse_ts(&s).map(Value::Timestamp).unwrap_or(Value::Text(s))
+            }
+            (Ty::Json, _) => {
+                let s: String = r.try_get(i)?;
+                Value::Json(serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s)))
+            }
+            (_, "INTEGER") => Value::Text(r.try_get::<i64, _>(i)?.to_string()),
+            (_, "REAL") => Value::Text(super::value::format_float(r.try_get::<f64, _>(i)?)),
+            _ => Value::Text(r.try_get::<String, _>(i)?),
+        };
+        row.push(v);
+    }
+    Ok(row)
+}
+
+fn decode_pg(r: &PgRow, out: &[(String, Ty)]) -> Result<Vec<Value>> {
+    let mut row = Vec::with_capacity(out.len());
+    for (i, (name, ty)) in out.iter().enumerate() {
+        let raw = r.try_get_raw(i)?;
+        if raw.is_null() {
+            row.push(Value::Null);
+            continue;
+        }
+        let pg_type = r.columns()[i].type_info().name().to_string();
+        let v = match pg_type.as_str() {
+            "INT8" => Value::Int(r.try_get::<i64, _>(i)?),
+            "INT4" => Value::Int(r.try_get::<i32, _>(i)?.into()),
+            "INT2" => Value::Int(r.try_get::<i16, _>(i)?.into()),
+            "FLOAT8" => Value::Float(r.try_get::<f64, _>(i)?),
+            "FLOAT4" => Value::Float(r.try_get::<f32, _>(i)?.into()),
+            "BOOL" => Value::Bool(r.try_get::<bool, _>(i)?),
+            "TIMESTAMPTZ" => Value::Timestamp(r.try_get(i)?),
+            "JSONB" | "JSON" => Value::Json(r.try_get(i)?),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Value::Text(r.try_get(i)?),
+            other => bail!("column {name} has PostgreSQL type {other}, which cowrieql does not decode"),
+        };
+        // The language's type decides: an int-typed text value stays text, and so on.
+        row.push(match (ty, v) {
+            (Ty::Float, Value::Int(i)) => Value::Float(i as f64),
+            (Ty::Int, Value::Float(f)) => Value::Int(f as i64),
+            (_, v) => v,
+        });
+    }
+    Ok(row)
+}

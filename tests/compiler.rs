@@ -1,0 +1,111 @@
+//! Every fixture query snapshot-tested: its SQLite SQL, its PostgreSQL SQL, or its
+//! diagnostics. `INSTA_UPDATE=always cargo test --test compiler` rewrites the snapshots;
+//! review them with `git diff`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use cowrieql::compile::{compile, compile_all};
+use cowrieql::diag::render;
+use cowrieql::sql;
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries").join(kind);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "cql")).collect();
+    v.sort();
+    v
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().to_string()
+}
+
+#[test]
+fn valid_fixtures_compile_to_the_snapshotted_sql() {
+    let files = fixtures("ok");
+    assert!(files.len() >= 10);
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        for d in sql::all_dialects() {
+            let c = compile(&src, d, &HashMap::new()).unwrap_or_else(|e| {
+                panic!("{} on {}:\n{}", f.display(), d.name(), e.iter().map(|x| render(x, &src, "q")).collect::<String>())
+            });
+            let mut text = String::new();
+            for s in &c.setup {
+                text.push_str(s);
+                text.push_str(";\n\n");
+            }
+            text.push_str(&c.sql);
+            text.push_str(";\n-- binds:");
+            for (i, p) in c.params.iter().enumerate() {
+                text.push_str(&format!(" {}=${}:{}", i + 1, p.name, p.ty.name()));
+            }
+            text.push_str("\n-- output:");
+            for (n, t) in &c.output {
+                text.push_str(&format!(" {n}:{}", t.name()));
+            }
+            insta::assert_snapshot!(format!("{}.{}", stem(&f), d.name()), text);
+        }
+    }
+}
+
+#[test]
+fn invalid_fixtures_give_the_snapshotted_diagnostics() {
+    let files = fixtures("err");
+    assert!(files.len() >= 10);
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        let name = format!("{}.cql", stem(&f));
+        let diags = match compile_all(&src, &HashMap::new()) {
+            Ok(_) => panic!("{name} should not compile"),
+            Err(d) => d,
+        };
+        let text: String = diags.iter().map(|d| render(d, &src, &name)).collect();
+        insta::assert_snapshot!(format!("err.{}", stem(&f)), text);
+    }
+}
+
+#[test]
+fn several_errors_are_reported_together() {
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries/err/several_errors.cql")).unwrap();
+    let diags = compile_all(&src, &HashMap::new()).unwrap_err();
+    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    assert!(diags.len() >= 4, "{codes:?}");
+    assert!(diags[0].hint.as_deref().unwrap_or("").contains("`sensor`"), "{:?}", diags[0]);
+}
+
+#[test]
+fn a_function_one_dialect_lacks_names_the_dialect_and_span() {
+    let src = "from commands\nwhere regexp(input, '^wget ')";
+    let err = compile(src, &sql::SQLITE, &HashMap::new()).unwrap_err();
+    assert_eq!(err[0].code, "E0501");
+    assert!(err[0].message.contains("sqlite"));
+    assert_eq!(&src[err[0].span.clone()], "regexp(input, '^wget ')");
+    assert!(compile(src, &sql::POSTGRES, &HashMap::new()).is_ok());
+}
+
+#[test]
+fn parameters_are_bound_never_spliced() {
+    let hostile = "x'); DROP TABLE sessions; --";
+    let src = "from sessions\nwhere sensor == $s";
+    for d in sql::all_dialects() {
+        let c = compile(src, d, &HashMap::new()).unwrap();
+        assert!(!c.sql.contains("DROP"), "{}", c.sql);
+        assert_eq!(c.params.len(), 1);
+        assert!(!c.sql.contains(hostile));
+    }
+    // Text literals written in a query are quoted, not interpreted.
+    let c = compile("from sessions\nwhere sensor == 'a\\'b'", &sql::SQLITE, &HashMap::new()).unwrap();
+    assert!(c.sql.contains("'a''b'"), "{}", c.sql);
+}
+
+#[test]
+fn json_errors_are_machine_readable() {
+    let src = "from sessions\nwhere sesion_id == 'x'";
+    let diags = compile_all(src, &HashMap::new()).unwrap_err();
+    let j = serde_json::to_value(cowrieql::diag::locate(&diags[0], src, "q.cql")).unwrap();
+    assert_eq!(j["code"], "E0201");
+    assert_eq!(j["line"], 2);
+    assert_eq!(j["column"], 7);
+    assert_eq!(j["file"], "q.cql");
+}
