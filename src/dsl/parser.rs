@@ -96,8 +96,9 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let end =
-        src[start..].char_indices().nth(1).map(|(i, _)| start + i).unwrap_or(start + 1).min(src.len().max(start + 1));
+    // Underline the offending word (at least one character).
+    let word = src[start..].find(char::is_whitespace).unwrap_or(src.len() - start);
+    let end = start + word.max(1);
     let found = src[start..].split_whitespace().next().map(|w| format!("`{}`", w.chars().take(20).collect::<String>()));
     let found = found.unwrap_or_else(|| "the end of the query".into());
     let (message, hint) = match &e.variant {
