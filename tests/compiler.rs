@@ -11,7 +11,11 @@ use cowrieql::sql;
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries").join(kind);
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "cql")).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cql"))
+        .collect();
     v.sort();
     v
 }
@@ -28,7 +32,12 @@ fn valid_fixtures_compile_to_the_snapshotted_sql() {
         let src = std::fs::read_to_string(&f).unwrap();
         for d in sql::all_dialects() {
             let c = compile(&src, d, &HashMap::new()).unwrap_or_else(|e| {
-                panic!("{} on {}:\n{}", f.display(), d.name(), e.iter().map(|x| render(x, &src, "q")).collect::<String>())
+                panic!(
+                    "{} on {}:\n{}",
+                    f.display(),
+                    d.name(),
+                    e.iter().map(|x| render(x, &src, "q")).collect::<String>()
+                )
             });
             let mut text = String::new();
             for s in &c.setup {
@@ -67,7 +76,9 @@ fn invalid_fixtures_give_the_snapshotted_diagnostics() {
 
 #[test]
 fn several_errors_are_reported_together() {
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries/err/several_errors.cql")).unwrap();
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries/err/several_errors.cql"))
+            .unwrap();
     let diags = compile_all(&src, &HashMap::new()).unwrap_err();
     let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
     assert!(diags.len() >= 4, "{codes:?}");

@@ -48,7 +48,10 @@ pub async fn execute(store: &Store, c: &Compiled, binds: &[Value]) -> Result<Vec
             }
             let mut conn = pool.acquire().await?;
             for s in &c.setup {
-                sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(&mut *conn).await.context("creating a materialized view failed")?;
+                sqlx::raw_sql(AssertSqlSafe(s.clone()))
+                    .execute(&mut *conn)
+                    .await
+                    .context("creating a materialized view failed")?;
             }
             let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
             for (p, v) in c.params.iter().zip(binds) {

@@ -69,7 +69,7 @@ pub fn format_float(f: f64) -> String {
     if f.is_finite() && f == f.trunc() && f.abs() < 1e15 {
         format!("{f:.1}")
     } else {
-        let s = format!("{f:.9}");
+        let s = format!("{f:.6}");
         let s = s.trim_end_matches('0');
         s.trim_end_matches('.').to_string()
     }

@@ -28,13 +28,15 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("upper", Some(1), None, "upper({0})"),
     f!("trim", Some(1), None, "trim({0})"),
     f!("length", Some(1), None, "CAST(length({0}) AS BIGINT)"),
-    f!("substr", None, None, "substr({*})"),
+    // substr and round take int4 arguments; the language's ints are bigint.
+    f!("substr", Some(2), None, "substr({0}, CAST({1} AS INTEGER))"),
+    f!("substr", Some(3), None, "substr({0}, CAST({1} AS INTEGER), CAST({2} AS INTEGER))"),
     f!("contains", Some(2), None, "(strpos({0}, {1}) > 0)"),
     f!("starts_with", Some(2), None, "starts_with({0}, {1})"),
     f!("regexp", Some(2), None, "({0} ~ {1})"),
     f!("coalesce", None, None, "COALESCE({*})"),
     f!("round", Some(1), None, "CAST(round(CAST({0} AS NUMERIC)) AS DOUBLE PRECISION)"),
-    f!("round", Some(2), None, "CAST(round(CAST({0} AS NUMERIC), {1}) AS DOUBLE PRECISION)"),
+    f!("round", Some(2), None, "CAST(round(CAST({0} AS NUMERIC), CAST({1} AS INTEGER)) AS DOUBLE PRECISION)"),
     f!("abs", Some(1), None, "abs({0})"),
     f!("now", Some(0), None, "now()"),
     f!("date", Some(1), None, "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
@@ -114,6 +116,10 @@ impl Dialect for Postgres {
             (Ty::Bool, Ty::Text) => format!("(CASE WHEN {e} THEN 'true' WHEN NOT {e} THEN 'false' END)"),
             // SQLite truncates a real to an integer; PostgreSQL would round.
             (Ty::Float, Ty::Int) => format!("CAST(trunc({e}) AS BIGINT)"),
+            // boolean casts only to and from int4 on PostgreSQL.
+            (Ty::Bool, Ty::Int) => format!("CAST(CAST({e} AS INTEGER) AS BIGINT)"),
+            (Ty::Bool, Ty::Float) => format!("CAST(CAST({e} AS INTEGER) AS DOUBLE PRECISION)"),
+            (Ty::Int | Ty::Float, Ty::Bool) => format!("({e} <> 0)"),
             (_, to) => format!("CAST({e} AS {})", pg_type(to).to_uppercase()),
         }
     }

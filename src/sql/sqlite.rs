@@ -37,7 +37,13 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("date", Some(1), None, "strftime('%Y-%m-%d', {0})"),
     f!("hour", Some(1), None, "CAST(strftime('%H', {0}) AS INTEGER)"),
     f!("weekday", Some(1), None, "CAST(strftime('%u', {0}) AS INTEGER)"),
-    f!("seconds_between", Some(2), None, "((julianday({1}) - julianday({0})) * 86400.0)"),
+    // unixepoch() drops the fraction; the stored form keeps microseconds at characters 20-26.
+    f!(
+        "seconds_between",
+        Some(2),
+        None,
+        "((unixepoch({1}) - unixepoch({0})) + (CAST(substr({1}, 20, 7) AS REAL) - CAST(substr({0}, 20, 7) AS REAL)))"
+    ),
     // regexp: SQLite has no REGEXP function unless an extension provides one.
 ];
 
