@@ -181,12 +181,8 @@ impl Emitter<'_> {
     }
 
     fn conj(&self, xs: &[TExpr]) -> Result<String, Diagnostic> {
-        let parts: Vec<String> = xs.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
-        Ok(if parts.len() == 1 {
-            parts.into_iter().next().unwrap_or_default()
-        } else {
-            parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" AND ")
-        })
+        let parts: Vec<String> = xs.iter().map(|x| self.operand(x, AND, true)).collect::<Result<_, _>>()?;
+        Ok(parts.join(" AND "))
     }
 
     fn source(&self, f: &FromItem, depth: usize) -> Result<String, Diagnostic> {
@@ -201,6 +197,54 @@ impl Emitter<'_> {
     }
 
     fn expr(&self, t: &TExpr) -> Result<String, Diagnostic> {
+        Ok(self.prec_expr(t)?.0)
+    }
+
+    /// `t` as an operand of an operator of precedence `parent`, parenthesised only where
+    /// needed: lower precedence, a comparison inside a comparison (SQLite and PostgreSQL
+    /// rank comparisons differently), or a right operand of `-`, `/`, `%` and friends.
+    fn operand(&self, t: &TExpr, parent: u8, right: bool) -> Result<String, Diagnostic> {
+        let (s, p) = self.prec_expr(t)?;
+        let need = p < parent || (p == parent && (parent == CMP || (right && parent >= ADD)));
+        Ok(if need { format!("({s})") } else { s })
+    }
+
+    fn prec_expr(&self, t: &TExpr) -> Result<(String, u8), Diagnostic> {
+        let d = self.d;
+        Ok(match &t.e {
+            IrExpr::Binary { op, lhs, rhs } => {
+                let p = bin_prec(*op);
+                match op {
+                    BinOp::Coalesce => (format!("COALESCE({}, {})", self.expr(lhs)?, self.expr(rhs)?), ATOM),
+                    BinOp::Like => (d.like(&self.expr(lhs)?, &self.expr(rhs)?), ATOM),
+                    _ => {
+                        let sym = match op {
+                            BinOp::Eq => "=",
+                            BinOp::Ne => "<>",
+                            BinOp::Or => "OR",
+                            BinOp::And => "AND",
+                            op => op.symbol(),
+                        };
+                        (format!("{} {sym} {}", self.operand(lhs, p, false)?, self.operand(rhs, p, true)?), p)
+                    }
+                }
+            }
+            IrExpr::Not(x) => (format!("NOT {}", self.operand(x, NOT, false)?), NOT),
+            // Always parenthesise the operand of a minus: `--x` would start a comment.
+            IrExpr::Neg(x) => (format!("-{}", self.operand(x, ATOM, false)?), NEG),
+            IrExpr::IsNull { expr, negated } => {
+                (format!("{} IS {}NULL", self.operand(expr, CMP, false)?, if *negated { "NOT " } else { "" }), CMP)
+            }
+            IrExpr::InList { expr, list, negated } => {
+                let items: Vec<String> = list.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
+                let kw = if *negated { "NOT IN" } else { "IN" };
+                (format!("{} {kw} ({})", self.operand(expr, CMP, false)?, items.join(", ")), CMP)
+            }
+            _ => (self.atom(t)?, ATOM),
+        })
+    }
+
+    fn atom(&self, t: &TExpr) -> Result<String, Diagnostic> {
         let d = self.d;
         Ok(match &t.e {
             IrExpr::Col { rel, name } => format!("{}.{}", quote_ident(rel), quote_ident(name)),
@@ -216,29 +260,10 @@ impl Emitter<'_> {
                 Lit::Duration(secs) => d.int_lit(*secs),
             },
             IrExpr::Param(n) => d.placeholder(*n, self.params[n - 1].ty),
-            IrExpr::Binary { op, lhs, rhs } => {
-                let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
-                match op {
-                    BinOp::Like => d.like(&a, &b),
-                    BinOp::Coalesce => format!("COALESCE({a}, {b})"),
-                    BinOp::Eq => format!("({a} = {b})"),
-                    BinOp::Ne => format!("({a} <> {b})"),
-                    BinOp::Or => format!("({a} OR {b})"),
-                    BinOp::And => format!("({a} AND {b})"),
-                    op => format!("({a} {} {b})", op.symbol()),
-                }
+            IrExpr::TsShift { ts, secs, negative } => {
+                d.ts_shift(&self.expr(ts)?, &self.operand(secs, MUL, false)?, *negative)
             }
-            IrExpr::TsShift { ts, secs, negative } => d.ts_shift(&self.expr(ts)?, &self.expr(secs)?, *negative),
-            IrExpr::Not(x) => format!("(NOT {})", self.expr(x)?),
-            IrExpr::Neg(x) => format!("(-{})", self.expr(x)?),
             IrExpr::Cast { expr, ty } => d.cast(&self.expr(expr)?, expr.ty, *ty),
-            IrExpr::IsNull { expr, negated } => {
-                format!("({} IS {}NULL)", self.expr(expr)?, if *negated { "NOT " } else { "" })
-            }
-            IrExpr::InList { expr, list, negated } => {
-                let items: Vec<String> = list.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
-                format!("({} {}IN ({}))", self.expr(expr)?, if *negated { "NOT " } else { "" }, items.join(", "))
-            }
             IrExpr::Bucket { ts, unit } => d.bucket(&self.expr(ts)?, *unit),
             IrExpr::Func { name, args, span } => {
                 let a: Vec<String> = args.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
@@ -254,7 +279,31 @@ impl Emitter<'_> {
                     })?;
                 fill(tpl.template, &a)
             }
+            IrExpr::Binary { .. } | IrExpr::Not(_) | IrExpr::Neg(_) | IrExpr::IsNull { .. } | IrExpr::InList { .. } => {
+                format!("({})", self.expr(t)?)
+            }
         })
+    }
+}
+
+// Operator precedence, low to high, shared by both dialects' output.
+const OR: u8 = 1;
+const AND: u8 = 2;
+const NOT: u8 = 3;
+const CMP: u8 = 4;
+const ADD: u8 = 5;
+const MUL: u8 = 6;
+const NEG: u8 = 7;
+const ATOM: u8 = 10;
+
+fn bin_prec(op: BinOp) -> u8 {
+    match op {
+        BinOp::Or => OR,
+        BinOp::And => AND,
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Like => CMP,
+        BinOp::Add | BinOp::Sub => ADD,
+        BinOp::Mul | BinOp::Div | BinOp::Mod => MUL,
+        BinOp::Coalesce => ATOM,
     }
 }
 
