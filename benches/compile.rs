@@ -1,0 +1,63 @@
+//! Compiler speed: parse + check + emit (+ sqlparser self-check) per fixture, for both
+//! dialects. `cargo bench --bench compile`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn fixtures() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries/ok");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let declared = HashMap::new();
+    let all = fixtures();
+    let mut g = c.benchmark_group("translate_both_dialects");
+    for (name, src) in &all {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| cowrieql::compile::translate_all(std::hint::black_box(src), &declared).unwrap())
+        });
+    }
+    g.bench_function("all_fixtures", |b| {
+        b.iter(|| {
+            for (_, src) in &all {
+                cowrieql::compile::translate_all(src, &declared).unwrap();
+            }
+        })
+    });
+    g.finish();
+    // The same plus the sqlparser self-check of every statement.
+    let mut g = c.benchmark_group("compile_both_dialects");
+    for (name, src) in all.iter().filter(|(n, _)| n == "typical_report" || n == "top_commands") {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| cowrieql::compile::compile_all(std::hint::black_box(src), &declared).unwrap())
+        });
+    }
+    g.bench_function("all_fixtures", |b| {
+        b.iter(|| {
+            for (_, src) in &all {
+                cowrieql::compile::compile_all(src, &declared).unwrap();
+            }
+        })
+    });
+    g.finish();
+    // Without the sqlparser self-check, to show what it costs.
+    let typical = &all.iter().find(|(n, _)| n == "typical_report").unwrap().1;
+    c.bench_function("typical_report_parse_check_only", |b| {
+        b.iter(|| {
+            let ast = cowrieql::dsl::parse(typical).unwrap();
+            cowrieql::check::check(&ast, &declared).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
