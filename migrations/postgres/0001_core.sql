@@ -28,7 +28,6 @@ CREATE TABLE logins (
     password   text,
     success    boolean     NOT NULL
 );
-CREATE UNIQUE INDEX logins_event ON logins (event_id);
 CREATE INDEX logins_ts ON logins (ts);
 CREATE INDEX logins_session ON logins (sensor, session_id);
 
@@ -42,7 +41,6 @@ CREATE TABLE commands (
     input      text        NOT NULL,
     failed     boolean     NOT NULL
 );
-CREATE UNIQUE INDEX commands_event ON commands (event_id);
 CREATE INDEX commands_ts ON commands (ts);
 CREATE INDEX commands_session ON commands (sensor, session_id);
 
@@ -58,7 +56,6 @@ CREATE TABLE downloads (
     outfile    text,
     direction  text        NOT NULL CHECK (direction IN ('download', 'upload'))
 );
-CREATE UNIQUE INDEX downloads_event ON downloads (event_id);
 CREATE INDEX downloads_ts ON downloads (ts);
 CREATE INDEX downloads_session ON downloads (sensor, session_id);
 

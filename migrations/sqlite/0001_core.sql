@@ -30,7 +30,6 @@ CREATE TABLE logins (
     password   TEXT,
     success    INTEGER NOT NULL CHECK (success IN (0, 1))
 );
-CREATE UNIQUE INDEX logins_event ON logins (event_id);
 CREATE INDEX logins_ts ON logins (ts);
 CREATE INDEX logins_session ON logins (sensor, session_id);
 
@@ -44,7 +43,6 @@ CREATE TABLE commands (
     input      TEXT    NOT NULL,
     failed     INTEGER NOT NULL CHECK (failed IN (0, 1))
 );
-CREATE UNIQUE INDEX commands_event ON commands (event_id);
 CREATE INDEX commands_ts ON commands (ts);
 CREATE INDEX commands_session ON commands (sensor, session_id);
 
@@ -60,7 +58,6 @@ CREATE TABLE downloads (
     outfile    TEXT,
     direction  TEXT    NOT NULL CHECK (direction IN ('download', 'upload'))
 );
-CREATE UNIQUE INDEX downloads_event ON downloads (event_id);
 CREATE INDEX downloads_ts ON downloads (ts);
 CREATE INDEX downloads_session ON downloads (sensor, session_id);
 

@@ -364,8 +364,11 @@ pub fn escape_nul(s: &str) -> String {
                 out.push_str("\\\\u0000");
                 i += 6;
             } else {
-                out.push_str(&s[i..i + 2]);
-                i += 2;
+                // Keep the escaped character whole: it may be multi-byte (found by fuzzing).
+                let next = s[i + 1..].chars().next().unwrap_or('\u{fffd}');
+                out.push('\\');
+                out.push(next);
+                i += 1 + next.len_utf8();
             }
         } else {
             let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
@@ -450,6 +453,8 @@ mod tests {
         assert_eq!(escape_nul(r#"{"a":"x\u0000y"}"#), r#"{"a":"x\\u0000y"}"#);
         assert_eq!(escape_nul(r#"{"a":"x\\u0000y"}"#), r#"{"a":"x\\u0000y"}"#);
         assert_eq!(escape_nul(r#"{"a":"é\u0000"}"#), r#"{"a":"é\\u0000"}"#);
+        // A backslash before a multi-byte character (a fuzzing find).
+        assert_eq!(escape_nul("\\ު u0000"), "\\ު u0000");
     }
 
     #[test]

@@ -57,9 +57,24 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(e.offset as i64)
                 .push_bind(&e.hash[..]);
         });
-        qb.push(" ON CONFLICT (content_hash) DO NOTHING RETURNING id, source_offset");
-        for r in qb.build().persistent(chunk.len() == rows_per_stmt(9)).fetch_all(&mut *tx).await? {
-            new_ids.insert(r.get::<i64, _>(1) as u64, r.get(0));
+        qb.push(" ON CONFLICT (content_hash) DO NOTHING");
+        let res = qb.build().persistent(chunk.len() == rows_per_stmt(9)).execute(&mut *tx).await?;
+        // Rows inserted by one statement get consecutive rowids in VALUES order (one writer,
+        // max(rowid)+1 each): with no duplicate the ids are known without asking.
+        let (n, last) = (res.rows_affected() as i64, res.last_insert_rowid());
+        if n == chunk.len() as i64 {
+            for (i, e) in chunk.iter().enumerate() {
+                new_ids.insert(e.offset, last - n + 1 + i as i64);
+            }
+        } else if n > 0 {
+            let rows = sqlx::query("SELECT id, source_offset FROM raw_events WHERE id BETWEEN ?1 AND ?2")
+                .bind(last - n + 1)
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in rows {
+                new_ids.insert(r.get::<i64, _>(1) as u64, r.get(0));
+            }
         }
     }
     let p = plan(b, &new_ids);
