@@ -27,6 +27,8 @@ fn bind_for(name: &str, ty: Ty) -> Value {
         ("min_attempts", Ty::Int) => Value::Int(3),
         (_, Ty::Int) => Value::Int(15),
         (_, Ty::Text) => Value::Null,
+        ("skip_users", Ty::List) => Value::List(vec!["root".into(), "admin".into()]),
+        (_, Ty::List) => Value::List(vec!["cowrie".into(), "920497a79896".into(), "svrvmcw".into()]),
         (n, t) => panic!("no test value for ${n} of type {}", t.name()),
     }
 }

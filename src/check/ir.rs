@@ -15,6 +15,8 @@ pub enum Ty {
     Json,
     /// The type of `null`: fits anywhere.
     Null,
+    /// A list of text values (only as a parameter, in `x in $list`).
+    List,
 }
 
 impl Ty {
@@ -28,6 +30,7 @@ impl Ty {
             Ty::Duration => "duration",
             Ty::Json => "json",
             Ty::Null => "null",
+            Ty::List => "list",
         }
     }
 
@@ -53,6 +56,7 @@ impl Ty {
             "bool" => Ty::Bool,
             "timestamp" => Ty::Timestamp,
             "duration" => Ty::Duration,
+            "list" => Ty::List,
             _ => return None,
         })
     }
@@ -115,6 +119,12 @@ pub enum IrExpr {
     InList {
         expr: Box<TExpr>,
         list: Vec<TExpr>,
+        negated: bool,
+    },
+    /// `e in $list`; the parameter's 1-based bind position.
+    InParam {
+        expr: Box<TExpr>,
+        param: usize,
         negated: bool,
     },
     /// A library function; the dialect's table says how to write it.

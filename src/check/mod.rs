@@ -679,6 +679,16 @@ impl Checker<'_> {
                 }
                 TExpr { e: IrExpr::InList { expr: Box::new(t), list: items, negated: *negated }, ty: Ty::Bool }
             }
+            ExprKind::InParam { expr, param, negated } => {
+                let t = self.expr(expr, st, mode);
+                if !matches!(t.ty, Ty::Text | Ty::Null) {
+                    self.type_err(&expr.span, format!("`in $list` needs text on the left, not {}", t.ty.name()));
+                }
+                let p = self.param(param, &e.span);
+                let IrExpr::Param(i) = p.e else { unreachable!("param") };
+                self.unify_param(i, Ty::List, &e.span);
+                TExpr { e: IrExpr::InParam { expr: Box::new(t), param: i, negated: *negated }, ty: Ty::Bool }
+            }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, st, mode, &e.span),
             ExprKind::Call { name, args } => self.call(name, args, st, mode, &e.span),
         }
@@ -889,6 +899,7 @@ pub fn is_aggregate(t: &TExpr) -> bool {
         IrExpr::Not(x) | IrExpr::Neg(x) => is_aggregate(x),
         IrExpr::Cast { expr, .. } | IrExpr::IsNull { expr, .. } => is_aggregate(expr),
         IrExpr::InList { expr, list, .. } => is_aggregate(expr) || list.iter().any(is_aggregate),
+        IrExpr::InParam { expr, .. } => is_aggregate(expr),
         IrExpr::Bucket { ts, .. } => is_aggregate(ts),
         IrExpr::JsonText { base, .. } | IrExpr::JsonHas { base, .. } => is_aggregate(base),
         IrExpr::Col { .. } | IrExpr::Lit(_) | IrExpr::Param(_) => false,

@@ -165,6 +165,12 @@ pub enum ExprKind {
         list: Vec<Expr>,
         negated: bool,
     },
+    /// `e in $list`: membership in a list parameter.
+    InParam {
+        expr: Box<Expr>,
+        param: String,
+        negated: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

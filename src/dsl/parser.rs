@@ -278,6 +278,11 @@ fn pratt(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
                 Rule::is_null => ExprKind::IsNull { expr: Box::new(lhs), negated: false },
                 Rule::is_not_null => ExprKind::IsNull { expr: Box::new(lhs), negated: true },
                 r => {
+                    let negated = r == Rule::not_in_list;
+                    if let Some(p) = op.clone().into_inner().find(|x| x.as_rule() == Rule::param) {
+                        let param = p.as_str()[1..].to_string();
+                        return Ok(Expr { kind: ExprKind::InParam { expr: Box::new(lhs), param, negated }, span });
+                    }
                     let list =
                         op.into_inner().filter(|x| x.as_rule() == Rule::expr).map(expr).collect::<Result<_, _>>()?;
                     ExprKind::InList { expr: Box::new(lhs), list, negated: r == Rule::not_in_list }

@@ -37,6 +37,7 @@ pub async fn execute(store: &Store, c: &Compiled, binds: &[Value]) -> Result<Vec
                     Value::Bool(b) => q.bind(*b),
                     Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
                     Value::Json(j) => q.bind(j.to_string()),
+                    Value::List(l) => q.bind(serde_json::to_string(l)?),
                 };
             }
             let rows = q.fetch_all(pool).await.context("sqlite query failed")?;
@@ -64,6 +65,7 @@ pub async fn execute(store: &Store, c: &Compiled, binds: &[Value]) -> Result<Vec
                     Value::Bool(b) => q.bind(*b),
                     Value::Timestamp(t) => q.bind(*t),
                     Value::Json(j) => q.bind(j.clone()),
+                    Value::List(l) => q.bind(l.clone()),
                 };
             }
             let rows = q.fetch_all(&mut *conn).await.context("postgres query failed")?;

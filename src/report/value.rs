@@ -15,6 +15,7 @@ pub enum Value {
     Bool(bool),
     Timestamp(DateTime<Utc>),
     Json(serde_json::Value),
+    List(Vec<String>),
 }
 
 impl Value {
@@ -33,6 +34,7 @@ impl Value {
             Ty::Duration => Value::Int(parse_duration(s).ok_or_else(bad)?),
             Ty::Text | Ty::Null => Value::Text(s.to_string()),
             Ty::Json => Value::Json(serde_json::from_str(s).map_err(|_| bad())?),
+            Ty::List => Value::List(s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()),
         })
     }
 
@@ -47,6 +49,7 @@ impl Value {
                 | (Value::Bool(_), Ty::Bool)
                 | (Value::Timestamp(_), Ty::Timestamp)
                 | (Value::Json(_), Ty::Json)
+                | (Value::List(_), Ty::List)
         )
     }
 
@@ -61,6 +64,7 @@ impl Value {
             Value::Bool(b) => b.to_string(),
             Value::Timestamp(t) => crate::store::timefmt::to_sqlite_text(t),
             Value::Json(j) => j.to_string(),
+            Value::List(l) => l.join(","),
         }
     }
 }

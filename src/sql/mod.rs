@@ -35,6 +35,8 @@ pub trait Dialect: Sync {
     fn ts_shift(&self, ts: &str, secs: &str, negative: bool) -> String;
     /// Case-insensitive pattern match with `\` as the escape character.
     fn like(&self, a: &str, b: &str) -> String;
+    /// `e [NOT] IN` a bound list of text.
+    fn in_list_param(&self, e: &str, placeholder: &str, negated: bool) -> String;
     /// A sort key: text sorts bytewise on every dialect.
     fn order_key(&self, e: &str, ty: Ty) -> String;
     /// Statements that create a materialized view before the query runs; empty when the
@@ -238,6 +240,10 @@ impl Emitter<'_> {
                 let kw = if *negated { "NOT IN" } else { "IN" };
                 (format!("{} {kw} ({})", self.operand(expr, CMP, false)?, items.join(", ")), CMP)
             }
+            IrExpr::InParam { expr, param, negated } => {
+                let ph = d.placeholder(*param, Ty::List);
+                (d.in_list_param(&self.operand(expr, CMP, false)?, &ph, *negated), CMP)
+            }
             _ => (self.atom(t)?, ATOM),
         })
     }
@@ -277,7 +283,12 @@ impl Emitter<'_> {
                     })?;
                 fill(tpl.template, &a)
             }
-            IrExpr::Binary { .. } | IrExpr::Not(_) | IrExpr::Neg(_) | IrExpr::IsNull { .. } | IrExpr::InList { .. } => {
+            IrExpr::Binary { .. }
+            | IrExpr::Not(_)
+            | IrExpr::Neg(_)
+            | IrExpr::IsNull { .. }
+            | IrExpr::InList { .. }
+            | IrExpr::InParam { .. } => {
                 format!("({})", self.expr(t)?)
             }
         })

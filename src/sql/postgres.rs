@@ -53,6 +53,7 @@ fn pg_type(ty: Ty) -> &'static str {
         Ty::Timestamp => "timestamptz",
         Ty::Json => "jsonb",
         Ty::Text | Ty::Null => "text",
+        Ty::List => "text[]",
     }
 }
 
@@ -138,6 +139,13 @@ impl Dialect for Postgres {
     }
     fn like(&self, a: &str, b: &str) -> String {
         format!("({a} ILIKE {b} ESCAPE '\\')")
+    }
+    fn in_list_param(&self, e: &str, placeholder: &str, negated: bool) -> String {
+        if negated {
+            format!("NOT ({e} = ANY({placeholder}))")
+        } else {
+            format!("{e} = ANY({placeholder})")
+        }
     }
     fn order_key(&self, e: &str, ty: Ty) -> String {
         // Bytewise order, as SQLite sorts text; the database's locale would differ.

@@ -105,6 +105,11 @@ impl Dialect for Sqlite {
     fn like(&self, a: &str, b: &str) -> String {
         format!("({a} LIKE {b} ESCAPE '\\')")
     }
+    fn in_list_param(&self, e: &str, placeholder: &str, negated: bool) -> String {
+        // The list is bound as a JSON array of strings.
+        let not = if negated { "NOT " } else { "" };
+        format!("{e} {not}IN (SELECT value FROM json_each({placeholder}))")
+    }
     fn order_key(&self, e: &str, _ty: Ty) -> String {
         e.to_string()
     }

@@ -1,0 +1,190 @@
+//! Parameter values: parsing `--param k=v` and YAML defaults, validation, and windows
+//! (`2025-09-22`, `2025-W39`, `2025-09`, `last 24h`) that give `$start` and `$end`.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+
+use super::def::{ParamDef, ParamType, WindowKind};
+use super::value::{parse_duration, parse_ts, Value};
+use crate::check::ir::Ty;
+
+/// The language type a parameter is declared as.
+pub fn lang_type(t: ParamType) -> Ty {
+    match t {
+        ParamType::Date | ParamType::Timestamp => Ty::Timestamp,
+        ParamType::Duration => Ty::Duration,
+        ParamType::Int => Ty::Int,
+        ParamType::Float => Ty::Float,
+        ParamType::Text => Ty::Text,
+        ParamType::Bool => Ty::Bool,
+        ParamType::List => Ty::List,
+    }
+}
+
+/// Parses a value given on the command line.
+pub fn parse(s: &str, def: &ParamDef) -> Result<Value, String> {
+    let v = match def.ty {
+        ParamType::Date => {
+            let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))?;
+            Value::Timestamp(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        }
+        ParamType::Timestamp => {
+            Value::Timestamp(parse_ts(s).ok_or_else(|| format!("{s:?} is not a timestamp (2025-09-22T13:45:00Z)"))?)
+        }
+        ParamType::Duration => {
+            Value::Int(parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (30s, 90m, 24h, 7d)"))?)
+        }
+        ParamType::List => Value::List(s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()),
+        ParamType::Int => Value::parse(s, Ty::Int)?,
+        ParamType::Float => Value::parse(s, Ty::Float)?,
+        ParamType::Bool => Value::parse(s, Ty::Bool)?,
+        ParamType::Text => Value::Text(s.to_string()),
+    };
+    validate(&v, def)?;
+    Ok(v)
+}
+
+/// Parses a YAML default.
+pub fn from_yaml(v: &yaml_serde::Value, def: &ParamDef) -> Result<Value, String> {
+    match v {
+        yaml_serde::Value::Null => Ok(Value::Null),
+        yaml_serde::Value::String(s) => parse(s, def),
+        yaml_serde::Value::Number(n) => parse(&n.to_string(), def),
+        yaml_serde::Value::Bool(b) => parse(&b.to_string(), def),
+        yaml_serde::Value::Sequence(items) if def.ty == ParamType::List => {
+            let strs: Option<Vec<String>> = items.iter().map(|i| i.as_str().map(str::to_string)).collect();
+            strs.map(Value::List).ok_or_else(|| "a list default must hold text".to_string())
+        }
+        _ => Err(format!("{v:?} does not fit a {:?} parameter", def.ty)),
+    }
+}
+
+fn validate(v: &Value, def: &ParamDef) -> Result<(), String> {
+    let n = match v {
+        Value::Int(i) if def.ty != ParamType::Duration => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    if let Some(n) = n {
+        if def.min.is_some_and(|m| n < m) || def.max.is_some_and(|m| n > m) {
+            let lo = def.min.map(|m| m.to_string()).unwrap_or_else(|| "-∞".into());
+            let hi = def.max.map(|m| m.to_string()).unwrap_or_else(|| "∞".into());
+            return Err(format!("{n} is outside {lo}..{hi}"));
+        }
+    }
+    if let (Value::Text(s), Some(choices)) = (v, &def.choices) {
+        if !choices.contains(s) {
+            return Err(format!("{s:?} is not one of {}", choices.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// A resolved window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub label: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+fn day(d: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+}
+
+/// Parses a window spelling allowed by `kinds`. `now` anchors `yesterday` and `last …`.
+pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result<Window, String> {
+    let s = s.trim();
+    let today = now.date_naive();
+    let allowed = |k| kinds.contains(&k);
+    let expected = || {
+        let forms: Vec<&str> = kinds
+            .iter()
+            .map(|k| match k {
+                WindowKind::Day => "a day (2025-09-22, today, yesterday)",
+                WindowKind::Week => "an ISO week (2025-W39, this week, last week)",
+                WindowKind::Month => "a month (2025-09, this month, last month)",
+                WindowKind::Relative => "a span ending now (last 24h, last 7d)",
+            })
+            .collect();
+        format!("{s:?} is not {}", forms.join(" or "))
+    };
+    // Named days, weeks, months.
+    let named_day = match s {
+        "today" => Some(today),
+        "yesterday" => Some(today - Duration::days(1)),
+        _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+    };
+    if let (true, Some(d)) = (allowed(WindowKind::Day), named_day) {
+        return Ok(Window { label: d.format("%Y-%m-%d").to_string(), start: day(d), end: day(d) + Duration::days(1) });
+    }
+    let week = match s {
+        "this week" => Some(today.iso_week()),
+        "last week" => Some((today - Duration::days(7)).iso_week()),
+        _ => s.split_once("-W").and_then(|(y, w)| {
+            let (y, w) = (y.parse::<i32>().ok()?, w.parse::<u32>().ok()?);
+            NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Mon).map(|d| d.iso_week())
+        }),
+    };
+    if let (true, Some(w)) = (allowed(WindowKind::Week), week) {
+        let monday = NaiveDate::from_isoywd_opt(w.year(), w.week(), chrono::Weekday::Mon).ok_or_else(expected)?;
+        return Ok(Window {
+            label: format!("{}-W{:02}", w.year(), w.week()),
+            start: day(monday),
+            end: day(monday) + Duration::days(7),
+        });
+    }
+    let month = match s {
+        "this month" => Some((today.year(), today.month())),
+        "last month" => {
+            Some(if today.month() == 1 { (today.year() - 1, 12) } else { (today.year(), today.month() - 1) })
+        }
+        _ => s
+            .split_once('-')
+            .filter(|(y, m)| y.len() == 4 && m.len() == 2)
+            .and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?))),
+    };
+    if let (true, Some((y, m))) = (allowed(WindowKind::Month), month) {
+        let first = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(expected)?;
+        let next = if m == 12 { NaiveDate::from_ymd_opt(y + 1, 1, 1) } else { NaiveDate::from_ymd_opt(y, m + 1, 1) }
+            .ok_or_else(expected)?;
+        return Ok(Window { label: format!("{y}-{m:02}"), start: day(first), end: day(next) });
+    }
+    if allowed(WindowKind::Relative) {
+        if let Some(secs) = s.strip_prefix("last ").and_then(parse_duration).filter(|s| *s > 0) {
+            return Ok(Window { label: s.to_string(), start: now - Duration::seconds(secs), end: now });
+        }
+    }
+    Err(expected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn windows() {
+        let now = at("2025-10-01T12:00:00Z");
+        let all = [WindowKind::Day, WindowKind::Week, WindowKind::Month, WindowKind::Relative];
+        let w = parse_window("2025-09-22", &all, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2025-09-22T00:00:00Z"), at("2025-09-23T00:00:00Z")));
+        // ISO week 39 of 2025 starts on Monday 22 September.
+        let w = parse_window("2025-W39", &all, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2025-09-22T00:00:00Z"), at("2025-09-29T00:00:00Z")));
+        // ISO week 1 of 2026 starts on Monday 29 December 2025.
+        assert_eq!(parse_window("2026-W01", &all, now).unwrap().start, at("2025-12-29T00:00:00Z"));
+        let w = parse_window("2025-12", &all, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2025-12-01T00:00:00Z"), at("2026-01-01T00:00:00Z")));
+        let w = parse_window("last 24h", &all, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2025-09-30T12:00:00Z"), now));
+        assert_eq!(parse_window("yesterday", &all, now).unwrap().label, "2025-09-30");
+        assert_eq!(parse_window("last month", &all, now).unwrap().label, "2025-09");
+        assert!(parse_window("2025-W39", &[WindowKind::Day], now).unwrap_err().contains("a day"));
+        assert!(parse_window("2025-13", &all, now).is_err());
+        assert!(parse_window("2025-W54", &all, now).is_err());
+    }
+}
