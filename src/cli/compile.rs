@@ -135,7 +135,7 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for e in entries {
-            if e.is_dir() || e.extension().is_some_and(|x| x == "cql") {
+            if e.is_dir() || e.extension().is_some_and(|x| x == "cql" || x == "yaml" || x == "yml") {
                 collect(&e, out)?;
             }
         }
@@ -155,6 +155,22 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
     }
     let mut errors = 0;
     for f in &files {
+        if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            let errs = match crate::report::def::Report::load(f) {
+                Ok(r) => super::report::check_report(&r),
+                Err(e) => vec![format!("{e:#}")],
+            };
+            errors += errs.len();
+            for e in errs {
+                match args.format {
+                    Format::Text => eprintln!("{e}"),
+                    Format::Json => {
+                        super::say(serde_json::json!({"file": f.display().to_string(), "message": e}).to_string())
+                    }
+                }
+            }
+            continue;
+        }
         let src = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         let origin = f.display().to_string();
         if let Err(diags) = crate::compile::compile_all(&src, &HashMap::new()) {
@@ -163,7 +179,7 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
         }
     }
     if args.format == Format::Text {
-        eprintln!("checked {} file(s) for sqlite and postgres: {errors} error(s)", files.len());
+        eprintln!("checked {} file(s) (queries and reports) for sqlite and postgres: {errors} error(s)", files.len());
     }
     Ok(if errors == 0 { 0 } else { 1 })
 }

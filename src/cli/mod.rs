@@ -4,6 +4,7 @@ mod compile;
 mod db;
 mod gen;
 mod ingest;
+mod report;
 
 use std::time::Duration;
 
@@ -43,8 +44,14 @@ pub enum Command {
     Gen(gen::GenArgs),
     /// Compile a query to SQL and print it with its bind list.
     Compile(compile::CompileArgs),
-    /// Compile every query found for every dialect; exit 1 on any error (the CI gate).
+    /// Compile every query and report found for every dialect; exit 1 on any error (the CI gate).
     Check(compile::CheckArgs),
+    /// Run a report and render it (text, markdown, html, json, csv).
+    Run(report::RunArgs),
+    /// Run an ad-hoc query in the report language.
+    Query(report::QueryArgs),
+    /// List the reports and their parameters.
+    Reports(report::ReportsArgs),
 }
 
 impl Cli {
@@ -77,5 +84,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Gen(args) => gen::run(args),
         Command::Compile(args) => compile::run_compile(args),
         Command::Check(args) => compile::run_check(args),
+        Command::Run(args) => report::run_report(&cli.store().await?, args).await,
+        Command::Query(args) => report::run_query(&cli.store().await?, args).await,
+        Command::Reports(args) => report::list_reports(args),
     }
 }

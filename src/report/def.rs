@@ -38,6 +38,9 @@ pub struct ParamDef {
     /// Allowed values (text parameters).
     #[serde(default)]
     pub choices: Option<Vec<String>>,
+    /// The report cannot run without it.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// Which spellings a window parameter accepts.

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, Connection, Row, TypeInfo, ValueRef};
 
 use super::value::{parse_ts, Value};
 use crate::check::ir::Ty;
@@ -13,65 +13,98 @@ use crate::store::Store;
 
 /// Runs `c` on `store` with `binds` (one per parameter, in bind order).
 pub async fn execute(store: &Store, c: &Compiled, binds: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let mut out = execute_all(store, std::slice::from_ref(c), &[binds.to_vec()]).await?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+fn check_binds(c: &Compiled, binds: &[Value], backend: &str) -> Result<()> {
+    if c.dialect != backend {
+        bail!("this SQL was compiled for {}, not {backend}", c.dialect);
+    }
     if binds.len() != c.params.len() {
         bail!("the query has {} parameter(s) but {} value(s) were given", c.params.len(), binds.len());
     }
     for (p, v) in c.params.iter().zip(binds) {
         if !v.fits(p.ty) {
-            bail!("parameter ${} is {} but was given {:?}", p.name, p.ty.name(), v);
+            bail!("parameter ${} is {} but was given {}", p.name, p.ty.name(), v.display());
         }
     }
+    Ok(())
+}
+
+/// Runs several queries in one read snapshot (one transaction), so a report's sections
+/// agree with each other even while an ingest is writing.
+pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) -> Result<Vec<Vec<Vec<Value>>>> {
+    let mut results = Vec::with_capacity(queries.len());
     match store {
         Store::Sqlite(pool) => {
-            if c.dialect != "sqlite" {
-                bail!("this SQL was compiled for {}, not sqlite", c.dialect);
-            }
-            let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
-            for (p, v) in c.params.iter().zip(binds) {
-                q = match v {
-                    Value::Null => q.bind(None::<String>),
-                    Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
-                    Value::Int(i) => q.bind(*i),
-                    Value::Float(f) => q.bind(*f),
-                    Value::Text(s) => q.bind(s.clone()),
-                    Value::Bool(b) => q.bind(*b),
-                    Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
-                    Value::Json(j) => q.bind(j.to_string()),
-                    Value::List(l) => q.bind(serde_json::to_string(l)?),
-                };
-            }
-            let rows = q.fetch_all(pool).await.context("sqlite query failed")?;
-            rows.iter().map(|r| decode_sqlite(r, &c.output)).collect()
-        }
-        Store::Postgres(pool) => {
-            if c.dialect != "postgres" {
-                bail!("this SQL was compiled for {}, not postgres", c.dialect);
+            for (c, b) in queries.iter().zip(binds) {
+                check_binds(c, b, "sqlite")?;
             }
             let mut conn = pool.acquire().await?;
-            for s in &c.setup {
-                sqlx::raw_sql(AssertSqlSafe(s.clone()))
-                    .execute(&mut *conn)
-                    .await
-                    .context("creating a materialized view failed")?;
+            let mut tx = conn.begin().await?;
+            for (c, b) in queries.iter().zip(binds) {
+                let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
+                for (p, v) in c.params.iter().zip(b) {
+                    q = match v {
+                        Value::Null => q.bind(None::<String>),
+                        Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
+                        Value::Int(i) => q.bind(*i),
+                        Value::Float(f) => q.bind(*f),
+                        Value::Text(s) => q.bind(s.clone()),
+                        Value::Bool(b) => q.bind(*b),
+                        Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
+                        Value::Json(j) => q.bind(j.to_string()),
+                        Value::List(l) => q.bind(serde_json::to_string(l)?),
+                    };
+                }
+                let rows = q.fetch_all(&mut *tx).await.context("sqlite query failed")?;
+                results.push(rows.iter().map(|r| decode_sqlite(r, &c.output)).collect::<Result<_>>()?);
             }
-            let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
-            for (p, v) in c.params.iter().zip(binds) {
-                q = match v {
-                    Value::Null => q.bind(None::<String>),
-                    Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
-                    Value::Int(i) => q.bind(*i),
-                    Value::Float(f) => q.bind(*f),
-                    Value::Text(s) => q.bind(s.clone()),
-                    Value::Bool(b) => q.bind(*b),
-                    Value::Timestamp(t) => q.bind(*t),
-                    Value::Json(j) => q.bind(j.clone()),
-                    Value::List(l) => q.bind(l.clone()),
-                };
+            tx.commit().await?;
+        }
+        Store::Postgres(pool) => {
+            for (c, b) in queries.iter().zip(binds) {
+                check_binds(c, b, "postgres")?;
             }
-            let rows = q.fetch_all(&mut *conn).await.context("postgres query failed")?;
-            rows.iter().map(|r| decode_pg(r, &c.output)).collect()
+            let mut conn = pool.acquire().await?;
+            // Materialized views are created (once) before the read-only snapshot.
+            for c in queries {
+                for s in &c.setup {
+                    sqlx::raw_sql(AssertSqlSafe(s.clone()))
+                        .execute(&mut *conn)
+                        .await
+                        .context("creating a materialized view failed")?;
+                }
+            }
+            sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await?;
+            let mut run = async || -> Result<()> {
+                for (c, b) in queries.iter().zip(binds) {
+                    let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
+                    for (p, v) in c.params.iter().zip(b) {
+                        q = match v {
+                            Value::Null => q.bind(None::<String>),
+                            Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
+                            Value::Int(i) => q.bind(*i),
+                            Value::Float(f) => q.bind(*f),
+                            Value::Text(s) => q.bind(s.clone()),
+                            Value::Bool(b) => q.bind(*b),
+                            Value::Timestamp(t) => q.bind(*t),
+                            Value::Json(j) => q.bind(j.clone()),
+                            Value::List(l) => q.bind(l.clone()),
+                        };
+                    }
+                    let rows = q.fetch_all(&mut *conn).await.context("postgres query failed")?;
+                    results.push(rows.iter().map(|r| decode_pg(r, &c.output)).collect::<Result<_>>()?);
+                }
+                Ok(())
+            };
+            let outcome = run().await;
+            sqlx::raw_sql(if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" }).execute(&mut *conn).await?;
+            outcome?;
         }
     }
+    Ok(results)
 }
 
 fn decode_sqlite(r: &SqliteRow, out: &[(String, Ty)]) -> Result<Vec<Value>> {

@@ -1,8 +1,12 @@
 //! Running compiled queries and the neutral values they return.
 
+pub mod builtin;
 pub mod def;
+pub mod escape;
 pub mod execute;
 pub mod params;
+pub mod render;
+pub mod run;
 pub mod value;
 
 pub use execute::execute;

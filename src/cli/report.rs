@@ -1,0 +1,193 @@
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+
+use crate::report::builtin;
+use crate::report::def::{Query, Report, ReportDef};
+use crate::report::render::{render, Format};
+use crate::report::run::{run, QueryResult, ReportResult};
+use crate::store::Store;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A report name (built-in or in the reports folder) or a path to a report's YAML.
+    pub report: String,
+    /// A parameter: NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Only this sensor (same as --param sensor=S).
+    #[arg(long)]
+    pub sensor: Option<String>,
+    /// text, markdown, html, json or csv.
+    #[arg(long, short = 'f', default_value = "text")]
+    pub format: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Folder of report definitions that override the built-ins (default ./reports).
+    #[arg(long)]
+    pub reports: Option<PathBuf>,
+    /// For csv: which query to write (default the first).
+    #[arg(long)]
+    pub query: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// The query text.
+    pub text: String,
+    /// A parameter: NAME=VALUE (its type is inferred from the query, or --param-type).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    #[arg(long = "param-type", value_name = "NAME=TYPE")]
+    pub param_types: Vec<String>,
+    #[arg(long, short = 'f', default_value = "text")]
+    pub format: String,
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportsArgs {
+    #[arg(long)]
+    pub reports: Option<PathBuf>,
+}
+
+pub fn split_params(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().trim_start_matches('$').to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--param wants NAME=VALUE, got {p:?}"))
+        })
+        .collect()
+}
+
+fn emit(text: &str, out: &Option<PathBuf>) -> Result<()> {
+    match out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            super::say(text.trim_end_matches('\n'));
+            Ok(())
+        }
+    }
+}
+
+pub async fn run_report(store: &Store, args: &RunArgs) -> Result<i32> {
+    let format = Format::parse(&args.format)?;
+    let report = builtin::find(&args.report, args.reports.as_deref())?;
+    let mut params = split_params(&args.params)?;
+    if let Some(s) = &args.sensor {
+        if !report.def.parameters.contains_key("sensor") {
+            bail!("report {} has no sensor parameter", report.def.name);
+        }
+        params.push(("sensor".into(), s.clone()));
+    }
+    let result = run(store, &report, &params, chrono::Utc::now()).await?;
+    let text = render(&result, format, report.templates.get(format.name()).map(String::as_str), args.query.as_deref())?;
+    emit(&text, &args.out)?;
+    Ok(0)
+}
+
+pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
+    let format = Format::parse(&args.format)?;
+    let declared = super::compile::parse_param_types(&args.param_types)?;
+    let dialect = crate::sql::dialect(store.backend().name()).expect("dialect");
+    let compiled = match crate::compile::compile(&args.text, dialect, &declared) {
+        Ok(c) => c,
+        Err(diags) => {
+            super::compile::report(&diags, &args.text, "<query>", super::compile::Format::Text);
+            return Ok(1);
+        }
+    };
+    let given = split_params(&args.params)?;
+    let mut binds = Vec::new();
+    for p in &compiled.params {
+        let raw = given.iter().rev().find(|(k, _)| *k == p.name).map(|(_, v)| v.as_str());
+        let v = match raw {
+            Some(s) => crate::report::Value::parse(s, p.ty).map_err(|e| anyhow!("parameter {}: {e}", p.name))?,
+            None => bail!("the query needs --param {}=… ({})", p.name, p.ty.name()),
+        };
+        binds.push(v);
+    }
+    let rows = crate::report::execute(store, &compiled, &binds).await?;
+    let result = ReportResult {
+        name: "query".into(),
+        title: "Query".into(),
+        description: String::new(),
+        params: given.iter().map(|(k, v)| (k.clone(), crate::report::Value::Text(v.clone()))).collect(),
+        window: None,
+        generated_at: chrono::Utc::now(),
+        backend: store.backend().name(),
+        results: vec![QueryResult {
+            name: "rows".into(),
+            title: Some("Rows".into()),
+            chart: None,
+            columns: compiled.output.clone(),
+            rows,
+        }],
+    };
+    emit(&render(&result, format, None, None)?, &args.out)?;
+    Ok(0)
+}
+
+fn describe(def: &ReportDef) -> String {
+    let mut parts = Vec::new();
+    if let Some(w) = &def.window {
+        let kinds: Vec<String> = w.kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect();
+        parts.push(format!("{}=<{}> (default {})", w.param, kinds.join("|"), w.default));
+    }
+    for (n, p) in &def.parameters {
+        let d = match &p.default {
+            Some(v) => format!(" (default {})", yaml_serde::to_string(v).unwrap_or_default().trim()),
+            None if p.required => " (required)".to_string(),
+            None => String::new(),
+        };
+        parts.push(format!("{n}=<{}>{d}", format!("{:?}", p.ty).to_lowercase()));
+    }
+    parts.join(", ")
+}
+
+pub fn list_reports(args: &ReportsArgs) -> Result<i32> {
+    for (name, source) in builtin::all(args.reports.as_deref()) {
+        match builtin::find(&name, args.reports.as_deref()) {
+            Ok(r) => {
+                super::say(format!("{name:<12} {}  [{source}]", r.def.title));
+                super::say(format!(
+                    "{:<12} queries: {}",
+                    "",
+                    r.queries.iter().map(|q: &Query| q.name.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+                let params = describe(&r.def);
+                if !params.is_empty() {
+                    super::say(format!("{:<12} params: {params}", ""));
+                }
+            }
+            Err(e) => super::say(format!("{name:<12} ERROR {e:#}")),
+        }
+    }
+    Ok(0)
+}
+
+/// `check` for one report: YAML, every query on every dialect, every template.
+pub fn check_report(r: &Report) -> Vec<String> {
+    let mut errors = Vec::new();
+    for d in crate::sql::all_dialects() {
+        if let Err(es) = crate::report::run::compile_report(r, d) {
+            for e in es {
+                if !errors.contains(&e) {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    for (fmt, src) in &r.templates {
+        if let Ok(f) = Format::parse(fmt) {
+            if let Err(e) = crate::report::render::check_template(src, f) {
+                errors.push(format!("{}: {e:#}", r.origin));
+            }
+        }
+    }
+    errors
+}

