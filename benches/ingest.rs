@@ -133,9 +133,12 @@ fn full(url: &str, path: &Path) -> (f64, String) {
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --all-targets` lists benches: nothing to do
+        return;
     }
-    let events: u64 = std::env::var("COWRIEQL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    // `cargo bench` passes --bench; under `cargo test --all-targets` this is a quick smoke run.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let default = if bench_mode { 1_000_000 } else { 2_000 };
+    let events: u64 = std::env::var("COWRIEQL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("cowrie.json");
     let mut f = std::fs::File::create(&path).unwrap();

@@ -9,9 +9,20 @@ pub enum DbAction {
     Migrate,
     /// List applied and pending migrations.
     Status,
+    /// Refresh planner statistics (SQLite ANALYZE + PRAGMA optimize; PostgreSQL ANALYZE).
+    Optimize {
+        /// Also reclaim space (SQLite VACUUM; PostgreSQL VACUUM ANALYZE).
+        #[arg(long)]
+        vacuum: bool,
+    },
+    /// Write a consistent copy of the database (SQLite online backup; PostgreSQL pg_dump).
+    Backup {
+        #[arg(long, short = 'o')]
+        out: std::path::PathBuf,
+    },
 }
 
-pub async fn run(store: &Store, action: &DbAction) -> Result<i32> {
+pub async fn run(store: &Store, url: &str, action: &DbAction) -> Result<i32> {
     match action {
         DbAction::Migrate => {
             let ran = migrate::migrate(store).await?;
@@ -20,6 +31,18 @@ pub async fn run(store: &Store, action: &DbAction) -> Result<i32> {
             } else {
                 super::say(format!("{}: applied migrations {:?}", store.backend().name(), ran));
             }
+        }
+        DbAction::Optimize { vacuum } => {
+            crate::store::care::optimize(store, *vacuum).await?;
+            super::say(format!(
+                "{}: statistics refreshed{}",
+                store.backend().name(),
+                if *vacuum { ", space reclaimed" } else { "" }
+            ));
+        }
+        DbAction::Backup { out } => {
+            crate::store::care::backup(store, url, out).await?;
+            super::say(format!("{}: backup written to {}", store.backend().name(), out.display()));
         }
         DbAction::Status => {
             for m in migrate::status(store).await? {

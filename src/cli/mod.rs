@@ -4,6 +4,7 @@ mod compile;
 mod db;
 mod gen;
 mod ingest;
+mod ops;
 mod report;
 
 use std::time::Duration;
@@ -52,6 +53,16 @@ pub enum Command {
     Query(report::QueryArgs),
     /// List the reports and their parameters.
     Reports(report::ReportsArgs),
+    /// Database health: connectivity, schema, sizes, dead letters, last ingests, integrity.
+    /// Exit 0 ok, 1 warning, 2 critical.
+    Health(ops::HealthArgs),
+    /// Inspect, export and retry lines the loader rejected.
+    DeadLetters {
+        #[command(subcommand)]
+        action: ops::DeadLetterAction,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(ops::CompletionsArgs),
 }
 
 impl Cli {
@@ -78,8 +89,8 @@ pub(crate) fn say(text: impl std::fmt::Display) {
 /// Runs the parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Command::Db { action } => db::run(&cli.store().await?, action).await,
-        Command::Init => db::run(&cli.store().await?, &db::DbAction::Migrate).await,
+        Command::Db { action } => db::run(&cli.store().await?, &cli.db, action).await,
+        Command::Init => db::run(&cli.store().await?, &cli.db, &db::DbAction::Migrate).await,
         Command::Ingest(args) => ingest::run(&cli.store().await?, args).await,
         Command::Gen(args) => gen::run(args),
         Command::Compile(args) => compile::run_compile(args),
@@ -87,5 +98,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Run(args) => report::run_report(&cli.store().await?, args).await,
         Command::Query(args) => report::run_query(&cli.store().await?, args).await,
         Command::Reports(args) => report::list_reports(args),
+        Command::Health(args) => ops::health(&cli.store().await?, args).await,
+        Command::DeadLetters { action } => ops::dead(&cli.store().await?, action).await,
+        Command::Completions(args) => ops::completions(args),
     }
 }

@@ -1,6 +1,8 @@
 //! The database side: connections, migrations, ingest.
 
+pub mod care;
 pub mod connect;
+pub mod dead_letters;
 pub mod ingest;
 pub mod migrate;
 pub mod tables;

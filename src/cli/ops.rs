@@ -1,0 +1,145 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, CommandFactory, Subcommand, ValueEnum};
+
+use crate::store::{care, dead_letters, Store};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OutFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeadLetterAction {
+    /// Show the newest dead letters with their reasons.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutFormat,
+    },
+    /// Write every dead letter as JSON lines (file, offset, reason, raw, created_at).
+    Export {
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
+    /// Re-parse the stored lines with this cowrieql; move the accepted ones into the store.
+    Retry,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+pub async fn health(store: &Store, args: &HealthArgs) -> Result<i32> {
+    let h = care::health(store).await?;
+    match args.format {
+        OutFormat::Json => {
+            let mut v = serde_json::to_value(&h)?;
+            v["status"] = serde_json::json!(["ok", "warning", "critical"][h.exit_code() as usize]);
+            v["problems"] = serde_json::json!(h.problems());
+            super::say(serde_json::to_string_pretty(&v)?);
+        }
+        OutFormat::Text => {
+            super::say(format!("database: {} ({})", h.backend, h.server_version));
+            super::say(format!(
+                "schema: {} migration(s) applied, {} pending",
+                h.migrations_applied,
+                h.migrations_pending.len()
+            ));
+            if let Some(b) = h.database_bytes {
+                super::say(format!("size: {:.1} MiB", b as f64 / 1048576.0));
+            }
+            for (t, n, b) in &h.tables {
+                let size = b.map(|b| format!(" ({:.1} MiB)", b as f64 / 1048576.0)).unwrap_or_default();
+                super::say(format!("  {t:<20} {n:>12} rows{size}"));
+            }
+            super::say(format!("dead letters: {}", h.dead_letters));
+            for (r, n) in &h.dead_letter_reasons {
+                super::say(format!("  {n:>8}  {}", crate::report::escape::text(r)));
+            }
+            if let Some(d) = &h.newest_dead_letter {
+                super::say(format!("  newest: {}", crate::report::escape::text(d)));
+            }
+            for (s, t) in &h.last_event_per_sensor {
+                super::say(format!("sensor {:<20} last event {t}", crate::report::escape::text(s)));
+            }
+            for (f, b, t) in h.files.iter().take(5) {
+                super::say(format!("file {f}: {b} bytes read, last ingest {t}"));
+            }
+            if let Some(i) = &h.integrity {
+                super::say(format!("integrity: {i}"));
+            }
+            for p in h.problems() {
+                super::say(p);
+            }
+            super::say(format!("status: {}", ["ok", "warning", "critical"][h.exit_code() as usize]));
+        }
+    }
+    Ok(h.exit_code())
+}
+
+pub async fn dead(store: &Store, action: &DeadLetterAction) -> Result<i32> {
+    crate::store::migrate::migrate(store).await?;
+    match action {
+        DeadLetterAction::List { limit, format } => {
+            let rows = dead_letters::list(store, Some(*limit)).await?;
+            match format {
+                OutFormat::Json => super::say(serde_json::to_string_pretty(&rows)?),
+                OutFormat::Text => {
+                    for r in &rows {
+                        let raw: String = r.raw.chars().take(100).collect();
+                        super::say(format!(
+                            "#{} {}:{} {}\n    {}",
+                            r.id,
+                            r.source_file,
+                            r.source_offset,
+                            crate::report::escape::text(&r.reason),
+                            crate::report::escape::text(&raw)
+                        ));
+                    }
+                    super::say(format!("{} shown", rows.len()));
+                }
+            }
+        }
+        DeadLetterAction::Export { out } => {
+            let rows = dead_letters::list(store, None).await?;
+            let mut text = String::new();
+            for r in rows.iter().rev() {
+                text.push_str(&serde_json::to_string(r)?);
+                text.push('\n');
+            }
+            match out {
+                Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
+                None => super::say(text.trim_end()),
+            }
+        }
+        DeadLetterAction::Retry => {
+            let s = dead_letters::retry(store).await?;
+            super::say(format!(
+                "{} dead letters examined: {} accepted into the store, {} still rejected",
+                s.examined, s.accepted, s.still_dead
+            ));
+        }
+    }
+    Ok(0)
+}
+
+pub fn completions(args: &CompletionsArgs) -> Result<i32> {
+    let mut cmd = super::Cli::command();
+    // Into a buffer first: clap_complete panics when stdout is a closed pipe.
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "cowrieql", &mut buf);
+    super::say(String::from_utf8_lossy(&buf).trim_end());
+    Ok(0)
+}

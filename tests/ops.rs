@@ -1,0 +1,155 @@
+//! Operator commands through the binary, on both backends, exit codes included.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use cowrieql::store::Store;
+
+fn cq(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cowrieql"))
+        .env_remove("COWRIEQL_DB")
+        .arg("--db")
+        .arg(&db.url)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// `HASH` in the statement becomes a one-byte blob literal of the backend.
+async fn exec(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(p) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.replace("HASH", "X'00'"))).execute(p).await.map(|_| ()).unwrap()
+        }
+        Store::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.replace("HASH", "decode('00', 'hex')")))
+            .execute(p)
+            .await
+            .map(|_| ())
+            .unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn health_exit_codes_and_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = fixture("quirks.json");
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, "not json\n").unwrap();
+    for db in both().await {
+        let (code, out, err) = cq(&db, &["ingest", "--quiet", good.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("18 accepted"), "{out}");
+        let (code, out, _) = cq(&db, &["health"]);
+        assert_eq!(code, 0, "{}: {out}", db.label);
+        assert!(out.contains("status: ok") && out.contains("raw_events"), "{out}");
+        if db.label == "sqlite" {
+            assert!(out.contains("integrity: ok"), "{out}");
+        }
+        cq(&db, &["ingest", "--quiet", bad.to_str().unwrap()]);
+        let (code, out, _) = cq(&db, &["health", "--format", "json"]);
+        assert_eq!(code, 1, "{}: a dead letter is a warning: {out}", db.label);
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(j["status"], "warning");
+        assert_eq!(j["dead_letters"], 1);
+        assert!(j["dead_letter_reasons"][0][0].as_str().unwrap().starts_with("not valid JSON"), "{j}");
+    }
+}
+
+#[tokio::test]
+async fn optimize_and_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in both().await {
+        cq(&db, &["ingest", "--quiet", fixture("quirks.json").to_str().unwrap()]);
+        let (code, out, err) = cq(&db, &["db", "optimize", "--vacuum"]);
+        assert_eq!(code, 0, "{}: {err}", db.label);
+        assert!(out.contains("statistics refreshed, space reclaimed"), "{out}");
+        let target = tmp.path().join(format!("backup-{}", db.label));
+        let (code, _, err) = cq(&db, &["db", "backup", "--out", target.to_str().unwrap()]);
+        let has_pg_dump = Command::new("pg_dump").arg("--version").output().is_ok();
+        if db.label == "sqlite" || has_pg_dump {
+            assert_eq!(code, 0, "{}: {err}", db.label);
+            assert!(std::fs::metadata(&target).unwrap().len() > 0);
+        } else {
+            assert_eq!(code, 2);
+            assert!(err.contains("pg_dump was not found"), "{err}");
+        }
+        if db.label == "sqlite" {
+            // The copy is a working database with the same rows.
+            let copy = Store::connect(target.to_str().unwrap(), &Default::default()).await.unwrap();
+            assert_eq!(counts(&copy).await, counts(&db.store).await);
+        }
+        // Never overwrites.
+        if target.exists() {
+            let (code, _, err) = cq(&db, &["db", "backup", "--out", target.to_str().unwrap()]);
+            assert_eq!(code, 2);
+            assert!(err.contains("refusing to overwrite"), "{err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_list_export_and_retry_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("mixed.json");
+    std::fs::write(&f, "garbage line\n{\"eventid\":\"cowrie.session.connect\",\"session\":\"s1\",\"sensor\":\"x\",\"timestamp\":\"2025-09-22T00:00:00Z\"}\n").unwrap();
+    for db in both().await {
+        cq(&db, &["ingest", "--quiet", f.to_str().unwrap()]);
+        // A line an older loader rejected but this one accepts.
+        exec(
+            &db.store,
+            r#"INSERT INTO dead_letters (source_file, source_offset, raw, reason, content_hash, created_at)
+               VALUES ('old.json', 7, '{"eventid":"cowrie.login.success","session":"s1","sensor":"x","username":"root","timestamp":"2025-09-22T00:00:01Z"}',
+                       'rejected by an older loader', HASH, '2025-09-22T00:00:00Z')"#,
+        )
+        .await;
+        let (code, out, _) = cq(&db, &["dead-letters", "list"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("garbage line") && out.contains("older loader"), "{out}");
+        let (_, out, _) = cq(&db, &["dead-letters", "export"]);
+        assert_eq!(out.lines().count(), 2);
+        assert!(out.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{out}");
+        let before = count(&db.store, "raw_events").await;
+        let (code, out, err) = cq(&db, &["dead-letters", "retry"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("2 dead letters examined: 1 accepted into the store, 1 still rejected"),
+            "{}: {out}",
+            db.label
+        );
+        assert_eq!(count(&db.store, "raw_events").await, before + 1);
+        assert_eq!(count(&db.store, "dead_letters").await, 1);
+        assert_eq!(count(&db.store, "logins").await, 1, "{}: the fact row follows", db.label);
+        let rows = session_rows(&db.store).await;
+        assert!(rows[0].contains("|1|0|true|Some(\"root\")|"), "{}: {}", db.label, rows[0]);
+        // Again: nothing moves twice.
+        let (_, out, _) = cq(&db, &["dead-letters", "retry"]);
+        assert!(out.contains("1 dead letters examined: 0 accepted"), "{out}");
+        assert_eq!(count(&db.store, "raw_events").await, before + 1);
+    }
+}
+
+#[test]
+fn completions_and_help_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        for cmd in ["ingest", "run", "health", "dead-letters"] {
+            assert!(text.contains(cmd), "{shell} completion lacks {cmd}");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in
+        ["db", "ingest", "gen", "compile", "check", "run", "query", "reports", "health", "dead-letters", "completions"]
+    {
+        assert!(help.contains(&format!("  {cmd} ")), "--help lacks {cmd}:\n{help}");
+    }
+}
