@@ -95,16 +95,13 @@ impl Gen {
         let sensor = self.pick(SENSORS);
         let compact = sensor != "920497a79896"; // that sensor writes Cowrie 1.x style
         let sid = format!("{:012x}", self.rng.random::<u64>() & 0xffff_ffff_ffff);
-        let ip = if self.rng.random_ratio(1, 50) {
-            format!("2001:db8::{:x}", self.rng.random_range(1..0xffff))
+        // Attackers come back: sources are drawn from a pool of 400, the first ones far more often.
+        let k = (self.rng.random::<f64>().powi(3) * 400.0) as u32;
+        let ip = if k % 50 == 7 {
+            format!("2001:db8::{:x}", k + 1)
         } else {
-            format!(
-                "{}.{}.{}.{}",
-                self.rng.random_range(1..224),
-                self.rng.random_range(0..256),
-                self.rng.random_range(0..256),
-                self.rng.random_range(1..255)
-            )
+            let h = k.wrapping_mul(2_654_435_761);
+            format!("{}.{}.{}.{}", 1 + (h >> 24) % 223, (h >> 16) & 255, (h >> 8) & 255, 1 + (h & 255) % 254)
         };
         let telnet = self.rng.random_ratio(1, 8);
         let base = json!({"session": sid, "src_ip": ip, "sensor": sensor});
