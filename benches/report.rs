@@ -73,10 +73,7 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    // `cargo bench` passes --bench; under `cargo test --all-targets` this is a quick smoke run.
-    let bench_mode = std::env::args().any(|a| a == "--bench");
-    let default = if bench_mode { 1_000_000 } else { 2_000 };
-    let events: u64 = std::env::var("COWRIEQL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let events = common::bench_events();
     let runs = 9;
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("cowrie.json");

@@ -69,6 +69,11 @@ impl Gen {
         xs[self.rng.random_range(0..xs.len())]
     }
 
+    /// A random SHA-256-looking hex digest.
+    fn sha256(&mut self) -> String {
+        (0..4).map(|_| format!("{:016x}", self.rng.random::<u64>())).collect()
+    }
+
     fn tick(&mut self, max_ms: i64) -> DateTime<Utc> {
         self.t += Duration::microseconds(self.rng.random_range(1..max_ms * 1000));
         self.t
@@ -172,13 +177,7 @@ impl Gen {
             }
             if self.rng.random_ratio(1, 10) {
                 let url = self.pick(URLS);
-                let sha = format!(
-                    "{:016x}{:016x}{:016x}{:016x}",
-                    self.rng.random::<u64>(),
-                    self.rng.random::<u64>(),
-                    self.rng.random::<u64>(),
-                    self.rng.random::<u64>()
-                );
+                let sha = self.sha256();
                 self.emit(
                     out,
                     json!({"eventid": "cowrie.session.file_download", "url": url, "shasum": sha,
@@ -188,13 +187,7 @@ impl Gen {
                 )?;
             }
             if self.rng.random_ratio(1, 50) {
-                let sha = format!(
-                    "{:016x}{:016x}{:016x}{:016x}",
-                    self.rng.random::<u64>(),
-                    self.rng.random::<u64>(),
-                    self.rng.random::<u64>(),
-                    self.rng.random::<u64>()
-                );
+                let sha = self.sha256();
                 self.emit(
                     out,
                     json!({"eventid": "cowrie.session.file_upload", "filename": "x.sh", "shasum": sha, "outfile": sha}),

@@ -113,16 +113,21 @@ fn is_numeric(t: &str) -> bool {
     t == "int" || t == "float"
 }
 
-/// `table(section)`: an aligned text table or a markdown table, cells escaped.
-fn table(state: &State, section: J) -> Result<J, Error> {
-    let fmt = state.lookup("__format").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let cols: Vec<(String, String)> = section
+/// A section's (name, type) column pairs.
+fn columns(section: &J) -> Result<Vec<(String, String)>, Error> {
+    Ok(section
         .get_attr("columns")?
         .try_iter()?
         .map(|c| {
             (cell_text(&c.get_attr("name").unwrap_or_default()), cell_text(&c.get_attr("type").unwrap_or_default()))
         })
-        .collect();
+        .collect())
+}
+
+/// `table(section)`: an aligned text table or a markdown table, cells escaped.
+fn table(state: &State, section: J) -> Result<J, Error> {
+    let fmt = state.lookup("__format").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let cols = columns(&section)?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in section.get_attr("rows")?.try_iter()? {
         rows.push(r.try_iter()?.map(|v| cell_text(&v)).collect());
@@ -192,13 +197,7 @@ fn table(state: &State, section: J) -> Result<J, Error> {
 /// `chart(section)`: an inline SVG bar chart (a text label and a number) or time series (a
 /// timestamp and a number), chosen from the columns. Labels are HTML-escaped.
 fn chart(section: J) -> Result<J, Error> {
-    let cols: Vec<(String, String)> = section
-        .get_attr("columns")?
-        .try_iter()?
-        .map(|c| {
-            (cell_text(&c.get_attr("name").unwrap_or_default()), cell_text(&c.get_attr("type").unwrap_or_default()))
-        })
-        .collect();
+    let cols = columns(&section)?;
     let rows: Vec<Vec<J>> =
         section.get_attr("rows")?.try_iter()?.map(|r| r.try_iter().map(|i| i.collect()).unwrap_or_default()).collect();
     let Some(vi) = cols.iter().position(|c| is_numeric(&c.1)) else { return Ok(J::from_safe_string(String::new())) };

@@ -10,6 +10,15 @@ use crate::check::ir::*;
 use crate::diag::Diagnostic;
 use crate::dsl::ast::{BinOp, Lit, Seg};
 
+/// A function-table entry: `f!(name, arity, result type, template)`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! fn_template {
+    ($name:literal, $arity:expr, $ret:expr, $t:literal) => {
+        $crate::sql::FnTemplate { name: $name, arity: $arity, ret: $ret, template: $t }
+    };
+}
+
 /// How a library function is written: `{0}`, `{1}` … are the arguments, `{*}` all of them.
 pub struct FnTemplate {
     pub name: &'static str,

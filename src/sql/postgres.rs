@@ -3,14 +3,9 @@
 use super::{quote_ident, quote_text, Dialect, FnTemplate};
 use crate::check::ir::{Ty, Unit, View};
 use crate::dsl::ast::Seg;
+use crate::fn_template as f;
 
 pub struct Postgres;
-
-macro_rules! f {
-    ($name:literal, $arity:expr, $ret:expr, $t:literal) => {
-        FnTemplate { name: $name, arity: $arity, ret: $ret, template: $t }
-    };
-}
 
 static FUNCTIONS: &[FnTemplate] = &[
     f!("count", Some(0), None, "COUNT(*)"),

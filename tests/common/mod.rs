@@ -293,3 +293,10 @@ pub async fn fact_rows(store: &Store) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Benchmark size: `COWRIEQL_BENCH_EVENTS`, else 1,000,000 under `cargo bench` (which passes
+/// `--bench`) and a 2,000-event smoke run under `cargo test --all-targets`.
+pub fn bench_events() -> u64 {
+    let default = if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 2_000 };
+    std::env::var("COWRIEQL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
