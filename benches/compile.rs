@@ -49,6 +49,31 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    // Every built-in report (YAML already parsed): every query for both dialects.
+    let reports: Vec<_> =
+        cowrieql::report::builtin::builtin_names().into_iter().map(|n| cowrieql::report::builtin::builtin(n).unwrap().unwrap()).collect();
+    let queries: usize = reports.iter().map(|r| r.queries.len()).sum();
+    let mut g = c.benchmark_group(format!("builtin_reports_{}_reports_{queries}_queries", reports.len()));
+    g.bench_function("translate_both_dialects", |b| {
+        b.iter(|| {
+            for r in &reports {
+                let declared = cowrieql::report::run::declared_types(r);
+                for q in &r.queries {
+                    cowrieql::compile::translate_all(&q.text, &declared).unwrap();
+                }
+            }
+        })
+    });
+    g.bench_function("compile_both_dialects", |b| {
+        b.iter(|| {
+            for r in &reports {
+                for d in cowrieql::sql::all_dialects() {
+                    cowrieql::report::run::compile_report(r, d).unwrap();
+                }
+            }
+        })
+    });
+    g.finish();
     // Without the sqlparser self-check, to show what it costs.
     let typical = &all.iter().find(|(n, _)| n == "typical_report").unwrap().1;
     c.bench_function("typical_report_parse_check_only", |b| {
