@@ -153,3 +153,57 @@ fn completions_and_help_cover_every_command() {
         assert!(help.contains(&format!("  {cmd} ")), "--help lacks {cmd}:\n{help}");
     }
 }
+
+#[tokio::test]
+async fn bench_times_queries_explains_plans_and_compares_two_databases() {
+    let dbs = both().await;
+    for db in &dbs {
+        cq(db, &["ingest", "--quiet", fixture("sample").to_str().unwrap()]);
+    }
+    let (code, out, err) = cq(
+        &dbs[0],
+        &[
+            "bench",
+            "daily",
+            "credentials",
+            "-p",
+            "date=2025-09-22",
+            "-p",
+            "window=2025-09-22",
+            "--runs",
+            "3",
+            "--explain",
+            "--compare",
+            &dbs[1].url,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sqlite min") && out.contains("postgres min") && out.contains("ratio"), "{out}");
+    assert!(out.contains("daily/top_commands") && out.contains("credentials/pairs"), "{out}");
+    assert!(out.contains("sqlite plan:") && out.contains("postgres plan:"), "{out}");
+    assert!(out.contains("Execution Time"), "PostgreSQL plans come from EXPLAIN ANALYZE: {out}");
+    assert!(out.contains("compile") && out.contains("render"), "{out}");
+    let (code, out, _) = cq(&dbs[1], &["bench", "daily", "-p", "date=2025-09-22", "--runs", "2", "--format", "json"]);
+    assert_eq!(code, 0);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let q = &j[0]["reports"][0]["queries"][1];
+    assert_eq!(q["query"], "top_commands");
+    assert_eq!(q["rows"], 10);
+    assert!(q["median_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn a_full_scan_of_a_large_table_is_flagged() {
+    let db = fresh_sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("big.json");
+    let mut data = Vec::new();
+    cowrieql::gen::generate(100_500, 3, &mut data).unwrap();
+    std::fs::write(&f, data).unwrap();
+    cq(&db, &["ingest", "--quiet", f.to_str().unwrap()]);
+    let q = tmp.path().join("scan.yaml");
+    std::fs::write(&q, "name: scan\ntitle: Scan\nqueries:\n  by_payload: |\n    from raw_events\n    where payload.input == 'w'\n    aggregate n = count()\n").unwrap();
+    let (code, out, err) = cq(&db, &["bench", q.to_str().unwrap(), "--runs", "1", "--explain"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("warning: full scan of raw_events (100500 rows)"), "{out}");
+}

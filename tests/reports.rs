@@ -227,3 +227,26 @@ async fn unknown_parameters_and_bad_values_are_clear_errors() {
     let err = run(&db.store, &session, &[], Utc::now()).await.unwrap_err().to_string();
     assert!(err.contains("--param session="), "{err}");
 }
+
+#[test]
+fn bad_report_definitions_name_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.yaml");
+    std::fs::write(&f, "name: bad\ntitle: Bad\nqueries:\n  q: from sessions\ncolour: red\n").unwrap();
+    let err = format!("{:#}", cowrieql::report::def::Report::load(&f).unwrap_err());
+    assert!(err.contains("bad.yaml") && err.contains("unknown field `colour`") && err.contains("line 5"), "{err}");
+    std::fs::write(
+        &f,
+        "name: bad\ntitle: Bad\nparameters:\n  top:\n    type: int\n    default: many\nqueries:\n  q: from sessions\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", cowrieql::report::def::Report::load(&f).unwrap_err());
+    assert!(err.contains("bad.yaml") && err.contains("line 4") && err.contains("not a valid int"), "{err}");
+    // A query error is reported with the query's line and column by `check`.
+    std::fs::write(&f, "name: bad\ntitle: Bad\nqueries:\n  q: |\n    from sessions\n    where sesion_id == 'x'\n")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cowrieql")).arg("check").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(query q):2:7") && err.contains("did you mean `session_id`"), "{err}");
+}

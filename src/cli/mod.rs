@@ -1,5 +1,6 @@
 //! The `cowrieql` command line: parse flags, call the library, print.
 
+mod bench;
 mod compile;
 mod db;
 mod gen;
@@ -63,6 +64,9 @@ pub enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(ops::CompletionsArgs),
+    /// Time every query of every report (min/median/p95, rows, compile/execute/render shares);
+    /// --explain prints plans and flags full scans; --compare URL puts two databases side by side.
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -101,5 +105,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Health(args) => ops::health(&cli.store().await?, args).await,
         Command::DeadLetters { action } => ops::dead(&cli.store().await?, action).await,
         Command::Completions(args) => ops::completions(args),
+        Command::Bench(args) => bench::run(&cli.store().await?, &cli.connect_options(), args).await,
     }
 }

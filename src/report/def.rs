@@ -159,6 +159,12 @@ impl Files for DiskFiles {
     }
 }
 
+/// The 1-based line where `key:` is first written (for errors serde cannot place).
+fn line_of(yaml: &str, key: &str) -> usize {
+    let needle = format!("{key}:");
+    yaml.lines().position(|l| l.trim_start().starts_with(&needle)).map(|i| i + 1).unwrap_or(1)
+}
+
 fn looks_like_file(s: &str) -> bool {
     !s.contains('\n') && (s.ends_with(".j2") || s.ends_with(".jinja") || s.ends_with(".html") || s.ends_with(".md"))
 }
@@ -173,15 +179,21 @@ impl Report {
         }
         for (name, p) in &def.parameters {
             if name == "start" || name == "end" {
-                errors.push(format!("parameter {name}: `start` and `end` come from the window"));
+                errors.push(format!(
+                    "line {}: parameter {name}: `start` and `end` come from the window",
+                    line_of(yaml, name)
+                ));
             }
             if let Some(d) = &p.default {
                 if let Err(e) = super::params::from_yaml(d, p) {
-                    errors.push(format!("parameter {name}: default {e}"));
+                    errors.push(format!("line {}: parameter {name}: default {e}", line_of(yaml, name)));
                 }
             }
             if p.choices.is_some() && p.ty != ParamType::Text {
-                errors.push(format!("parameter {name}: choices are only for text parameters"));
+                errors.push(format!(
+                    "line {}: parameter {name}: choices are only for text parameters",
+                    line_of(yaml, name)
+                ));
             }
         }
         if let Some(w) = &def.window {
@@ -189,12 +201,16 @@ impl Report {
                 errors.push("window: kinds must name at least one of day, week, month, relative".into());
             }
             if let Err(e) = super::params::parse_window(&w.default, &w.kinds, chrono::Utc::now()) {
-                errors.push(format!("window: default {e}"));
+                errors.push(format!("line {}: window: default {e}", line_of(yaml, "window")));
             }
         }
         for f in def.templates.keys() {
             if !FORMATS.contains(&f.as_str()) {
-                errors.push(format!("templates: unknown format {f:?} (formats: {})", FORMATS.join(", ")));
+                errors.push(format!(
+                    "line {}: templates: unknown format {f:?} (formats: {})",
+                    line_of(yaml, f),
+                    FORMATS.join(", ")
+                ));
             }
         }
         let mut queries = Vec::new();

@@ -1,5 +1,6 @@
 //! Running compiled queries and the neutral values they return.
 
+pub mod bench;
 pub mod builtin;
 pub mod def;
 pub mod escape;
