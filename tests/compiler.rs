@@ -40,7 +40,7 @@ fn valid_fixtures_compile_to_the_snapshotted_sql() {
                 )
             });
             let mut text = String::new();
-            for s in &c.setup {
+            for s in c.setup() {
                 text.push_str(s);
                 text.push_str(";\n\n");
             }

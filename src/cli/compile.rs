@@ -80,7 +80,7 @@ pub fn report(diags: &[Diagnostic], src: &str, origin: &str, format: Format) {
 
 fn print_compiled(c: &Compiled) {
     super::say(format!("-- {}", c.dialect));
-    for s in &c.setup {
+    for s in c.setup() {
         super::say(format!("{s};\n"));
     }
     super::say(format!("{};", c.sql));

@@ -27,5 +27,12 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
     let counts = crate::store::tables::row_counts(store).await?;
     let shown: Vec<String> = counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     super::say(format!("{} now holds: {}", store.backend().name(), shown.join(", ")));
+    if stats.accepted > 0 {
+        // Views fed by the raw data would now be stale.
+        let refreshed = crate::store::views::refresh(store, &[], true, true).await?;
+        if !refreshed.is_empty() {
+            super::say(format!("refreshed materialized views: {}", refreshed.join(", ")));
+        }
+    }
     Ok(0)
 }

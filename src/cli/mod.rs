@@ -62,6 +62,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ops::DeadLetterAction,
     },
+    /// Materialized views (PostgreSQL): list, refresh.
+    Views {
+        #[command(subcommand)]
+        action: ops::ViewsAction,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(ops::CompletionsArgs),
     /// Time every query of every report (min/median/p95, rows, compile/execute/render shares);
@@ -105,6 +110,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Health(args) => ops::health(&cli.store().await?, args).await,
         Command::DeadLetters { action } => ops::dead(&cli.store().await?, action).await,
         Command::Completions(args) => ops::completions(args),
+        Command::Views { action } => ops::views(&cli.store().await?, action).await,
         Command::Bench(args) => bench::run(&cli.store().await?, &cli.connect_options(), args).await,
     }
 }

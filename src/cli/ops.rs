@@ -143,3 +143,56 @@ pub fn completions(args: &CompletionsArgs) -> Result<i32> {
     super::say(String::from_utf8_lossy(&buf).trim_end());
     Ok(0)
 }
+
+#[derive(Subcommand, Debug)]
+pub enum ViewsAction {
+    /// List the materialized views reports created, with their last refresh.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutFormat,
+    },
+    /// Refresh materialized views (all, or those named).
+    Refresh {
+        names: Vec<String>,
+        /// REFRESH … CONCURRENTLY: readers are not blocked.
+        #[arg(long)]
+        concurrently: bool,
+    },
+}
+
+pub async fn views(store: &Store, action: &ViewsAction) -> Result<i32> {
+    crate::store::migrate::migrate(store).await?;
+    if store.backend() == crate::store::Backend::Sqlite {
+        super::say("sqlite: reports inline `materialize` prefixes as CTEs; there are no views to list or refresh");
+        return Ok(0);
+    }
+    match action {
+        ViewsAction::List { format } => {
+            let v = crate::store::views::list(store).await?;
+            match format {
+                OutFormat::Json => super::say(serde_json::to_string_pretty(&v)?),
+                OutFormat::Text => {
+                    for x in &v {
+                        let when = crate::store::timefmt::to_sqlite_text(&x.refreshed_at);
+                        let stale = if x.stale { "  STALE" } else { "" };
+                        super::say(format!(
+                            "{:<32} refreshed {when}  definition {}{stale}",
+                            x.name,
+                            &x.definition_hash[..12]
+                        ));
+                    }
+                    super::say(format!("{} view(s)", v.len()));
+                }
+            }
+        }
+        ViewsAction::Refresh { names, concurrently } => {
+            let done = crate::store::views::refresh(store, names, *concurrently, false).await?;
+            super::say(format!(
+                "refreshed {} view(s){}",
+                done.len(),
+                if done.is_empty() { String::new() } else { format!(": {}", done.join(", ")) }
+            ));
+        }
+    }
+    Ok(0)
+}

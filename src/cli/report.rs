@@ -127,6 +127,7 @@ pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
             columns: compiled.output.clone(),
             rows,
         }],
+        views: Vec::new(),
     };
     emit(&render(&result, format, None, None)?, &args.out)?;
     Ok(0)

@@ -73,6 +73,8 @@ pub async fn bench_report(
         queries: Vec::new(),
     };
     let sizes = table_sizes(store).await?;
+    let stale: Vec<String> =
+        crate::store::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
     for (q, c) in report.queries.iter().zip(&compiled) {
         let binds: Vec<Value> = c.params.iter().map(|p| values.get(&p.name).cloned().unwrap_or(Value::Null)).collect();
         let mut times = Vec::with_capacity(runs);
@@ -85,8 +87,11 @@ pub async fn bench_report(
         }
         let (min_ms, median_ms, p95_ms) = stats(times);
         out.execute_ms += median_ms;
-        let (plan, warnings) =
+        let (plan, mut warnings) =
             if explain { explain_query(store, c, &binds, &sizes).await? } else { (None, Vec::new()) };
+        for v in c.views.iter().filter(|v| stale.contains(&v.name)) {
+            warnings.push(format!("reads stale materialized view {} (run `cowrieql views refresh`)", v.name));
+        }
         out.queries.push(QueryTiming {
             report: report.def.name.clone(),
             query: q.name.clone(),
@@ -149,8 +154,8 @@ async fn explain_query(
         }
         Store::Postgres(p) => {
             let mut conn = p.acquire().await?;
-            for s in &c.setup {
-                sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(&mut *conn).await?;
+            for v in &c.views {
+                crate::store::views::ensure(&mut conn, v).await?;
             }
             let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN (ANALYZE, BUFFERS) {}", c.sql)));
             for v in binds {

@@ -68,13 +68,11 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
                 check_binds(c, b, "postgres")?;
             }
             let mut conn = pool.acquire().await?;
-            // Materialized views are created (once) before the read-only snapshot.
+            // Materialized views are created (or rebuilt, if their definition changed) before
+            // the read-only snapshot.
             for c in queries {
-                for s in &c.setup {
-                    sqlx::raw_sql(AssertSqlSafe(s.clone()))
-                        .execute(&mut *conn)
-                        .await
-                        .context("creating a materialized view failed")?;
+                for v in &c.views {
+                    crate::store::views::ensure(&mut conn, v).await?;
                 }
             }
             sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await?;

@@ -94,6 +94,12 @@ pub fn context(r: &ReportResult) -> serde_json::Value {
         })),
         "generated_at": r.generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "backend": r.backend,
+        "views": r.views.iter().map(|v| json!({
+            "name": v.name,
+            "refreshed_at": Value::Timestamp(v.refreshed_at).display(),
+            "age_seconds": (r.generated_at - v.refreshed_at).num_seconds().max(0),
+            "stale": v.stale,
+        })).collect::<Vec<_>>(),
         "results": results,
         "sections": r.results.iter().map(section_json).collect::<Vec<_>>(),
     })

@@ -37,6 +37,8 @@ pub struct ReportResult {
     pub generated_at: DateTime<Utc>,
     pub backend: &'static str,
     pub results: Vec<QueryResult>,
+    /// Materialized views the report read, with their last refresh (PostgreSQL).
+    pub views: Vec<crate::store::views::ViewInfo>,
 }
 
 /// The parameter types a report's queries are compiled with.
@@ -141,6 +143,9 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
     let rows = execute_all(store, &compiled, &binds)
         .await
         .map_err(|e| anyhow!("report {} failed on {}: {e:#}", r.def.name, store.backend().name()))?;
+    let read: Vec<&str> = compiled.iter().flat_map(|c| c.views.iter().map(|v| v.name.as_str())).collect();
+    let views =
+        crate::store::views::list(store).await?.into_iter().filter(|v| read.contains(&v.name.as_str())).collect();
     let mut results = Vec::new();
     for ((q, c), mut rows) in r.queries.iter().zip(&compiled).zip(rows) {
         if let (Some(fill), Some(w)) = (&q.fill, &window) {
@@ -163,6 +168,7 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
         generated_at: now,
         backend: store.backend().name(),
         results,
+        views,
     })
 }
 

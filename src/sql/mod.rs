@@ -70,12 +70,34 @@ pub fn all_dialects() -> [&'static dyn Dialect; 2] {
     [&SQLITE, &POSTGRES]
 }
 
+/// A materialized view's name and the statements that create it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ViewSql {
+    pub name: String,
+    pub statements: Vec<String>,
+}
+
+impl ViewSql {
+    /// Identifies the definition: a changed prefix gives a different hash.
+    pub fn definition_hash(&self) -> String {
+        blake3::hash(self.statements.join(";\n").as_bytes()).to_hex().to_string()
+    }
+}
+
+impl Compiled {
+    /// Every statement to run before `sql`.
+    pub fn setup(&self) -> impl Iterator<Item = &String> {
+        self.views.iter().flat_map(|v| v.statements.iter())
+    }
+}
+
 /// The SQL for one plan on one dialect.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Compiled {
     pub dialect: &'static str,
-    /// Run once before `sql` (materialized views on PostgreSQL).
-    pub setup: Vec<String>,
+    /// Materialized views `sql` reads, with the statements that create them (PostgreSQL;
+    /// SQLite inlines them as CTEs).
+    pub views: Vec<ViewSql>,
     pub sql: String,
     /// Bind order: placeholder N takes `params[N-1]`.
     pub params: Vec<ParamInfo>,
@@ -120,13 +142,16 @@ struct Emitter<'a> {
 
 pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
     let em = Emitter { d, params: &plan.params };
-    let mut setup = Vec::new();
+    let mut views = Vec::new();
     let mut ctes = Vec::new();
     let mut errors = Vec::new();
     for v in &plan.views {
         match em.select(&v.select, 1) {
             Ok(body) if d.inlines_views() => ctes.push(format!("{} AS (\n{}\n)", quote_ident(&v.name), body)),
-            Ok(body) => setup.extend(d.create_view(v, &em.select(&v.select, 0).unwrap_or(body))),
+            Ok(body) => views.push(ViewSql {
+                name: v.name.clone(),
+                statements: d.create_view(v, &em.select(&v.select, 0).unwrap_or(body)),
+            }),
             Err(e) => errors.push(e),
         }
     }
@@ -142,7 +167,7 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Compiled { dialect: d.name(), setup, sql, params: plan.params.clone(), output: plan.output.clone() })
+    Ok(Compiled { dialect: d.name(), views, sql, params: plan.params.clone(), output: plan.output.clone() })
 }
 
 impl Emitter<'_> {

@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 pub fn validate(c: &Compiled, d: &dyn Dialect) -> Result<(), Vec<Diagnostic>> {
     let dialect = d.sqlparser();
     let mut errors = Vec::new();
-    for stmt in c.setup.iter().chain(std::iter::once(&c.sql)) {
+    for stmt in c.setup().chain(std::iter::once(&c.sql)) {
         if let Err(e) = Parser::parse_sql(dialect.as_ref(), stmt) {
             errors.push(
                 Diagnostic::new(

@@ -25,6 +25,8 @@ pub struct Health {
     pub files: Vec<(String, i64, String)>,
     /// SQLite `PRAGMA quick_check` ("ok" when sound); None on PostgreSQL.
     pub integrity: Option<String>,
+    /// Materialized views not refreshed since the last ingest.
+    pub stale_views: Vec<String>,
 }
 
 impl Health {
@@ -32,7 +34,7 @@ impl Health {
     pub fn exit_code(&self) -> i32 {
         if self.integrity.as_deref().is_some_and(|s| s != "ok") {
             2
-        } else if !self.migrations_pending.is_empty() || self.dead_letters > 0 {
+        } else if !self.migrations_pending.is_empty() || self.dead_letters > 0 || !self.stale_views.is_empty() {
             1
         } else {
             0
@@ -48,6 +50,12 @@ impl Health {
             p.push(format!(
                 "warning: {} pending migration(s): run `cowrieql db migrate`",
                 self.migrations_pending.len()
+            ));
+        }
+        if !self.stale_views.is_empty() {
+            p.push(format!(
+                "warning: stale materialized view(s) {}: run `cowrieql views refresh`",
+                self.stale_views.join(", ")
             ));
         }
         if self.dead_letters > 0 {
@@ -85,6 +93,7 @@ pub async fn health(store: &Store) -> Result<Health> {
         last_event_per_sensor: Vec::new(),
         files: Vec::new(),
         integrity: None,
+        stale_views: Vec::new(),
     };
     if applied == 0 {
         return Ok(h);
@@ -101,6 +110,7 @@ pub async fn health(store: &Store) -> Result<Health> {
         }
         h.tables.push((t.to_string(), n, bytes));
     }
+    h.stale_views = super::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
     h.dead_letter_reasons = super::dead_letters::reasons(store).await?.into_iter().take(5).collect();
     h.newest_dead_letter = super::dead_letters::list(store, Some(1))
         .await?

@@ -37,8 +37,12 @@ macro_rules! migration {
 /// The migrations shipped for a backend, in order.
 pub fn builtin(backend: Backend) -> Vec<Migration> {
     match backend {
-        Backend::Sqlite => vec![migration!(1, "sqlite", "0001_core.sql")],
-        Backend::Postgres => vec![migration!(1, "postgres", "0001_core.sql")],
+        Backend::Sqlite => {
+            vec![migration!(1, "sqlite", "0001_core.sql"), migration!(2, "sqlite", "0002_view_registry.sql")]
+        }
+        Backend::Postgres => {
+            vec![migration!(1, "postgres", "0001_core.sql"), migration!(2, "postgres", "0002_view_registry.sql")]
+        }
     }
 }
 

@@ -7,5 +7,6 @@ pub mod ingest;
 pub mod migrate;
 pub mod tables;
 pub mod timefmt;
+pub mod views;
 
 pub use connect::{Backend, ConnectOptions, Store, DEFAULT_DB};
