@@ -118,6 +118,10 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
             };
             (format!("expected {expected}, found {found}"), hint)
         }
+        // pest's own guard against running out of stack on deeply nested input.
+        ErrorVariant::CustomError { message } if message.contains("stack limit") => {
+            ("query nested too deeply".to_string(), Some("name parts with `derive` stages"))
+        }
         ErrorVariant::CustomError { message } => (message.clone(), None),
     };
     let d = Diagnostic::new("E0101", start..end, message);
@@ -131,6 +135,18 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
 pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
     let mut pairs = Grammar::parse(Rule::query, src).map_err(|e| vec![parse_error(e, src)])?;
     let query = pairs.next().expect("query rule");
+    // Every wrapping stage nests a subquery: bound the depth the emitter recurses to.
+    const MAX_STAGES: usize = 200;
+    if let Some(extra) = query.clone().into_inner().nth(MAX_STAGES) {
+        if extra.as_rule() != Rule::EOI {
+            return Err(vec![Diagnostic::new(
+                "E0105",
+                span_of(&extra),
+                format!("more than {MAX_STAGES} stages in one query"),
+            )
+            .hint("split the report into several queries")]);
+        }
+    }
     let mut stages = Vec::new();
     let mut errors = Vec::new();
     for p in query.into_inner() {
@@ -244,8 +260,33 @@ fn span_of(p: &Pair<Rule>) -> Span {
     start..start + p.as_str().trim_end().len()
 }
 
+/// Limits that keep every later pass (checker, emitter, drop) far from the stack's end,
+/// whatever the input: nesting depth of parentheses and tokens in one expression.
+const MAX_DEPTH: usize = 64;
+const MAX_TOKENS: usize = 512;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn expr(p: Pair<Rule>) -> Result<Expr, Diagnostic> {
-    pratt(p.into_inner())
+    let span = span_of(&p);
+    if p.clone().into_inner().count() > MAX_TOKENS {
+        return Err(Diagnostic::new("E0104", span, format!("expression too long (more than {MAX_TOKENS} terms)"))
+            .hint("split it with `derive` stages"));
+    }
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let out = if depth > MAX_DEPTH {
+        Err(Diagnostic::new("E0104", span, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+            .hint("name parts with `derive` stages"))
+    } else {
+        pratt(p.into_inner())
+    };
+    DEPTH.with(|d| d.set(d.get() - 1));
+    out
 }
 
 fn pratt(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
@@ -411,6 +452,21 @@ mod tests {
         let ExprKind::Binary { op: BinOp::Or, rhs, .. } = &e.kind else { panic!("{e:?}") };
         let ExprKind::Binary { op: BinOp::And, rhs, .. } = &rhs.kind else { panic!() };
         assert!(matches!(rhs.kind, ExprKind::Not(_)));
+    }
+
+    #[test]
+    fn huge_or_deep_expressions_are_errors_not_crashes() {
+        let long = format!("from sessions\nwhere {}", vec!["event_count"; 20_000].join(" + "));
+        assert!(parse(&long).unwrap_err()[0].message.contains("too long"));
+        let deep = format!("from sessions\nwhere {}event_count{}", "(".repeat(5_000), ")".repeat(5_000));
+        let err = parse(&deep).unwrap_err();
+        assert!(err[0].code == "E0104" || err[0].code == "E0101", "{err:?}");
+        let nots = format!("from sessions\nwhere {}login_success", "not ".repeat(1_900));
+        let _ = crate::compile::compile_all(&nots, &Default::default());
+        let stages = format!("from sessions\n{}", "sort event_count\ntake 5\n".repeat(5_000));
+        assert_eq!(parse(&stages).unwrap_err()[0].code, "E0105");
+        let ok = format!("from sessions\nwhere {} > 0", vec!["event_count"; 200].join(" + "));
+        assert!(crate::compile::compile_all(&ok, &Default::default()).is_ok());
     }
 
     #[test]
