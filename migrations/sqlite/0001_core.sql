@@ -14,11 +14,16 @@ CREATE TABLE raw_events (
     source_offset  INTEGER NOT NULL,
     content_hash   BLOB    NOT NULL
 );
-CREATE UNIQUE INDEX raw_events_content_hash ON raw_events (content_hash);
-CREATE INDEX raw_events_ts ON raw_events (ts);
+-- The idempotency key leads with the event time: identical lines have identical times, and
+-- new rows land near the end of the index instead of at random places (ingest speed). The
+-- same index serves time-range queries.
+CREATE UNIQUE INDEX raw_events_ts_hash ON raw_events (ts, content_hash);
 CREATE INDEX raw_events_session ON raw_events (sensor, session_id);
 CREATE INDEX raw_events_type_ts ON raw_events (event_type, ts);
 
+-- Fact tables are indexed by time only: a (sensor, session_id) index here is a random-order
+-- insert per row that cost a third of ingest speed (measured). Per-session lookups go through
+-- raw_events' session index, the sessions table, or a time range.
 CREATE TABLE logins (
     id         INTEGER PRIMARY KEY,
     event_id   INTEGER NOT NULL,
@@ -31,7 +36,6 @@ CREATE TABLE logins (
     success    INTEGER NOT NULL CHECK (success IN (0, 1))
 );
 CREATE INDEX logins_ts ON logins (ts);
-CREATE INDEX logins_session ON logins (sensor, session_id);
 
 CREATE TABLE commands (
     id         INTEGER PRIMARY KEY,
@@ -44,7 +48,6 @@ CREATE TABLE commands (
     failed     INTEGER NOT NULL CHECK (failed IN (0, 1))
 );
 CREATE INDEX commands_ts ON commands (ts);
-CREATE INDEX commands_session ON commands (sensor, session_id);
 
 CREATE TABLE downloads (
     id         INTEGER PRIMARY KEY,
@@ -59,7 +62,6 @@ CREATE TABLE downloads (
     direction  TEXT    NOT NULL CHECK (direction IN ('download', 'upload'))
 );
 CREATE INDEX downloads_ts ON downloads (ts);
-CREATE INDEX downloads_session ON downloads (sensor, session_id);
 
 CREATE TABLE sessions (
     sensor               TEXT    NOT NULL,

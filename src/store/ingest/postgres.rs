@@ -147,7 +147,7 @@ pub async fn write_batch(conn: &mut PgConnection, b: &Batch) -> Result<BatchOutc
         let rows = sqlx::query(
             "INSERT INTO raw_events (session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash) \
              SELECT session_id, event_type, ts, src_ip, sensor, payload::jsonb, source_file, source_offset, content_hash \
-             FROM stage_raw ORDER BY source_offset ON CONFLICT (content_hash) DO NOTHING RETURNING id, source_offset",
+             FROM stage_raw ORDER BY source_offset ON CONFLICT (ts, content_hash) DO NOTHING RETURNING id, source_offset",
         )
         .fetch_all(&mut *tx)
         .await?;

@@ -57,7 +57,7 @@ pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<Batch
                 .push_bind(e.offset as i64)
                 .push_bind(&e.hash[..]);
         });
-        qb.push(" ON CONFLICT (content_hash) DO NOTHING");
+        qb.push(" ON CONFLICT (ts, content_hash) DO NOTHING");
         let res = qb.build().persistent(chunk.len() == rows_per_stmt(9)).execute(&mut *tx).await?;
         // Rows inserted by one statement get consecutive rowids in VALUES order (one writer,
         // max(rowid)+1 each): with no duplicate the ids are known without asking.
