@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use super::def::Report;
 use super::execute::execute_all;
@@ -127,18 +127,7 @@ async fn explain_query(
     let large = |t: &str| sizes.iter().find(|(n, _)| *n == t).map(|(_, n)| *n).filter(|n| *n >= LARGE);
     let plan = match store {
         Store::Sqlite(p) => {
-            let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", c.sql)));
-            for v in binds {
-                q = match v {
-                    Value::Null => q.bind(None::<String>),
-                    Value::Int(i) => q.bind(*i),
-                    Value::Float(f) => q.bind(*f),
-                    Value::Bool(b) => q.bind(*b),
-                    Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
-                    Value::List(l) => q.bind(serde_json::to_string(l)?),
-                    v => q.bind(v.display()),
-                };
-            }
+            let q = super::execute::sqlite_query(format!("EXPLAIN QUERY PLAN {}", c.sql), c, binds)?;
             let lines: Vec<String> = q.fetch_all(p).await?.iter().map(|r| r.get::<String, _>(3)).collect();
             for l in &lines {
                 // "SCAN raw_events" reads every row; "SCAN t USING INDEX" or "SEARCH" does not.
@@ -157,18 +146,7 @@ async fn explain_query(
             for v in &c.views {
                 crate::store::views::ensure(&mut conn, v).await?;
             }
-            let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN (ANALYZE, BUFFERS) {}", c.sql)));
-            for v in binds {
-                q = match v {
-                    Value::Null => q.bind(None::<String>),
-                    Value::Int(i) => q.bind(*i),
-                    Value::Float(f) => q.bind(*f),
-                    Value::Bool(b) => q.bind(*b),
-                    Value::Timestamp(t) => q.bind(*t),
-                    Value::List(l) => q.bind(l.clone()),
-                    v => q.bind(v.display()),
-                };
-            }
+            let q = super::execute::pg_query(format!("EXPLAIN (ANALYZE, BUFFERS) {}", c.sql), c, binds);
             let lines: Vec<String> = q.fetch_all(&mut *conn).await?.iter().map(|r| r.get::<String, _>(0)).collect();
             for l in &lines {
                 if let Some(rest) = l.split("Seq Scan on ").nth(1) {

@@ -44,20 +44,7 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
             let mut conn = pool.acquire().await?;
             let mut tx = conn.begin().await?;
             for (c, b) in queries.iter().zip(binds) {
-                let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
-                for (p, v) in c.params.iter().zip(b) {
-                    q = match v {
-                        Value::Null => q.bind(None::<String>),
-                        Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
-                        Value::Int(i) => q.bind(*i),
-                        Value::Float(f) => q.bind(*f),
-                        Value::Text(s) => q.bind(s.clone()),
-                        Value::Bool(b) => q.bind(*b),
-                        Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
-                        Value::Json(j) => q.bind(j.to_string()),
-                        Value::List(l) => q.bind(serde_json::to_string(l)?),
-                    };
-                }
+                let q = sqlite_query(c.sql.clone(), c, b)?;
                 let rows = q.fetch_all(&mut *tx).await.context("sqlite query failed")?;
                 results.push(rows.iter().map(|r| decode_sqlite(r, &c.output)).collect::<Result<_>>()?);
             }
@@ -78,20 +65,7 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
             sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await?;
             let mut run = async || -> Result<()> {
                 for (c, b) in queries.iter().zip(binds) {
-                    let mut q = sqlx::query(AssertSqlSafe(c.sql.clone())).persistent(false);
-                    for (p, v) in c.params.iter().zip(b) {
-                        q = match v {
-                            Value::Null => q.bind(None::<String>),
-                            Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
-                            Value::Int(i) => q.bind(*i),
-                            Value::Float(f) => q.bind(*f),
-                            Value::Text(s) => q.bind(s.clone()),
-                            Value::Bool(b) => q.bind(*b),
-                            Value::Timestamp(t) => q.bind(*t),
-                            Value::Json(j) => q.bind(j.clone()),
-                            Value::List(l) => q.bind(l.clone()),
-                        };
-                    }
+                    let q = pg_query(c.sql.clone(), c, b);
                     let rows = q.fetch_all(&mut *conn).await.context("postgres query failed")?;
                     results.push(rows.iter().map(|r| decode_pg(r, &c.output)).collect::<Result<_>>()?);
                 }
@@ -103,6 +77,48 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
         }
     }
     Ok(results)
+}
+
+type SqliteQuery = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+type PgQuery = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// `sql` (the compiled statement, or a statement around it such as EXPLAIN) with `binds`
+/// bound in SQLite's forms: timestamps as the stored text, lists as a JSON array.
+pub(crate) fn sqlite_query(sql: String, c: &Compiled, binds: &[Value]) -> Result<SqliteQuery> {
+    let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    for (p, v) in c.params.iter().zip(binds) {
+        q = match v {
+            Value::Null => q.bind(None::<String>),
+            Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
+            Value::Int(i) => q.bind(*i),
+            Value::Float(f) => q.bind(*f),
+            Value::Text(s) => q.bind(s.clone()),
+            Value::Bool(b) => q.bind(*b),
+            Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
+            Value::Json(j) => q.bind(j.to_string()),
+            Value::List(l) => q.bind(serde_json::to_string(l)?),
+        };
+    }
+    Ok(q)
+}
+
+/// The same for PostgreSQL: timestamptz, jsonb, text[].
+pub(crate) fn pg_query(sql: String, c: &Compiled, binds: &[Value]) -> PgQuery {
+    let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    for (p, v) in c.params.iter().zip(binds) {
+        q = match v {
+            Value::Null => q.bind(None::<String>),
+            Value::Int(i) if p.ty == Ty::Float => q.bind(*i as f64),
+            Value::Int(i) => q.bind(*i),
+            Value::Float(f) => q.bind(*f),
+            Value::Text(s) => q.bind(s.clone()),
+            Value::Bool(b) => q.bind(*b),
+            Value::Timestamp(t) => q.bind(*t),
+            Value::Json(j) => q.bind(j.clone()),
+            Value::List(l) => q.bind(l.clone()),
+        };
+    }
+    q
 }
 
 fn decode_sqlite(r: &SqliteRow, out: &[(String, Ty)]) -> Result<Vec<Value>> {
