@@ -20,38 +20,35 @@ pub struct DeadLetterRow {
 
 /// The newest `limit` dead letters (all when None), newest first.
 pub async fn list(store: &Store, limit: Option<i64>) -> Result<Vec<DeadLetterRow>> {
-    let base = "SELECT id, source_file, source_offset, reason, raw, created_at FROM dead_letters ORDER BY id DESC";
-    let sql = match limit {
-        Some(n) => format!("{base} LIMIT {}", n.max(0)),
-        None => base.to_string(),
+    type Row<T> = (i64, String, i64, String, String, T);
+    let row = |(id, source_file, source_offset, reason, raw, created_at): Row<String>| DeadLetterRow {
+        id,
+        source_file,
+        source_offset,
+        reason,
+        raw,
+        created_at,
     };
+    let select =
+        "SELECT id, source_file, source_offset, reason, raw, created_at FROM dead_letters ORDER BY id DESC LIMIT ";
     Ok(match store {
-        Store::Sqlite(p) => sqlx::query(AssertSqlSafe(sql))
+        // SQLite reads LIMIT -1 as no limit, PostgreSQL LIMIT NULL.
+        Store::Sqlite(p) => sqlx::query_as::<_, Row<String>>(AssertSqlSafe(format!("{select}?1")))
+            .bind(limit.map(|n| n.max(0)).unwrap_or(-1))
             .fetch_all(p)
             .await?
-            .iter()
-            .map(|r| DeadLetterRow {
-                id: r.get(0),
-                source_file: r.get(1),
-                source_offset: r.get(2),
-                reason: r.get(3),
-                raw: r.get(4),
-                created_at: r.get(5),
-            })
+            .into_iter()
+            .map(row)
             .collect(),
-        Store::Postgres(p) => sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(p)
-            .await?
-            .iter()
-            .map(|r| DeadLetterRow {
-                id: r.get(0),
-                source_file: r.get(1),
-                source_offset: r.get(2),
-                reason: r.get(3),
-                raw: r.get(4),
-                created_at: crate::store::timefmt::to_sqlite_text(&r.get::<chrono::DateTime<chrono::Utc>, _>(5)),
-            })
-            .collect(),
+        Store::Postgres(p) => {
+            sqlx::query_as::<_, Row<chrono::DateTime<chrono::Utc>>>(AssertSqlSafe(format!("{select}$1")))
+                .bind(limit.map(|n| n.max(0)))
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|(a, b, c, d, e, t)| row((a, b, c, d, e, crate::store::timefmt::to_sqlite_text(&t))))
+                .collect()
+        }
     })
 }
 
