@@ -177,10 +177,25 @@ impl Writer {
     }
 
     async fn checkpoints(&mut self) -> Result<HashMap<String, Checkpoint>> {
-        match self {
-            Writer::Sqlite(c) => sqlite::load_checkpoints(c).await,
-            Writer::Postgres(c) => postgres::load_checkpoints(c).await,
-        }
+        type Row = (String, i64, Vec<u8>, i64, i64);
+        let sql = "SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints";
+        let rows: Vec<Row> = match self {
+            Writer::Sqlite(c) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
+            Writer::Postgres(c) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(source_file, offset, head_hash, head_len, lines)| {
+                let cp = Checkpoint {
+                    source_file: source_file.clone(),
+                    byte_offset: offset as u64,
+                    head_hash,
+                    head_len: head_len as u64,
+                    lines_read: lines as u64,
+                };
+                (source_file, cp)
+            })
+            .collect())
     }
 
     async fn write(&mut self, b: &Batch) -> Result<BatchOutcome> {

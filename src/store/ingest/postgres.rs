@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
-use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
+use super::batch::{plan, session_merge_sql, Batch, SESSION_COLUMNS};
 use super::event::Fact;
 use super::BatchOutcome;
 
@@ -25,25 +25,6 @@ pub const STAGE_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_raw (
 pub async fn prepare(conn: &mut PgConnection) -> Result<()> {
     sqlx::query(STAGE_DDL).execute(&mut *conn).await?;
     Ok(())
-}
-
-pub async fn load_checkpoints(conn: &mut PgConnection) -> Result<HashMap<String, Checkpoint>> {
-    let rows = sqlx::query("SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints")
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let cp = Checkpoint {
-                source_file: r.get(0),
-                byte_offset: r.get::<i64, _>(1) as u64,
-                head_hash: r.get(2),
-                head_len: r.get::<i64, _>(3) as u64,
-                lines_read: r.get::<i64, _>(4) as u64,
-            };
-            (cp.source_file.clone(), cp)
-        })
-        .collect())
 }
 
 /// One row of COPY's text format.

@@ -6,7 +6,7 @@ use anyhow::Result;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 
-use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
+use super::batch::{plan, session_merge_sql, Batch, SESSION_COLUMNS};
 use super::event::Fact;
 use super::BatchOutcome;
 use crate::store::timefmt::to_sqlite_text;
@@ -18,25 +18,6 @@ const MAX_VARS: usize = 30_000;
 
 fn rows_per_stmt(cols: usize) -> usize {
     (MAX_VARS / cols).min(2000)
-}
-
-pub async fn load_checkpoints(conn: &mut SqliteConnection) -> Result<HashMap<String, Checkpoint>> {
-    let rows = sqlx::query("SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints")
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let cp = Checkpoint {
-                source_file: r.get(0),
-                byte_offset: r.get::<i64, _>(1) as u64,
-                head_hash: r.get(2),
-                head_len: r.get::<i64, _>(3) as u64,
-                lines_read: r.get::<i64, _>(4) as u64,
-            };
-            (cp.source_file.clone(), cp)
-        })
-        .collect())
 }
 
 pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<BatchOutcome> {
