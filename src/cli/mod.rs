@@ -7,6 +7,7 @@ mod gen;
 mod ingest;
 mod ops;
 mod report;
+mod transfer;
 
 use std::time::Duration;
 
@@ -72,6 +73,9 @@ pub enum Command {
     /// Time every query of every report (min/median/p95, rows, compile/execute/render shares);
     /// --explain prints plans and flags full scans; --compare URL puts two databases side by side.
     Bench(bench::BenchArgs),
+    /// Copy a SQLite database into PostgreSQL: COPY in key order, resumable after a kill,
+    /// validated row by row; --validate-only compares, --rollback removes the copy.
+    MigrateToPostgres(transfer::MigrateArgs),
 }
 
 impl Cli {
@@ -112,5 +116,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Completions(args) => ops::completions(args),
         Command::Views { action } => ops::views(&cli.store().await?, action).await,
         Command::Bench(args) => bench::run(&cli.store().await?, &cli.connect_options(), args).await,
+        Command::MigrateToPostgres(args) => transfer::run(args, &cli.connect_options()).await,
     }
 }

@@ -2,11 +2,13 @@
 
 pub mod care;
 pub mod connect;
+pub mod copytext;
 pub mod dead_letters;
 pub mod ingest;
 pub mod migrate;
 pub mod tables;
 pub mod timefmt;
+pub mod transfer;
 pub mod views;
 
 pub use connect::{Backend, ConnectOptions, Store, DEFAULT_DB};

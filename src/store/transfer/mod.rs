@@ -1,0 +1,541 @@
+//! `migrate-to-postgres`: moving a SQLite database to PostgreSQL.
+//!
+//! Every table is copied in key order (keyset pagination) with COPY. Each batch and the
+//! record of how far its table got commit in one transaction, so a run killed at any point
+//! resumes without losing or duplicating a row. Secondary indexes are dropped for the copy
+//! and rebuilt once at the end (a sorted build is far cheaper than millions of inserts into
+//! a GIN and random-order B-trees). The run ends with a full comparison of both databases.
+//!
+//! Progress lives on the target in `cowrieql_transfer*` tables; status moves through
+//! prepared → copying → indexing → validating → complete.
+
+mod source;
+pub mod spec;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Row};
+use tokio::sync::mpsc;
+
+use super::{migrate, Store};
+use crate::sql::quote_ident;
+use source::SourceReader;
+use spec::{encode_row, Cell, Kind, TableSpec, TABLES};
+pub use validate::{validate, TableCheck, Validation};
+
+#[derive(Debug, Clone)]
+pub struct TransferOptions {
+    /// Rows per COPY batch (and per committed transaction).
+    pub batch_size: usize,
+    /// Empty a target that already holds cowrieql data instead of refusing it.
+    pub replace: bool,
+    pub progress: bool,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        Self { batch_size: 20_000, replace: false, progress: false }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableCopy {
+    pub table: &'static str,
+    /// Rows copied by this run (a resumed run counts only what it copied).
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferReport {
+    pub source: String,
+    /// This run continued an interrupted one.
+    pub resumed: bool,
+    /// The target already held a complete copy; only validation ran.
+    pub already_complete: bool,
+    pub tables: Vec<TableCopy>,
+    pub copy_seconds: f64,
+    pub index_seconds: f64,
+    pub validate_seconds: f64,
+    pub total_seconds: f64,
+    /// raw_events rows on the source, the figure events/s is based on.
+    pub events: u64,
+    pub validation: Validation,
+}
+
+impl TransferReport {
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.total_seconds.max(1e-9)
+    }
+}
+
+/// What the target's `cowrieql_transfer` row says.
+#[derive(Debug, Clone)]
+struct State {
+    source: String,
+    created_schema: bool,
+    status: String,
+}
+
+const STATE_DDL: &str = "
+CREATE TABLE IF NOT EXISTS cowrieql_transfer (
+    id             int PRIMARY KEY CHECK (id = 1),
+    source         text        NOT NULL,
+    created_schema boolean     NOT NULL,
+    status         text        NOT NULL,
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz
+);
+CREATE TABLE IF NOT EXISTS cowrieql_transfer_tables (
+    table_name  text PRIMARY KEY,
+    last_key    text,
+    rows_copied bigint  NOT NULL DEFAULT 0,
+    done        boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS cowrieql_transfer_indexes (
+    index_name text PRIMARY KEY,
+    definition text NOT NULL
+);";
+
+const STATE_TABLES: &[&str] = &["cowrieql_transfer_indexes", "cowrieql_transfer_tables", "cowrieql_transfer"];
+
+/// The SQLite database being moved.
+pub struct Source {
+    pub path: PathBuf,
+    pub pool: SqlitePool,
+}
+
+/// Opens the source read-only; a missing file is an error, not a new empty database.
+pub async fn open_source(path: &Path) -> Result<Source> {
+    if !path.is_file() {
+        bail!("source SQLite database {} does not exist", path.display());
+    }
+    let opts = SqliteConnectOptions::new().filename(path).read_only(true);
+    let pool =
+        SqlitePoolOptions::new().max_connections(2).connect_with(opts).await.map_err(|e| {
+            anyhow!("cannot open SQLite database {}: {}", path.display(), super::connect::short_cause(&e))
+        })?;
+    let store = Store::Sqlite(pool.clone());
+    let pending: Vec<_> =
+        migrate::status(&store).await?.into_iter().filter(|m| m.applied_at.is_none()).map(|m| m.version).collect();
+    if !pending.is_empty() {
+        bail!(
+            "source {} lacks migrations {:?}; run `cowrieql --db {} db migrate` first",
+            path.display(),
+            pending,
+            path.display()
+        );
+    }
+    Ok(Source { path: path.to_path_buf(), pool })
+}
+
+async fn exists(pg: &PgPool, table: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(table).fetch_one(pg).await?)
+}
+
+async fn load_state(pg: &PgPool) -> Result<Option<State>> {
+    if !exists(pg, "cowrieql_transfer").await? {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT source, created_schema, status FROM cowrieql_transfer WHERE id = 1")
+        .fetch_optional(pg)
+        .await?;
+    Ok(row.map(|r| State { source: r.get(0), created_schema: r.get(1), status: r.get(2) }))
+}
+
+async fn set_status(pg: &PgPool, status: &str) -> Result<()> {
+    sqlx::query("UPDATE cowrieql_transfer SET status = $1, finished_at = CASE WHEN $1 = 'complete' THEN now() END")
+        .bind(status)
+        .execute(pg)
+        .await?;
+    Ok(())
+}
+
+/// Tables of ours on the target that hold rows.
+async fn non_empty(pg: &PgPool) -> Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        if exists(pg, t.name).await? {
+            // Names come from the constant specs.
+            let n: i64 =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", t.name))).fetch_one(pg).await?;
+            if n > 0 {
+                out.push((t.name.to_string(), n));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn source_id(path: &Path) -> String {
+    std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)).display().to_string()
+}
+
+/// Copies `src` into `dst`, or resumes an interrupted copy, then validates.
+pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<TransferReport> {
+    let started = Instant::now();
+    let source = source_id(&src.path);
+    let state = load_state(dst).await?;
+    let resumed = state.as_ref().is_some_and(|s| s.status != "complete");
+    if let Some(s) = &state {
+        if s.source != source {
+            bail!(
+                "the target holds a migration from {} (status {}); finish it with --from {} or remove it with --rollback",
+                s.source,
+                s.status,
+                s.source
+            );
+        }
+    }
+    let events: u64 =
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_events").fetch_one(&src.pool).await? as u64;
+    let mut report = TransferReport {
+        source: source.clone(),
+        resumed,
+        already_complete: false,
+        tables: Vec::new(),
+        copy_seconds: 0.0,
+        index_seconds: 0.0,
+        validate_seconds: 0.0,
+        total_seconds: 0.0,
+        events,
+        validation: Validation { tables: Vec::new(), sequence_problems: Vec::new() },
+    };
+    let mut status = match &state {
+        None => {
+            prepare_fresh(dst, &source, opts.replace).await?;
+            "prepared".to_string()
+        }
+        Some(s) => s.status.clone(),
+    };
+    if status == "complete" {
+        report.already_complete = true;
+    }
+    if status == "prepared" {
+        drop_indexes(dst, opts.replace).await?;
+        status = "copying".into();
+    }
+    if status == "copying" {
+        let t0 = Instant::now();
+        let mut conn = dst.acquire().await?;
+        // A batch lost in a crash is redone from the progress table, which commits with it.
+        sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
+        for spec in TABLES {
+            if let Some(c) = copy_table(spec, src, &mut conn, opts).await? {
+                report.tables.push(c);
+            }
+        }
+        drop(conn);
+        set_status(dst, "indexing").await?;
+        status = "indexing".into();
+        report.copy_seconds = t0.elapsed().as_secs_f64();
+    }
+    if status == "indexing" {
+        let t0 = Instant::now();
+        rebuild_indexes(dst, opts.progress).await?;
+        set_sequences(dst).await?;
+        set_status(dst, "validating").await?;
+        report.index_seconds = t0.elapsed().as_secs_f64();
+    }
+    let t0 = Instant::now();
+    report.validation = validate(src, dst).await?;
+    report.validate_seconds = t0.elapsed().as_secs_f64();
+    if report.validation.ok() && !report.already_complete {
+        set_status(dst, "complete").await?;
+    }
+    report.total_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// First run: refuse foreign data, record the state, create or update the schema.
+async fn prepare_fresh(dst: &PgPool, source: &str, replace: bool) -> Result<()> {
+    let had_schema = exists(dst, "raw_events").await?;
+    if had_schema {
+        let full = non_empty(dst).await?;
+        if !full.is_empty() && !replace {
+            let what: Vec<String> = full.iter().map(|(t, n)| format!("{t}: {n} rows")).collect();
+            bail!(
+                "the target already holds cowrieql data that this tool did not copy ({}); \
+                 pass --replace to empty it first, or choose another database",
+                what.join(", ")
+            );
+        }
+    }
+    let mut tx = dst.begin().await?;
+    sqlx::raw_sql(STATE_DDL).execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO cowrieql_transfer (id, source, created_schema, status, started_at) VALUES (1, $1, $2, 'prepared', now())",
+    )
+    .bind(source)
+    .bind(!had_schema)
+    .execute(&mut *tx)
+    .await?;
+    for t in TABLES {
+        sqlx::query("INSERT INTO cowrieql_transfer_tables (table_name) VALUES ($1)")
+            .bind(t.name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    migrate::migrate(&Store::Postgres(dst.clone())).await.context("creating the schema on the target")?;
+    Ok(())
+}
+
+/// Records and drops the secondary indexes of the copied tables (primary keys stay: ids
+/// arrive in order). With `replace`, empties the tables in the same transaction.
+async fn drop_indexes(dst: &PgPool, replace: bool) -> Result<()> {
+    let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+    let mut tx = dst.begin().await?;
+    if replace {
+        sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(&mut *tx).await?;
+    }
+    sqlx::query(
+        "INSERT INTO cowrieql_transfer_indexes (index_name, definition) \
+         SELECT indexname, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = ANY($1) \
+           AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype = 'p') \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    let idx: Vec<String> =
+        sqlx::query_scalar("SELECT index_name FROM cowrieql_transfer_indexes").fetch_all(&mut *tx).await?;
+    for i in idx {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX IF EXISTS {}", quote_ident(&i)))).execute(&mut *tx).await?;
+    }
+    sqlx::query("UPDATE cowrieql_transfer SET status = 'copying'").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn rebuild_indexes(dst: &PgPool, progress: bool) -> Result<()> {
+    let mut conn = dst.acquire().await?;
+    sqlx::query("SET maintenance_work_mem = '256MB'").execute(&mut *conn).await?;
+    let idx: Vec<(String, String)> =
+        sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY index_name")
+            .fetch_all(&mut *conn)
+            .await?;
+    let bar = bar(progress, idx.len() as u64, "indexes", "{prefix:>18} {wide_bar} {pos}/{len} {msg}");
+    for (name, def) in idx {
+        bar.set_message(name.clone());
+        // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
+        // after a kill during this step harmless.
+        let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(AssertSqlSafe(def))
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("rebuilding index {name}"))?;
+        sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for t in TABLES {
+        sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", t.name))).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Moves each identity sequence past the largest copied id.
+async fn set_sequences(dst: &PgPool) -> Result<()> {
+    for t in TABLES.iter().filter(|t| t.identity) {
+        // Names come from the constant specs.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{0}', 'id'), COALESCE(max(id), 0) + 1, false) FROM {0}",
+            t.name
+        )))
+        .execute(dst)
+        .await?;
+    }
+    Ok(())
+}
+
+fn bar(progress: bool, len: u64, prefix: &'static str, template: &str) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    b.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    b.set_prefix(prefix);
+    b
+}
+
+/// A key as stored in the progress table: a JSON array of its values.
+fn key_to_json(key: &[Cell]) -> String {
+    let v: Vec<serde_json::Value> = key
+        .iter()
+        .map(|c| match c {
+            Cell::Int(i) => serde_json::Value::from(*i),
+            Cell::Text(s) => serde_json::Value::from(s.as_str()),
+            _ => serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::Value::Array(v).to_string()
+}
+
+fn key_from_json(spec: &TableSpec, text: &str) -> Result<Vec<Cell>> {
+    let v: Vec<serde_json::Value> = serde_json::from_str(text).context("reading the progress table")?;
+    let kinds = spec.key_positions().into_iter().map(|i| spec.columns[i].1);
+    v.iter()
+        .zip(kinds)
+        .map(|(x, k)| match (k, x) {
+            (Kind::Int, serde_json::Value::Number(n)) => n.as_i64().map(Cell::Int),
+            (Kind::Text, serde_json::Value::String(s)) => Some(Cell::Text(s.clone())),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| anyhow!("the progress table holds a key {text} that does not fit {}", spec.name))
+}
+
+/// One batch from the reader: COPY text, its row count, and its last key.
+struct Chunk {
+    data: Vec<u8>,
+    rows: u64,
+    last_key: Vec<Cell>,
+}
+
+/// Reads, converts and encodes batches for COPY (on a blocking thread: SQLite reads are
+/// synchronous).
+fn read_chunks(mut reader: SourceReader, tx: mpsc::Sender<Chunk>) -> Result<()> {
+    let keys = reader.spec().key_positions();
+    while let Some(rows) = reader.next_batch()? {
+        let mut data = Vec::with_capacity(rows.len() * 256);
+        for r in &rows {
+            encode_row(&mut data, r);
+        }
+        let last = rows.last().expect("a batch is never empty");
+        let last_key = keys.iter().map(|&i| last[i].clone()).collect();
+        if tx.blocking_send(Chunk { data, rows: rows.len() as u64, last_key }).is_err() {
+            return Ok(()); // the writer stopped; its error is the one to report
+        }
+    }
+    Ok(())
+}
+
+/// Copies what is left of one table; None when it was already done.
+async fn copy_table(
+    spec: &'static TableSpec,
+    src: &Source,
+    conn: &mut PgConnection,
+    opts: &TransferOptions,
+) -> Result<Option<TableCopy>> {
+    let (last_key, copied, done): (Option<String>, i64, bool) =
+        sqlx::query_as("SELECT last_key, rows_copied, done FROM cowrieql_transfer_tables WHERE table_name = $1")
+            .bind(spec.name)
+            .fetch_one(&mut *conn)
+            .await?;
+    if done {
+        return Ok(None);
+    }
+    let t0 = Instant::now();
+    let after = last_key.map(|k| key_from_json(spec, &k)).transpose()?;
+    let total: i64 =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", spec.name))).fetch_one(&src.pool).await?;
+    let bar = bar(
+        opts.progress,
+        total as u64,
+        spec.name,
+        "{prefix:>18} {wide_bar} {human_pos}/{human_len} rows {per_sec} ETA {eta}",
+    );
+    bar.set_position(copied as u64);
+    let (tx, mut rx) = mpsc::channel::<Chunk>(2);
+    let reader = SourceReader::open(spec, &src.path, after, opts.batch_size)?;
+    let reader = tokio::task::spawn_blocking(move || read_chunks(reader, tx));
+    let copy_sql = format!("COPY {} ({}) FROM STDIN", spec.name, spec.column_list());
+    let mut rows = 0u64;
+    let written: Result<()> = async {
+        while let Some(chunk) = rx.recv().await {
+            let mut t = conn.begin().await?;
+            super::copytext::copy(&mut t, &copy_sql, chunk.data).await.with_context(|| format!("copying {}", spec.name))?;
+            sqlx::query(
+                "UPDATE cowrieql_transfer_tables SET last_key = $2, rows_copied = rows_copied + $3 WHERE table_name = $1",
+            )
+            .bind(spec.name)
+            .bind(key_to_json(&chunk.last_key))
+            .bind(chunk.rows as i64)
+            .execute(&mut *t)
+            .await?;
+            t.commit().await?;
+            rows += chunk.rows;
+            bar.inc(chunk.rows);
+        }
+        Ok(())
+    }
+    .await;
+    drop(rx);
+    let read = reader.await.map_err(|e| anyhow!("reader task failed: {e}"))?;
+    written?;
+    read?;
+    sqlx::query("UPDATE cowrieql_transfer_tables SET done = true WHERE table_name = $1")
+        .bind(spec.name)
+        .execute(&mut *conn)
+        .await?;
+    bar.finish_and_clear();
+    Ok(Some(TableCopy { table: spec.name, rows, seconds: t0.elapsed().as_secs_f64() }))
+}
+
+/// What `--rollback` removed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RollbackReport {
+    /// The schema was created by the migration and dropped whole.
+    pub dropped_schema: bool,
+    pub tables: Vec<String>,
+}
+
+/// Removes what a migration created on the target: the whole schema when it created it,
+/// otherwise the copied rows (and the indexes it dropped come back).
+pub async fn rollback(dst: &PgPool) -> Result<RollbackReport> {
+    let Some(state) = load_state(dst).await? else {
+        bail!("the target holds no migration made by migrate-to-postgres; nothing to roll back");
+    };
+    let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+    if state.created_schema {
+        let mut tx = dst.begin().await?;
+        let views: Vec<String> = if exists(dst, "view_registry").await? {
+            sqlx::query_scalar("SELECT name FROM view_registry").fetch_all(&mut *tx).await?
+        } else {
+            Vec::new()
+        };
+        for v in &views {
+            sqlx::raw_sql(AssertSqlSafe(format!("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE", quote_ident(v))))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut all: Vec<&str> = names.clone();
+        all.extend(["view_registry", "schema_migrations"]);
+        all.extend(STATE_TABLES);
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {} CASCADE", all.join(", "))))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(RollbackReport { dropped_schema: true, tables: all.iter().map(|s| s.to_string()).collect() });
+    }
+    sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(dst).await?;
+    // The indexes dropped for the copy come back before the progress tables go.
+    rebuild_indexes(dst, false).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {}", STATE_TABLES.join(", ")))).execute(dst).await?;
+    Ok(RollbackReport { dropped_schema: false, tables: names.iter().map(|s| s.to_string()).collect() })
+}
+
+/// A migration that has not finished, if the target holds one: ingesting into or reporting
+/// from a half-copied database would be silently partial.
+pub async fn unfinished(dst: &PgPool) -> Result<Option<String>> {
+    Ok(load_state(dst).await?.filter(|s| s.status != "complete").map(|s| {
+        format!(
+            "this database is the target of an unfinished migrate-to-postgres from {} (status {}); \
+             run migrate-to-postgres again to finish it, or --rollback to remove it",
+            s.source, s.status
+        )
+    }))
+}
