@@ -93,10 +93,13 @@ CREATE TABLE IF NOT EXISTS cowrieql_transfer (
     finished_at    timestamptz
 );
 CREATE TABLE IF NOT EXISTS cowrieql_transfer_tables (
-    table_name  text PRIMARY KEY,
+    table_name  text    NOT NULL,
+    part        int     NOT NULL,
+    upto        bigint,
     last_key    text,
     rows_copied bigint  NOT NULL DEFAULT 0,
-    done        boolean NOT NULL DEFAULT false
+    done        boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (table_name, part)
 );
 CREATE TABLE IF NOT EXISTS cowrieql_transfer_indexes (
     index_name text PRIMARY KEY,
@@ -209,7 +212,7 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
     };
     let mut status = match &state {
         None => {
-            prepare_fresh(dst, &source, opts.replace).await?;
+            prepare_fresh(src, dst, &source, opts.replace).await?;
             "prepared".to_string()
         }
         Some(s) => s.status.clone(),
@@ -223,15 +226,7 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
     }
     if status == "copying" {
         let t0 = Instant::now();
-        let mut conn = dst.acquire().await?;
-        // A batch lost in a crash is redone from the progress table, which commits with it.
-        sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
-        for spec in TABLES {
-            if let Some(c) = copy_table(spec, src, &mut conn, opts).await? {
-                report.tables.push(c);
-            }
-        }
-        drop(conn);
+        report.tables = copy_all(src, dst, opts).await?;
         set_status(dst, "indexing").await?;
         status = "indexing".into();
         report.copy_seconds = t0.elapsed().as_secs_f64();
@@ -254,7 +249,7 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
 }
 
 /// First run: refuse foreign data, record the state, create or update the schema.
-async fn prepare_fresh(dst: &PgPool, source: &str, replace: bool) -> Result<()> {
+async fn prepare_fresh(src: &Source, dst: &PgPool, source: &str, replace: bool) -> Result<()> {
     let had_schema = exists(dst, "raw_events").await?;
     if had_schema {
         let full = non_empty(dst).await?;
@@ -277,10 +272,17 @@ async fn prepare_fresh(dst: &PgPool, source: &str, replace: bool) -> Result<()> 
     .execute(&mut *tx)
     .await?;
     for t in TABLES {
-        sqlx::query("INSERT INTO cowrieql_transfer_tables (table_name) VALUES ($1)")
+        for (part, (after, upto)) in split(src, t).await?.into_iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO cowrieql_transfer_tables (table_name, part, last_key, upto) VALUES ($1, $2, $3, $4)",
+            )
             .bind(t.name)
+            .bind(part as i32)
+            .bind(after.map(|a| key_to_json(&[Cell::Int(a)])))
+            .bind(upto)
             .execute(&mut *tx)
             .await?;
+        }
     }
     tx.commit().await?;
     migrate::migrate(&Store::Postgres(dst.clone())).await.context("creating the schema on the target")?;
@@ -316,33 +318,42 @@ async fn drop_indexes(dst: &PgPool, replace: bool) -> Result<()> {
 }
 
 async fn rebuild_indexes(dst: &PgPool, progress: bool) -> Result<()> {
-    let mut conn = dst.acquire().await?;
-    sqlx::query("SET maintenance_work_mem = '256MB'").execute(&mut *conn).await?;
     let idx: Vec<(String, String)> =
         sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY index_name")
-            .fetch_all(&mut *conn)
+            .fetch_all(dst)
             .await?;
     let bar = bar(progress, idx.len() as u64, "indexes", "{prefix:>18} {wide_bar} {pos}/{len} {msg}");
-    for (name, def) in idx {
-        bar.set_message(name.clone());
-        // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
-        // after a kill during this step harmless.
-        let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
-        let mut tx = conn.begin().await?;
-        sqlx::raw_sql(AssertSqlSafe(def))
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("rebuilding index {name}"))?;
-        sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        bar.inc(1);
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(idx));
+    let lane = || async {
+        let mut conn = dst.acquire().await?;
+        sqlx::query("SET maintenance_work_mem = '128MB'").execute(&mut *conn).await?;
+        loop {
+            let next = queue.lock().expect("queue lock").pop_front();
+            let Some((name, def)) = next else { break };
+            bar.set_message(name.clone());
+            // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
+            // after a kill during this step harmless.
+            let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
+            let mut tx = conn.begin().await?;
+            sqlx::raw_sql(AssertSqlSafe(def))
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("rebuilding index {name}"))?;
+            sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            bar.inc(1);
+        }
+        anyhow::Ok(())
+    };
+    for r in futures_util::future::join_all((0..LANES).map(|_| lane())).await {
+        r?;
     }
     bar.finish_and_clear();
     for t in TABLES {
-        sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", t.name))).execute(&mut *conn).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", t.name))).execute(dst).await?;
     }
     Ok(())
 }
@@ -423,45 +434,149 @@ fn read_chunks(mut reader: SourceReader, tx: mpsc::Sender<Chunk>) -> Result<()> 
     Ok(())
 }
 
-/// Copies what is left of one table; None when it was already done.
-async fn copy_table(
+/// Id ranges `(after, upto]` that split a large id-keyed table into one part per lane; the
+/// last part is open-ended. Text-keyed and small tables are one part.
+async fn split(src: &Source, t: &TableSpec) -> Result<Vec<(Option<i64>, Option<i64>)>> {
+    if t.key != ["id"] {
+        return Ok(vec![(None, None)]);
+    }
+    // Names come from the constant specs.
+    let (lo, hi, n): (Option<i64>, Option<i64>, i64) =
+        sqlx::query_as(AssertSqlSafe(format!("SELECT min(id), max(id), count(*) FROM {}", t.name)))
+            .fetch_one(&src.pool)
+            .await?;
+    let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(vec![(None, None)]) };
+    if n < 100_000 {
+        return Ok(vec![(None, None)]);
+    }
+    let lanes = LANES as i64;
+    let bound = |k: i64| lo - 1 + (hi - lo + 1) / lanes * k;
+    Ok((0..lanes)
+        .map(|k| (if k == 0 { None } else { Some(bound(k)) }, if k == lanes - 1 { None } else { Some(bound(k + 1)) }))
+        .collect())
+}
+
+/// Parts (and indexes) are worked on by this many connections at once: PostgreSQL spends
+/// one core per COPY, and this machine class has two.
+const LANES: usize = 2;
+
+/// One piece of a table to copy, as the progress table records it.
+#[derive(Debug, Clone)]
+struct Part {
     spec: &'static TableSpec,
+    part: i32,
+    upto: Option<i64>,
+    after: Option<Vec<Cell>>,
+}
+
+/// Copies every unfinished part, `LANES` at a time.
+async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Vec<TableCopy>> {
+    let rows: Vec<(String, i32, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT table_name, part, upto, last_key, rows_copied FROM cowrieql_transfer_tables WHERE NOT done",
+    )
+    .fetch_all(dst)
+    .await?;
+    let mut parts = Vec::new();
+    let multi = indicatif::MultiProgress::with_draw_target(if opts.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let mut bars = std::collections::HashMap::new();
+    for spec in TABLES {
+        let mine: Vec<_> = rows.iter().filter(|r| r.0 == spec.name).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        // Names come from the constant specs.
+        let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", spec.name)))
+            .fetch_one(&src.pool)
+            .await?;
+        let done: i64 =
+            sqlx::query_scalar("SELECT sum(rows_copied)::bigint FROM cowrieql_transfer_tables WHERE table_name = $1")
+                .bind(spec.name)
+                .fetch_one(dst)
+                .await?;
+        let b = multi.add(bar(
+            opts.progress,
+            total as u64,
+            spec.name,
+            "{prefix:>18} {wide_bar} {human_pos}/{human_len} rows {per_sec} ETA {eta}",
+        ));
+        b.set_position(done as u64);
+        bars.insert(spec.name, b);
+        for r in mine {
+            parts.push(Part {
+                spec,
+                part: r.1,
+                upto: r.2,
+                after: r.3.as_deref().map(|k| key_from_json(spec, k)).transpose()?,
+            });
+        }
+    }
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(parts));
+    let lane = || async {
+        let mut conn = dst.acquire().await?;
+        // A batch lost in a crash is redone from the progress table, which commits with it.
+        sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
+        let mut done = Vec::new();
+        loop {
+            let next = queue.lock().expect("queue lock").pop_front();
+            let Some(p) = next else { break };
+            let b = bars[p.spec.name].clone();
+            let t0 = Instant::now();
+            let rows = copy_part(&p, src, &mut conn, opts, &b).await?;
+            done.push(TableCopy { table: p.spec.name, rows, seconds: t0.elapsed().as_secs_f64() });
+        }
+        anyhow::Ok(done)
+    };
+    let results = futures_util::future::join_all((0..LANES).map(|_| lane())).await;
+    for b in bars.values() {
+        b.finish_and_clear();
+    }
+    // Per table: rows of all its parts, the slowest part's time.
+    let mut out: Vec<TableCopy> = Vec::new();
+    for r in results {
+        for c in r? {
+            match out.iter_mut().find(|o| o.table == c.table) {
+                Some(o) => {
+                    o.rows += c.rows;
+                    o.seconds = o.seconds.max(c.seconds);
+                }
+                None => out.push(c),
+            }
+        }
+    }
+    out.sort_by_key(|c| TABLES.iter().position(|t| t.name == c.table));
+    Ok(out)
+}
+
+/// Copies what is left of one part; returns the rows copied.
+async fn copy_part(
+    p: &Part,
     src: &Source,
     conn: &mut PgConnection,
     opts: &TransferOptions,
-) -> Result<Option<TableCopy>> {
-    let (last_key, copied, done): (Option<String>, i64, bool) =
-        sqlx::query_as("SELECT last_key, rows_copied, done FROM cowrieql_transfer_tables WHERE table_name = $1")
-            .bind(spec.name)
-            .fetch_one(&mut *conn)
-            .await?;
-    if done {
-        return Ok(None);
-    }
-    let t0 = Instant::now();
-    let after = last_key.map(|k| key_from_json(spec, &k)).transpose()?;
-    let total: i64 =
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", spec.name))).fetch_one(&src.pool).await?;
-    let bar = bar(
-        opts.progress,
-        total as u64,
-        spec.name,
-        "{prefix:>18} {wide_bar} {human_pos}/{human_len} rows {per_sec} ETA {eta}",
-    );
-    bar.set_position(copied as u64);
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let spec = p.spec;
     let (tx, mut rx) = mpsc::channel::<Chunk>(2);
-    let reader = SourceReader::open(spec, &src.path, after, opts.batch_size)?;
+    let reader = SourceReader::open(spec, &src.path, p.after.clone(), p.upto, opts.batch_size)?;
     let reader = tokio::task::spawn_blocking(move || read_chunks(reader, tx));
     let copy_sql = format!("COPY {} ({}) FROM STDIN", spec.name, spec.column_list());
     let mut rows = 0u64;
     let written: Result<()> = async {
         while let Some(chunk) = rx.recv().await {
             let mut t = conn.begin().await?;
-            super::copytext::copy(&mut t, &copy_sql, chunk.data).await.with_context(|| format!("copying {}", spec.name))?;
+            super::copytext::copy(&mut t, &copy_sql, chunk.data)
+                .await
+                .with_context(|| format!("copying {}", spec.name))?;
             sqlx::query(
-                "UPDATE cowrieql_transfer_tables SET last_key = $2, rows_copied = rows_copied + $3 WHERE table_name = $1",
+                "UPDATE cowrieql_transfer_tables SET last_key = $3, rows_copied = rows_copied + $4 \
+                 WHERE table_name = $1 AND part = $2",
             )
             .bind(spec.name)
+            .bind(p.part)
             .bind(key_to_json(&chunk.last_key))
             .bind(chunk.rows as i64)
             .execute(&mut *t)
@@ -477,12 +592,12 @@ async fn copy_table(
     let read = reader.await.map_err(|e| anyhow!("reader task failed: {e}"))?;
     written?;
     read?;
-    sqlx::query("UPDATE cowrieql_transfer_tables SET done = true WHERE table_name = $1")
+    sqlx::query("UPDATE cowrieql_transfer_tables SET done = true WHERE table_name = $1 AND part = $2")
         .bind(spec.name)
+        .bind(p.part)
         .execute(&mut *conn)
         .await?;
-    bar.finish_and_clear();
-    Ok(Some(TableCopy { table: spec.name, rows, seconds: t0.elapsed().as_secs_f64() }))
+    Ok(rows)
 }
 
 /// What `--rollback` removed.

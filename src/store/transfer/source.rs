@@ -14,16 +14,24 @@ pub(crate) struct SourceReader {
     spec: &'static TableSpec,
     conn: Connection,
     after: Option<Vec<Cell>>,
+    /// Last id of this part (id-keyed tables split for parallel copying).
+    upto: Option<i64>,
     batch: usize,
     done: bool,
 }
 
 impl SourceReader {
-    pub fn open(spec: &'static TableSpec, path: &Path, after: Option<Vec<Cell>>, batch: usize) -> Result<Self> {
+    pub fn open(
+        spec: &'static TableSpec,
+        path: &Path,
+        after: Option<Vec<Cell>>,
+        upto: Option<i64>,
+        batch: usize,
+    ) -> Result<Self> {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .with_context(|| format!("opening {}", path.display()))?;
-        Ok(Self { spec, conn, after, batch: batch.max(1), done: false })
+        Ok(Self { spec, conn, after, upto, batch: batch.max(1), done: false })
     }
 
     pub fn spec(&self) -> &'static TableSpec {
@@ -37,15 +45,15 @@ impl SourceReader {
         let spec = self.spec;
         let key_cols = spec.key.join(", ");
         // Names come from the constant specs; key values and the limit are bound.
-        let sql = match &self.after {
-            None => format!("SELECT {} FROM {} ORDER BY {key_cols} LIMIT ?", spec.column_list(), spec.name),
-            Some(_) => format!(
-                "SELECT {} FROM {} WHERE ({key_cols}) > ({}) ORDER BY {key_cols} LIMIT ?",
-                spec.column_list(),
-                spec.name,
-                vec!["?"; spec.key.len()].join(", ")
-            ),
-        };
+        let mut conds = Vec::new();
+        if self.after.is_some() {
+            conds.push(format!("({key_cols}) > ({})", vec!["?"; spec.key.len()].join(", ")));
+        }
+        if self.upto.is_some() {
+            conds.push("id <= ?".to_string());
+        }
+        let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        let sql = format!("SELECT {} FROM {} {filter} ORDER BY {key_cols} LIMIT ?", spec.column_list(), spec.name);
         let mut params: Vec<rusqlite::types::Value> = self
             .after
             .iter()
@@ -56,6 +64,9 @@ impl SourceReader {
                 _ => rusqlite::types::Value::Null,
             })
             .collect();
+        if let Some(u) = self.upto {
+            params.push(rusqlite::types::Value::Integer(u));
+        }
         params.push(rusqlite::types::Value::Integer(self.batch as i64));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;

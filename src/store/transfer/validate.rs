@@ -174,7 +174,7 @@ fn source_feed(spec: &'static TableSpec, path: std::path::PathBuf) -> Feed {
     let (tx, rx) = mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
         let keys = spec.key_positions();
-        let mut reader = match SourceReader::open(spec, &path, None, CHUNK) {
+        let mut reader = match SourceReader::open(spec, &path, None, None, CHUNK) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
