@@ -13,30 +13,6 @@ use cowrieql::report::render::{render, Format};
 use cowrieql::report::run::run;
 use cowrieql::store::ingest::ingest;
 
-fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-/// Parameters that put each built-in over the real logs (2017-2020).
-fn params_for(name: &str) -> Vec<(String, String)> {
-    match name {
-        "daily" => p(&[("date", "2018-06-30")]),
-        "weekly" => p(&[("week", "2018-W26")]),
-        "monthly" => p(&[("month", "2018-06")]),
-        "session" => p(&[("session", "6161e0875959")]),
-        _ => p(&[("window", "last 4000d")]),
-    }
-}
-
-fn without_volatile(mut j: serde_json::Value) -> serde_json::Value {
-    if let Some(o) = j.as_object_mut() {
-        for k in ["@timestamp", "generated_at", "backend"] {
-            o.remove(k);
-        }
-    }
-    j
-}
-
 #[tokio::test]
 async fn every_builtin_report_gives_the_same_json_on_both_backends() {
     let real = shared_real();

@@ -46,6 +46,9 @@ pub struct QueryArgs {
     pub format: String,
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    /// Print the query plan (EXPLAIN QUERY PLAN; EXPLAIN (ANALYZE, BUFFERS)) instead of rows.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Args, Debug)]
@@ -110,6 +113,15 @@ pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
             None => bail!("the query needs --param {}=… ({})", p.name, p.ty.name()),
         };
         binds.push(v);
+    }
+    if args.explain {
+        let sizes = crate::store::tables::row_counts(store).await?;
+        let (plan, warnings) = crate::report::explain::explain(store, &compiled, &binds, &sizes).await?;
+        super::say(plan.unwrap_or_default());
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(0);
     }
     let rows = crate::report::execute(store, &compiled, &binds).await?;
     let result = ReportResult {

@@ -5,18 +5,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use sqlx::Row;
 
 use super::def::Report;
 use super::execute::execute_all;
 use super::render::{render, Format};
 use super::run::{compile_report, resolve_params, run};
 use super::value::Value;
-use crate::sql::Compiled;
 use crate::store::Store;
-
-/// Tables whose full scan is worth a warning past this many rows.
-const LARGE: i64 = 100_000;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QueryTiming {
@@ -88,7 +83,7 @@ pub async fn bench_report(
         let (min_ms, median_ms, p95_ms) = stats(times);
         out.execute_ms += median_ms;
         let (plan, mut warnings) =
-            if explain { explain_query(store, c, &binds, &sizes).await? } else { (None, Vec::new()) };
+            if explain { super::explain::explain(store, c, &binds, &sizes).await? } else { (None, Vec::new()) };
         for v in c.views.iter().filter(|v| stale.contains(&v.name)) {
             warnings.push(format!("reads stale materialized view {} (run `cowrieql views refresh`)", v.name));
         }
@@ -115,49 +110,4 @@ pub async fn bench_report(
 
 async fn table_sizes(store: &Store) -> Result<Vec<(&'static str, i64)>> {
     crate::store::tables::row_counts(store).await
-}
-
-async fn explain_query(
-    store: &Store,
-    c: &Compiled,
-    binds: &[Value],
-    sizes: &[(&str, i64)],
-) -> Result<(Option<String>, Vec<String>)> {
-    let mut warnings = Vec::new();
-    let large = |t: &str| sizes.iter().find(|(n, _)| *n == t).map(|(_, n)| *n).filter(|n| *n >= LARGE);
-    let plan = match store {
-        Store::Sqlite(p) => {
-            let q = super::execute::sqlite_query(format!("EXPLAIN QUERY PLAN {}", c.sql), c, binds)?;
-            let lines: Vec<String> = q.fetch_all(p).await?.iter().map(|r| r.get::<String, _>(3)).collect();
-            for l in &lines {
-                // "SCAN raw_events" reads every row; "SCAN t USING INDEX" or "SEARCH" does not.
-                if let Some(t) = l.strip_prefix("SCAN ").map(|r| r.split_whitespace().next().unwrap_or("")) {
-                    if !l.contains("USING") {
-                        if let Some(n) = large(t) {
-                            warnings.push(format!("full scan of {t} ({n} rows)"));
-                        }
-                    }
-                }
-            }
-            lines.join("\n")
-        }
-        Store::Postgres(p) => {
-            let mut conn = p.acquire().await?;
-            for v in &c.views {
-                crate::store::views::ensure(&mut conn, v).await?;
-            }
-            let q = super::execute::pg_query(format!("EXPLAIN (ANALYZE, BUFFERS) {}", c.sql), c, binds);
-            let lines: Vec<String> = q.fetch_all(&mut *conn).await?.iter().map(|r| r.get::<String, _>(0)).collect();
-            for l in &lines {
-                if let Some(rest) = l.split("Seq Scan on ").nth(1) {
-                    let t = rest.split_whitespace().next().unwrap_or("");
-                    if let Some(n) = large(t) {
-                        warnings.push(format!("full scan of {t} ({n} rows)"));
-                    }
-                }
-            }
-            lines.join("\n")
-        }
-    };
-    Ok((Some(plan), warnings))
 }

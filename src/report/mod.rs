@@ -5,6 +5,7 @@ pub mod builtin;
 pub mod def;
 pub mod escape;
 pub mod execute;
+pub mod explain;
 pub mod params;
 pub mod render;
 pub mod run;

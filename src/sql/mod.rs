@@ -39,6 +39,12 @@ pub trait Dialect: Sync {
     fn float_lit(&self, f: f64) -> String;
     fn json_text(&self, base: &str, path: &[Seg]) -> String;
     fn json_has(&self, base: &str, path: &[Seg]) -> String;
+    /// A condition an index on the whole JSON column can answer, implied by "the text at
+    /// `path` equals `value` and the JSON value there is a string" (None: the dialect has
+    /// no such index). It is only ever added beside the exact comparison, in WHERE.
+    fn json_contains(&self, _base: &str, _path: &[Seg], _value: &str) -> Option<String> {
+        None
+    }
     fn cast(&self, e: &str, from: Ty, to: Ty) -> String;
     fn bucket(&self, ts: &str, unit: Unit) -> String;
     fn ts_shift(&self, ts: &str, secs: &str, negative: bool) -> String;
@@ -186,7 +192,7 @@ impl Emitter<'_> {
             out.push_str(&format!("\n{pad}{kw} {} ON {}", self.source(&j.item, depth)?, self.expr(&j.on)?));
         }
         if !s.filter.is_empty() {
-            out.push_str(&format!("\n{pad}WHERE {}", self.conj(&s.filter)?));
+            out.push_str(&format!("\n{pad}WHERE {}", self.filter(&s.filter)?));
         }
         if let Some(keys) = &s.group {
             if !keys.is_empty() {
@@ -212,6 +218,36 @@ impl Emitter<'_> {
             out.push_str(&format!("\n{pad}LIMIT {}", self.expr(l)?));
         }
         Ok(out)
+    }
+
+    /// WHERE conditions; an equality between a JSON path and text also gets the dialect's
+    /// index-friendly containment test (PostgreSQL's GIN index on payload answers it).
+    fn filter(&self, xs: &[TExpr]) -> Result<String, Diagnostic> {
+        let mut parts = Vec::with_capacity(xs.len());
+        for x in xs {
+            for c in conjuncts(x) {
+                if let Some(c) = self.containment(c)? {
+                    parts.push(c);
+                }
+            }
+            parts.push(self.operand(x, AND, true)?);
+        }
+        Ok(parts.join(" AND "))
+    }
+
+    fn containment(&self, x: &TExpr) -> Result<Option<String>, Diagnostic> {
+        let IrExpr::Binary { op: BinOp::Eq, lhs, rhs } = &x.e else { return Ok(None) };
+        let (path, value) = match (&lhs.e, &rhs.e) {
+            (IrExpr::JsonText { .. }, _) => (lhs, rhs),
+            (_, IrExpr::JsonText { .. }) => (rhs, lhs),
+            _ => return Ok(None),
+        };
+        let IrExpr::JsonText { base, path } = &path.e else { return Ok(None) };
+        let textual = matches!(value.e, IrExpr::Lit(Lit::Text(_)) | IrExpr::Param(_)) && value.ty == Ty::Text;
+        if !textual || !matches!(base.e, IrExpr::Col { .. }) {
+            return Ok(None);
+        }
+        Ok(self.d.json_contains(&self.expr(base)?, path, &self.expr(value)?))
     }
 
     fn conj(&self, xs: &[TExpr]) -> Result<String, Diagnostic> {
@@ -338,6 +374,18 @@ const ADD: u8 = 5;
 const MUL: u8 = 6;
 const NEG: u8 = 7;
 const ATOM: u8 = 10;
+
+/// The terms of `a AND b AND …`.
+fn conjuncts(x: &TExpr) -> Vec<&TExpr> {
+    match &x.e {
+        IrExpr::Binary { op: BinOp::And, lhs, rhs } => {
+            let mut v = conjuncts(lhs);
+            v.extend(conjuncts(rhs));
+            v
+        }
+        _ => vec![x],
+    }
+}
 
 fn bin_prec(op: BinOp) -> u8 {
     match op {

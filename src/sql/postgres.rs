@@ -104,6 +104,15 @@ impl Dialect for Postgres {
         out.push_str(" IS NOT NULL)");
         out
     }
+    fn json_contains(&self, base: &str, path: &[Seg], value: &str) -> Option<String> {
+        // Containment cannot say "element N of an array"; keys only.
+        let mut obj = value.to_string();
+        for s in path.iter().rev() {
+            let Seg::Key(k) = s else { return None };
+            obj = format!("jsonb_build_object({}, {obj})", quote_text(k));
+        }
+        Some(format!("{base} @> {obj}"))
+    }
     fn cast(&self, e: &str, from: Ty, to: Ty) -> String {
         match (from, to) {
             (Ty::Timestamp, Ty::Text) => {

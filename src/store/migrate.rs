@@ -41,7 +41,11 @@ pub fn builtin(backend: Backend) -> Vec<Migration> {
             vec![migration!(1, "sqlite", "0001_core.sql"), migration!(2, "sqlite", "0002_view_registry.sql")]
         }
         Backend::Postgres => {
-            vec![migration!(1, "postgres", "0001_core.sql"), migration!(2, "postgres", "0002_view_registry.sql")]
+            vec![
+                migration!(1, "postgres", "0001_core.sql"),
+                migration!(2, "postgres", "0002_view_registry.sql"),
+                migration!(3, "postgres", "0003_payload_indexes.sql"),
+            ]
         }
     }
 }

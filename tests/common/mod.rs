@@ -300,3 +300,27 @@ pub fn bench_events() -> u64 {
     let default = if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 2_000 };
     std::env::var("COWRIEQL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
+
+pub fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Parameters that put each built-in over the real logs (2017-2020).
+pub fn params_for(name: &str) -> Vec<(String, String)> {
+    match name {
+        "daily" => p(&[("date", "2018-06-30")]),
+        "weekly" => p(&[("week", "2018-W26")]),
+        "monthly" => p(&[("month", "2018-06")]),
+        "session" => p(&[("session", "6161e0875959")]),
+        _ => p(&[("window", "last 4000d")]),
+    }
+}
+
+pub fn without_volatile(mut j: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = j.as_object_mut() {
+        for k in ["@timestamp", "generated_at", "backend"] {
+            o.remove(k);
+        }
+    }
+    j
+}

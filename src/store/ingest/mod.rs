@@ -110,6 +110,11 @@ enum Msg {
 /// Ingests `paths` (files, `.gz`, folders, `-`) into `store`, migrating it first if needed.
 pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> Result<IngestStats> {
     let started = Instant::now();
+    if let Store::Postgres(pg) = store {
+        if let Some(why) = crate::store::transfer::unfinished(pg).await? {
+            anyhow::bail!("{why}");
+        }
+    }
     migrate::migrate(store).await?;
     let sources = source::discover(paths)?;
     let total_bytes: u64 = sources.iter().map(Source::disk_len).sum();

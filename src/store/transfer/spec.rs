@@ -360,7 +360,7 @@ fn boolean(r: &Raw) -> Result<bool, String> {
 /// are converted to UTC) and `YYYY-MM-DD HH:MM:SS[.f]`, taken as UTC.
 fn timestamp(s: &str) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s).or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z")) {
         return Ok(t.with_timezone(&Utc));
     }
     for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
@@ -577,7 +577,9 @@ mod tests {
     fn timestamps_normalise_to_utc() {
         let a = timestamp("2025-09-22T12:00:00.5+02:00").unwrap();
         let b = timestamp("2025-09-22 10:00:00.500").unwrap();
+        let c = timestamp("2025-09-22 12:00:00.5+02:00").unwrap();
         assert_eq!(a, b);
+        assert_eq!(a, c);
         assert!(timestamp("yesterday").is_err());
     }
 
