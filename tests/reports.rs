@@ -226,3 +226,40 @@ fn bad_report_definitions_name_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(query q):2:7") && err.contains("did you mean `session_id`"), "{err}");
 }
+
+/// daily/weekly/monthly read per-day views; the same reports with their queries written
+/// against the base tables (benches/fixtures/daily_inline.yaml, the definition before views)
+/// give the same figures on both backends, for every window kind.
+#[tokio::test]
+async fn summaries_read_from_views_equal_the_inline_queries() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inline_text = std::fs::read_to_string(root.join("benches/fixtures/daily_inline.yaml")).unwrap();
+    let inline_queries = &inline_text[inline_text.find("\nqueries:").unwrap()..];
+    let files = cowrieql::report::def::DiskFiles(root.join("reports"));
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+    for db in both().await {
+        ingest(&db.store, &[shared_real()], &Default::default()).await.unwrap();
+        for (name, window) in [("daily", "2018-06-30"), ("weekly", "2018-W26"), ("monthly", "2018-06")] {
+            let text = std::fs::read_to_string(root.join(format!("reports/{name}.yaml"))).unwrap();
+            let head = &text[..text.find("\nqueries:").unwrap()];
+            let with_views = cowrieql::report::def::Report::parse(&text, "v.yaml", &files).unwrap();
+            let inline =
+                cowrieql::report::def::Report::parse(&format!("{head}{inline_queries}"), "i.yaml", &files).unwrap();
+            let param = match name {
+                "daily" => "date",
+                "weekly" => "week",
+                _ => "month",
+            };
+            let params = p(&[(param, window)]);
+            let a = run(&db.store, &with_views, &params, now).await.unwrap();
+            let b = run(&db.store, &inline, &params, now).await.unwrap();
+            assert!(!a.views.is_empty() && b.views.is_empty(), "{name}: only the first reads views");
+            let cells = |r: &cowrieql::report::run::ReportResult| {
+                r.results.iter().map(|q| (q.name.clone(), q.rows.clone())).collect::<Vec<_>>()
+            };
+            assert_eq!(cells(&a), cells(&b), "{name} {window} on {}", db.label);
+            let filled = a.results.iter().filter(|q| !q.rows.is_empty()).count();
+            assert!(filled >= 2, "{name} {window}: too few sections with rows to prove anything");
+        }
+    }
+}

@@ -63,7 +63,7 @@ pub enum Command {
         #[command(subcommand)]
         action: ops::DeadLetterAction,
     },
-    /// Materialized views (PostgreSQL): list, refresh.
+    /// Materialized views (tables rebuilt on refresh, on SQLite): list, refresh.
     Views {
         #[command(subcommand)]
         action: ops::ViewsAction,

@@ -154,7 +154,8 @@ pub enum ViewsAction {
     /// Refresh materialized views (all, or those named).
     Refresh {
         names: Vec<String>,
-        /// REFRESH … CONCURRENTLY: readers are not blocked.
+        /// REFRESH … CONCURRENTLY on PostgreSQL: readers are not blocked (SQLite rebuilds a
+        /// view's table in one transaction, which never blocks readers under WAL).
         #[arg(long)]
         concurrently: bool,
     },
@@ -162,10 +163,6 @@ pub enum ViewsAction {
 
 pub async fn views(store: &Store, action: &ViewsAction) -> Result<i32> {
     crate::store::migrate::migrate(store).await?;
-    if store.backend() == crate::store::Backend::Sqlite {
-        super::say("sqlite: reports inline `materialize` prefixes as CTEs; there are no views to list or refresh");
-        return Ok(0);
-    }
     match action {
         ViewsAction::List { format } => {
             let v = crate::store::views::list(store).await?;

@@ -42,6 +42,11 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
                 check_binds(c, b, "sqlite")?;
             }
             let mut conn = pool.acquire().await?;
+            for c in queries {
+                for v in &c.views {
+                    crate::store::views::ensure_sqlite(&mut conn, v).await?;
+                }
+            }
             let mut tx = conn.begin().await?;
             for (c, b) in queries.iter().zip(binds) {
                 let q = sqlite_query(c.sql.clone(), c, b)?;
@@ -59,7 +64,7 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
             // the read-only snapshot.
             for c in queries {
                 for v in &c.views {
-                    crate::store::views::ensure(&mut conn, v).await?;
+                    crate::store::views::ensure_pg(&mut conn, v).await?;
                 }
             }
             sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await?;

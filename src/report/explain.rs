@@ -22,6 +22,11 @@ pub async fn explain(
     let large = |t: &str| sizes.iter().find(|(n, _)| *n == t).map(|(_, n)| *n).filter(|n| *n >= LARGE);
     let plan = match store {
         Store::Sqlite(p) => {
+            let mut conn = p.acquire().await?;
+            for v in &c.views {
+                crate::store::views::ensure_sqlite(&mut conn, v).await?;
+            }
+            drop(conn);
             let q = super::execute::sqlite_query(format!("EXPLAIN QUERY PLAN {}", c.sql), c, binds)?;
             let lines: Vec<String> = q.fetch_all(p).await?.iter().map(|r| r.get::<String, _>(3)).collect();
             for l in &lines {
@@ -39,7 +44,7 @@ pub async fn explain(
         Store::Postgres(p) => {
             let mut conn = p.acquire().await?;
             for v in &c.views {
-                crate::store::views::ensure(&mut conn, v).await?;
+                crate::store::views::ensure_pg(&mut conn, v).await?;
             }
             let q = super::execute::pg_query(format!("EXPLAIN (ANALYZE, BUFFERS) {}", c.sql), c, binds);
             let lines: Vec<String> = q.fetch_all(&mut *conn).await?.iter().map(|r| r.get::<String, _>(0)).collect();

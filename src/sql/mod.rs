@@ -57,6 +57,14 @@ pub trait Dialect: Sync {
     /// Statements that create a materialized view before the query runs; empty when the
     /// dialect inlines views as CTEs instead.
     fn create_view(&self, view: &View, body: &str) -> Vec<String>;
+    /// Statements that bring a view up to date (`concurrently`: without blocking readers,
+    /// where the dialect can).
+    fn refresh_view(&self, _name: &str, _body: &str, _concurrently: bool) -> Vec<String> {
+        Vec::new()
+    }
+    fn drop_view(&self, _name: &str) -> String {
+        String::new()
+    }
     fn inlines_views(&self) -> bool;
     fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 }
@@ -81,6 +89,9 @@ pub fn all_dialects() -> [&'static dyn Dialect; 2] {
 pub struct ViewSql {
     pub name: String,
     pub statements: Vec<String>,
+    pub refresh: Vec<String>,
+    pub refresh_concurrently: Vec<String>,
+    pub drop: String,
 }
 
 impl ViewSql {
@@ -154,10 +165,16 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
     for v in &plan.views {
         match em.select(&v.select, 1) {
             Ok(body) if d.inlines_views() => ctes.push(format!("{} AS (\n{}\n)", quote_ident(&v.name), body)),
-            Ok(body) => views.push(ViewSql {
-                name: v.name.clone(),
-                statements: d.create_view(v, &em.select(&v.select, 0).unwrap_or(body)),
-            }),
+            Ok(body) => {
+                let body = em.select(&v.select, 0).unwrap_or(body);
+                views.push(ViewSql {
+                    name: v.name.clone(),
+                    statements: d.create_view(v, &body),
+                    refresh: d.refresh_view(&v.name, &body, false),
+                    refresh_concurrently: d.refresh_view(&v.name, &body, true),
+                    drop: d.drop_view(&v.name),
+                })
+            }
             Err(e) => errors.push(e),
         }
     }

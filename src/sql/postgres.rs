@@ -175,6 +175,13 @@ impl Dialect for Postgres {
             ),
         ]
     }
+    fn refresh_view(&self, name: &str, _body: &str, concurrently: bool) -> Vec<String> {
+        let kw = if concurrently { "CONCURRENTLY " } else { "" };
+        vec![format!("REFRESH MATERIALIZED VIEW {kw}{}", quote_ident(name))]
+    }
+    fn drop_view(&self, name: &str) -> String {
+        format!("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE", quote_ident(name))
+    }
     fn inlines_views(&self) -> bool {
         false
     }

@@ -1,7 +1,7 @@
 //! SQLite: timestamps are fixed-width ISO-8601 UTC text, booleans 0/1, JSON is text
 //! queried with `->>` and JSON paths.
 
-use super::{json_path_text, quote_text, Dialect, FnTemplate};
+use super::{json_path_text, quote_ident, quote_text, Dialect, FnTemplate};
 use crate::check::ir::{Ty, Unit, View};
 use crate::dsl::ast::Seg;
 use crate::fn_template as f;
@@ -108,11 +108,29 @@ impl Dialect for Sqlite {
     fn order_key(&self, e: &str, _ty: Ty) -> String {
         e.to_string()
     }
-    fn create_view(&self, _view: &View, _body: &str) -> Vec<String> {
-        Vec::new()
+    // SQLite has no materialized views: a table that refresh rebuilds plays the part, so a
+    // report reads a few aggregate rows instead of re-aggregating the whole history.
+    fn create_view(&self, view: &View, body: &str) -> Vec<String> {
+        let name = quote_ident(&view.name);
+        let mut out = vec![format!("CREATE TABLE IF NOT EXISTS {name} AS\n{body}")];
+        if !view.keys.is_empty() {
+            let keys = view.keys.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", ");
+            out.push(format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {name} ({keys})",
+                quote_ident(&format!("{}_key", view.name))
+            ));
+        }
+        out
+    }
+    fn refresh_view(&self, name: &str, body: &str, _concurrently: bool) -> Vec<String> {
+        // Run in one transaction: readers see the old rows or the new, never none.
+        vec![format!("DELETE FROM {}", quote_ident(name)), format!("INSERT INTO {}\n{body}", quote_ident(name))]
+    }
+    fn drop_view(&self, name: &str) -> String {
+        format!("DROP TABLE IF EXISTS {}", quote_ident(name))
     }
     fn inlines_views(&self) -> bool {
-        true
+        false
     }
     fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::SQLiteDialect {})

@@ -1,14 +1,16 @@
-//! Materialized views on PostgreSQL: created on first use from a report's `materialize`
+//! Materialized views (PostgreSQL materialized views; SQLite tables that refresh rebuilds):
+//! created on first use from a report's `materialize`
 //! prefix, rebuilt when the definition changes, refreshed on demand and after ingest, and
 //! reported stale when an ingest happened since their last refresh.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
+use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::Store;
-use crate::sql::{quote_ident, ViewSql};
+use crate::sql::ViewSql;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ViewInfo {
@@ -19,99 +21,167 @@ pub struct ViewInfo {
     pub stale: bool,
 }
 
-/// Makes sure `v` exists with its current definition; returns when it was last refreshed.
-pub async fn ensure(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
+/// What the registry keeps of a view: enough to rebuild, refresh and drop it without
+/// compiling the report again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Definition {
+    create: Vec<String>,
+    refresh: Vec<String>,
+    refresh_concurrently: Vec<String>,
+    drop: String,
+}
+
+impl Definition {
+    fn of(v: &ViewSql) -> Self {
+        Definition {
+            create: v.statements.clone(),
+            refresh: v.refresh.clone(),
+            refresh_concurrently: v.refresh_concurrently.clone(),
+            drop: v.drop.clone(),
+        }
+    }
+    fn parse(name: &str, text: &str) -> Result<Self> {
+        serde_json::from_str(text).with_context(|| {
+            format!("view {name} was registered by an older cowrieql; run a report that reads it to rebuild it")
+        })
+    }
+}
+
+/// The registry's timestamps: timestamptz on PostgreSQL, fixed-width text on SQLite (so text
+/// order is time order, as in every other SQLite table).
+fn sqlite_time(t: &DateTime<Utc>) -> String {
+    super::timefmt::to_sqlite_text(t)
+}
+
+// Registry SQL shared by both backends: SQLite reads `$1` as a named parameter.
+const FIND: &str = "SELECT definition_hash, refreshed_at FROM view_registry WHERE name = $1";
+const UPSERT: &str = "INSERT INTO view_registry (name, definition_hash, definition, created_at, refreshed_at) \
+     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO UPDATE SET definition_hash = excluded.definition_hash, \
+     definition = excluded.definition, created_at = excluded.created_at, refreshed_at = excluded.refreshed_at";
+const LIST: &str = "SELECT name, definition_hash, refreshed_at, \
+     refreshed_at < COALESCE((SELECT MAX(updated_at) FROM ingest_checkpoints), refreshed_at) \
+     FROM view_registry ORDER BY name";
+const REGISTERED: &str = "SELECT name, refresh_on_ingest, definition FROM view_registry ORDER BY name";
+const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";
+
+/// Runs `stmts` and records the view; `$now` is the backend's form of the time.
+macro_rules! rebuild {
+    ($tx:expr, $v:expr, $hash:expr, $now:expr) => {{
+        sqlx::raw_sql(AssertSqlSafe($v.drop.clone())).execute(&mut *$tx).await?;
+        for s in &$v.statements {
+            sqlx::raw_sql(AssertSqlSafe(s.clone()))
+                .execute(&mut *$tx)
+                .await
+                .with_context(|| format!("creating materialized view {}", $v.name))?;
+        }
+        sqlx::query(UPSERT)
+            .bind(&$v.name)
+            .bind(&$hash)
+            .bind(serde_json::to_string(&Definition::of($v))?)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+/// Makes sure `v` exists with its current definition (built on first use, rebuilt when the
+/// report's prefix changed); returns when it was last refreshed.
+pub async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
     let hash = v.definition_hash();
     let mut tx = conn.begin().await?;
     // One creator at a time per view name.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&v.name).execute(&mut *tx).await?;
-    let row = sqlx::query("SELECT definition_hash, refreshed_at FROM view_registry WHERE name = $1")
-        .bind(&v.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(r) = &row {
+    if let Some(r) = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *tx).await? {
         if r.get::<String, _>(0) == hash {
             let at: DateTime<Utc> = r.get(1);
             tx.commit().await?;
             return Ok(at);
         }
     }
-    // New, or its definition changed: (re)build it.
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE", quote_ident(&v.name))))
-        .execute(&mut *tx)
-        .await?;
-    for s in &v.statements {
-        sqlx::raw_sql(AssertSqlSafe(s.clone()))
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("creating materialized view {}", v.name))?;
-    }
     let now = Utc::now();
-    sqlx::query(
-        "INSERT INTO view_registry (name, definition_hash, definition, created_at, refreshed_at) VALUES ($1, $2, $3, $4, $4) \
-         ON CONFLICT (name) DO UPDATE SET definition_hash = excluded.definition_hash, definition = excluded.definition, \
-         created_at = excluded.created_at, refreshed_at = excluded.refreshed_at",
-    )
-    .bind(&v.name)
-    .bind(&hash)
-    .bind(v.statements.join(";\n"))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    rebuild!(tx, v, hash, now);
     tx.commit().await?;
     Ok(now)
 }
 
-/// Every registered view (PostgreSQL; empty on SQLite, which inlines views).
-pub async fn list(store: &Store) -> Result<Vec<ViewInfo>> {
-    let Store::Postgres(p) = store else { return Ok(Vec::new()) };
-    let rows = sqlx::query(
-        "SELECT name, definition_hash, refreshed_at, \
-         refreshed_at < COALESCE((SELECT MAX(updated_at) FROM ingest_checkpoints), refreshed_at) \
-         FROM view_registry ORDER BY name",
-    )
-    .fetch_all(p)
-    .await?;
-    Ok(rows
-        .iter()
+/// [`ensure_pg`] for SQLite, where the view is a table (SQLite serialises writers itself).
+pub async fn ensure_sqlite(conn: &mut SqliteConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
+    let hash = v.definition_hash();
+    let mut tx = conn.begin().await?;
+    if let Some(r) = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *tx).await? {
+        if r.get::<String, _>(0) == hash {
+            let at: DateTime<Utc> = r.get(1);
+            tx.commit().await?;
+            return Ok(at);
+        }
+    }
+    let now = Utc::now();
+    rebuild!(tx, v, hash, sqlite_time(&now));
+    tx.commit().await?;
+    Ok(now)
+}
+
+fn infos<R: Row>(rows: &[R]) -> Vec<ViewInfo>
+where
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    rows.iter()
         .map(|r| ViewInfo { name: r.get(0), definition_hash: r.get(1), refreshed_at: r.get(2), stale: r.get(3) })
-        .collect())
+        .collect()
+}
+
+/// Every registered view.
+pub async fn list(store: &Store) -> Result<Vec<ViewInfo>> {
+    Ok(match store {
+        Store::Postgres(p) => infos(&sqlx::query(LIST).fetch_all(p).await?),
+        Store::Sqlite(p) => infos(&sqlx::query(LIST).fetch_all(p).await?),
+    })
 }
 
 /// Refreshes the named views (all when `names` is empty, or only those marked for ingest when
 /// `only_on_ingest`). Returns the names refreshed.
 pub async fn refresh(store: &Store, names: &[String], concurrently: bool, only_on_ingest: bool) -> Result<Vec<String>> {
-    let Store::Postgres(p) = store else { return Ok(Vec::new()) };
-    let registered: Vec<(String, bool)> =
-        sqlx::query("SELECT name, refresh_on_ingest FROM view_registry ORDER BY name")
-            .fetch_all(p)
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-    let mut done = Vec::new();
+    let registered: Vec<(String, bool, String)> = match store {
+        Store::Postgres(p) => sqlx::query_as(REGISTERED).fetch_all(p).await?,
+        Store::Sqlite(p) => sqlx::query_as(REGISTERED).fetch_all(p).await?,
+    };
     for name in names {
-        if !registered.iter().any(|(n, _)| n == name) {
+        if !registered.iter().any(|(n, _, _)| n == name) {
             anyhow::bail!(
                 "no materialized view {name:?}; views: {}",
-                registered.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                registered.iter().map(|(n, _, _)| n.as_str()).collect::<Vec<_>>().join(", ")
             );
         }
     }
-    for (name, on_ingest) in registered {
+    let mut done = Vec::new();
+    for (name, on_ingest, def) in registered {
         if (!names.is_empty() && !names.contains(&name)) || (only_on_ingest && !on_ingest) {
             continue;
         }
-        let kw = if concurrently { "CONCURRENTLY " } else { "" };
-        sqlx::raw_sql(AssertSqlSafe(format!("REFRESH MATERIALIZED VIEW {kw}{}", quote_ident(&name))))
-            .execute(p)
-            .await
-            .with_context(|| format!("refreshing {name}"))?;
-        sqlx::query("UPDATE view_registry SET refreshed_at = $2 WHERE name = $1")
-            .bind(&name)
-            .bind(Utc::now())
-            .execute(p)
-            .await?;
+        let def = Definition::parse(&name, &def)?;
+        let stmts = if concurrently { &def.refresh_concurrently } else { &def.refresh };
+        let ctx = || format!("refreshing {name}");
+        let now = Utc::now();
+        match store {
+            Store::Postgres(p) => {
+                // REFRESH … CONCURRENTLY cannot run inside a transaction block.
+                for s in stmts {
+                    sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(p).await.with_context(ctx)?;
+                }
+                sqlx::query(TOUCH).bind(&name).bind(now).execute(p).await?;
+            }
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                for s in stmts {
+                    sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(&mut *tx).await.with_context(ctx)?;
+                }
+                sqlx::query(TOUCH).bind(&name).bind(sqlite_time(&now)).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+        }
         done.push(name);
     }
     Ok(done)

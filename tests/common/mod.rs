@@ -318,7 +318,7 @@ pub fn params_for(name: &str) -> Vec<(String, String)> {
 
 pub fn without_volatile(mut j: serde_json::Value) -> serde_json::Value {
     if let Some(o) = j.as_object_mut() {
-        for k in ["@timestamp", "generated_at", "backend"] {
+        for k in ["@timestamp", "generated_at", "backend", "views"] {
             o.remove(k);
         }
     }

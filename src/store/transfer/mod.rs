@@ -460,6 +460,9 @@ async fn split(src: &Source, t: &TableSpec) -> Result<Vec<(Option<i64>, Option<i
 /// one core per COPY, and this machine class has two.
 const LANES: usize = 2;
 
+/// A progress-table row: table, part, upto, last key, rows copied.
+type PartRow = (String, i32, Option<i64>, Option<String>, i64);
+
 /// One piece of a table to copy, as the progress table records it.
 #[derive(Debug, Clone)]
 struct Part {
@@ -471,7 +474,7 @@ struct Part {
 
 /// Copies every unfinished part, `LANES` at a time.
 async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Vec<TableCopy>> {
-    let rows: Vec<(String, i32, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+    let rows: Vec<PartRow> = sqlx::query_as(
         "SELECT table_name, part, upto, last_key, rows_copied FROM cowrieql_transfer_tables WHERE NOT done",
     )
     .fetch_all(dst)
