@@ -227,29 +227,33 @@ fn bad_report_definitions_name_file_and_line() {
     assert!(err.contains("(query q):2:7") && err.contains("did you mean `session_id`"), "{err}");
 }
 
-/// daily/weekly/monthly read per-day views; the same reports with their queries written
-/// against the base tables (benches/fixtures/daily_inline.yaml, the definition before views)
+/// daily/weekly/monthly and activity read views; the same reports with their queries written
+/// against the base tables (benches/fixtures/*_inline.yaml, the definitions before views)
 /// give the same figures on both backends, for every window kind.
 #[tokio::test]
-async fn summaries_read_from_views_equal_the_inline_queries() {
+async fn reports_read_from_views_equal_the_inline_queries() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let inline_text = std::fs::read_to_string(root.join("benches/fixtures/daily_inline.yaml")).unwrap();
-    let inline_queries = &inline_text[inline_text.find("\nqueries:").unwrap()..];
+    let queries_of = |text: &str| text[text.find("\nqueries:").unwrap()..].to_string();
+    let daily_inline = queries_of(&std::fs::read_to_string(root.join("benches/fixtures/daily_inline.yaml")).unwrap());
+    let activity_inline =
+        queries_of(&std::fs::read_to_string(root.join("benches/fixtures/activity_inline.yaml")).unwrap());
     let files = cowrieql::report::def::DiskFiles(root.join("reports"));
-    let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+    // A `now` inside the real logs, not on an hour boundary: relative windows are widened.
+    let now = Utc.with_ymd_and_hms(2018, 7, 2, 13, 37, 11).unwrap();
     for db in both().await {
         ingest(&db.store, &[shared_real()], &Default::default()).await.unwrap();
-        for (name, window) in [("daily", "2018-06-30"), ("weekly", "2018-W26"), ("monthly", "2018-06")] {
+        for (name, param, window, inline_queries) in [
+            ("daily", "date", "2018-06-30", &daily_inline),
+            ("weekly", "week", "2018-W26", &daily_inline),
+            ("monthly", "month", "2018-06", &daily_inline),
+            ("activity", "window", "2018-06-30", &activity_inline),
+            ("activity", "window", "last 30d", &activity_inline),
+        ] {
             let text = std::fs::read_to_string(root.join(format!("reports/{name}.yaml"))).unwrap();
             let head = &text[..text.find("\nqueries:").unwrap()];
             let with_views = cowrieql::report::def::Report::parse(&text, "v.yaml", &files).unwrap();
             let inline =
                 cowrieql::report::def::Report::parse(&format!("{head}{inline_queries}"), "i.yaml", &files).unwrap();
-            let param = match name {
-                "daily" => "date",
-                "weekly" => "week",
-                _ => "month",
-            };
             let params = p(&[(param, window)]);
             let a = run(&db.store, &with_views, &params, now).await.unwrap();
             let b = run(&db.store, &inline, &params, now).await.unwrap();

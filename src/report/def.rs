@@ -57,6 +57,14 @@ pub enum WindowKind {
     Relative,
 }
 
+/// A unit a window is widened to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    Hour,
+    Day,
+}
+
 /// A parameter that gives the queries `$start` and `$end`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +72,10 @@ pub struct WindowDef {
     pub param: String,
     pub kinds: Vec<WindowKind>,
     pub default: String,
+    /// Widen the window to whole hours or days (`last 24h` from 10:37 starts at 10:00), so
+    /// every bucket of a per-hour report is complete and per-hour views answer it exactly.
+    #[serde(default)]
+    pub align: Option<Align>,
     #[serde(default)]
     pub description: Option<String>,
 }

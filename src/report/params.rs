@@ -88,6 +88,25 @@ pub struct Window {
     pub end: DateTime<Utc>,
 }
 
+impl Window {
+    /// The window widened to whole `unit`s: start rounded down, end rounded up.
+    pub fn aligned(mut self, unit: super::def::Align) -> Window {
+        let step = match unit {
+            super::def::Align::Hour => 3600,
+            super::def::Align::Day => 86_400,
+        };
+        let down = |t: DateTime<Utc>| t.timestamp().div_euclid(step) * step;
+        let start = down(self.start);
+        let mut end = down(self.end);
+        if end < self.end.timestamp() || self.end.timestamp_subsec_nanos() > 0 {
+            end += step;
+        }
+        self.start = DateTime::from_timestamp(start, 0).unwrap_or(self.start);
+        self.end = DateTime::from_timestamp(end, 0).unwrap_or(self.end);
+        self
+    }
+}
+
 fn day(d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
 }
@@ -182,6 +201,12 @@ mod tests {
         let w = parse_window("last 24h", &all, now).unwrap();
         assert_eq!((w.start, w.end), (at("2025-09-30T12:00:00Z"), now));
         assert_eq!(parse_window("yesterday", &all, now).unwrap().label, "2025-09-30");
+        let w = parse_window("last 24h", &all, at("2025-10-01T12:37:05.5Z"))
+            .unwrap()
+            .aligned(super::super::def::Align::Hour);
+        assert_eq!((w.start, w.end), (at("2025-09-30T12:00:00Z"), at("2025-10-01T13:00:00Z")));
+        let w = parse_window("2025-09-22", &all, now).unwrap().aligned(super::super::def::Align::Hour);
+        assert_eq!((w.start, w.end), (at("2025-09-22T00:00:00Z"), at("2025-09-23T00:00:00Z")), "aligned stays put");
         assert_eq!(parse_window("last month", &all, now).unwrap().label, "2025-09");
         assert!(parse_window("2025-W39", &[WindowKind::Day], now).unwrap_err().contains("a day"));
         assert!(parse_window("2025-13", &all, now).is_err());

@@ -109,7 +109,10 @@ pub fn resolve_params(r: &Report, given: &[(String, String)], now: DateTime<Utc>
     let get = |name: &str| given.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     if let Some(w) = &r.def.window {
         let text = get(&w.param).unwrap_or_else(|| w.default.clone());
-        let win = params::parse_window(&text, &w.kinds, now).map_err(|e| anyhow!("parameter {}: {e}", w.param))?;
+        let mut win = params::parse_window(&text, &w.kinds, now).map_err(|e| anyhow!("parameter {}: {e}", w.param))?;
+        if let Some(unit) = w.align {
+            win = win.aligned(unit);
+        }
         values.insert("start".to_string(), Value::Timestamp(win.start));
         values.insert("end".to_string(), Value::Timestamp(win.end));
         shown.push((w.param.clone(), Value::Text(win.label.clone())));
