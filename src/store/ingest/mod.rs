@@ -107,6 +107,14 @@ enum Msg {
     FileDone(u64),
 }
 
+fn session_digest(k: &SessionKey) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(k.0.as_bytes());
+    h.update(&[0]);
+    h.update(k.1.as_bytes());
+    h.digest()
+}
+
 /// Ingests `paths` (files, `.gz`, folders, `-`) into `store`, migrating it first if needed.
 pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> Result<IngestStats> {
     let started = Instant::now();
@@ -137,7 +145,9 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));
 
     let mut stats = IngestStats { files: sources.len() as u64, ..Default::default() };
-    let mut touched: HashSet<SessionKey> = HashSet::new();
+    // A 64-bit digest per session, not the key itself: a long log touches millions of
+    // sessions, and their keys would grow the memory with the file (measured at 10M events).
+    let mut touched: HashSet<u64> = HashSet::new();
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Batch(b) => {
@@ -147,7 +157,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                 stats.accepted += out.inserted;
                 stats.duplicates += b.events.len() as u64 - out.inserted;
                 stats.dead_letters += b.dead.len() as u64;
-                touched.extend(out.sessions);
+                touched.extend(out.sessions.iter().map(session_digest));
                 bar.inc(b.bytes);
                 bar.set_message(format!("{} events", stats.accepted));
             }

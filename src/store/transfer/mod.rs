@@ -231,16 +231,34 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
         status = "indexing".into();
         report.copy_seconds = t0.elapsed().as_secs_f64();
     }
-    if status == "indexing" {
-        let t0 = Instant::now();
-        rebuild_indexes(dst, opts.progress).await?;
+    let validated = if status == "indexing" {
+        // Index builds (one core for the GIN index alone) and the comparison (reads only)
+        // run side by side: neither needs the other.
         set_sequences(dst).await?;
+        let (ix, val) = tokio::join!(
+            async {
+                let t = Instant::now();
+                rebuild_indexes(dst, opts.progress).await.map(|_| t.elapsed().as_secs_f64())
+            },
+            async {
+                let t = Instant::now();
+                validate(src, dst).await.map(|v| (v, t.elapsed().as_secs_f64()))
+            }
+        );
+        report.index_seconds = ix?;
+        let (v, secs) = val?;
+        report.validation = v;
+        report.validate_seconds = secs;
         set_status(dst, "validating").await?;
-        report.index_seconds = t0.elapsed().as_secs_f64();
+        true
+    } else {
+        false
+    };
+    if !validated {
+        let t0 = Instant::now();
+        report.validation = validate(src, dst).await?;
+        report.validate_seconds = t0.elapsed().as_secs_f64();
     }
-    let t0 = Instant::now();
-    report.validation = validate(src, dst).await?;
-    report.validate_seconds = t0.elapsed().as_secs_f64();
     if report.validation.ok() && !report.already_complete {
         set_status(dst, "complete").await?;
     }
@@ -319,10 +337,11 @@ async fn drop_indexes(dst: &PgPool, replace: bool) -> Result<()> {
 
 async fn rebuild_indexes(dst: &PgPool, progress: bool) -> Result<()> {
     let idx: Vec<(String, String)> =
-        sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY index_name")
+        sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY definition LIKE '%USING gin%' DESC, index_name")
             .fetch_all(dst)
             .await?;
     let bar = bar(progress, idx.len() as u64, "indexes", "{prefix:>18} {wide_bar} {pos}/{len} {msg}");
+    // The GIN index takes longest: it goes first, the B-trees share the other lane.
     let queue = std::sync::Mutex::new(std::collections::VecDeque::from(idx));
     let lane = || async {
         let mut conn = dst.acquire().await?;
