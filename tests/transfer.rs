@@ -154,6 +154,10 @@ async fn a_migration_killed_part_way_resumes_without_losing_or_duplicating_a_row
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unfinished migrate-to-postgres"));
 
+    let out = cowrieql().args(["--db", &dst.url, "health"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "health calls an unfinished migration critical");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unfinished migrate-to-postgres"));
+
     let (code, stdout, stderr) = migrate_cli(&sqlite_path(&src), &dst.url, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("resumed the migration") && stdout.contains("validation passed"), "{stdout}");

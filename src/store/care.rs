@@ -27,12 +27,15 @@ pub struct Health {
     pub integrity: Option<String>,
     /// Materialized views not refreshed since the last ingest.
     pub stale_views: Vec<String>,
+    /// This database is the target of a migrate-to-postgres that has not finished.
+    pub unfinished_migration: Option<String>,
 }
 
 impl Health {
-    /// 0 ok, 1 warning (pending migrations, dead letters), 2 critical (integrity failure).
+    /// 0 ok, 1 warning (pending migrations, dead letters, stale views), 2 critical (integrity
+    /// failure, an unfinished migrate-to-postgres).
     pub fn exit_code(&self) -> i32 {
-        if self.integrity.as_deref().is_some_and(|s| s != "ok") {
+        if self.integrity.as_deref().is_some_and(|s| s != "ok") || self.unfinished_migration.is_some() {
             2
         } else if !self.migrations_pending.is_empty() || self.dead_letters > 0 || !self.stale_views.is_empty() {
             1
@@ -45,6 +48,9 @@ impl Health {
         let mut p = Vec::new();
         if let Some(i) = self.integrity.as_deref().filter(|s| *s != "ok") {
             p.push(format!("critical: integrity check failed: {i}"));
+        }
+        if let Some(m) = &self.unfinished_migration {
+            p.push(format!("critical: {m}"));
         }
         if !self.migrations_pending.is_empty() {
             p.push(format!(
@@ -94,6 +100,7 @@ pub async fn health(store: &Store) -> Result<Health> {
         files: Vec::new(),
         integrity: None,
         stale_views: Vec::new(),
+        unfinished_migration: None,
     };
     if applied == 0 {
         return Ok(h);
@@ -109,6 +116,9 @@ pub async fn health(store: &Store) -> Result<Health> {
             h.dead_letters = n;
         }
         h.tables.push((t.to_string(), n, bytes));
+    }
+    if let Store::Postgres(p) = store {
+        h.unfinished_migration = super::transfer::unfinished(p).await?;
     }
     h.stale_views = super::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
     h.dead_letter_reasons = super::dead_letters::reasons(store).await?.into_iter().take(5).collect();
