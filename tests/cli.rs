@@ -58,7 +58,7 @@ fn db_status_lists_pending_then_applied() {
     };
     let st = run(&["db", "status"]);
     assert!(st.contains("0001_core.sql") && st.trim_end().ends_with("pending"), "{st}");
-    assert!(run(&["db", "migrate"]).contains("applied migrations [1, 2]"));
+    assert!(run(&["db", "migrate"]).contains("applied migrations [1, 2, 3]"));
     assert!(run(&["db", "migrate"]).contains("up to date"));
     assert!(run(&["db", "status"]).contains("applied 20"));
 }

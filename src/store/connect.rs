@@ -117,6 +117,10 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         // and the 2 MiB default sends most page reads to the kernel.
         .pragma("cache_size", "-65536")
         .pragma("temp_store", "memory")
+        // Checkpoint every 64 MiB of WAL instead of 4 MiB: an index page changed by many
+        // batches is copied into the database once per checkpoint, not once per 4 MiB (perf
+        // showed the write and fsync calls of checkpoints at a fifth of ingest time).
+        .pragma("wal_autocheckpoint", "16384")
         .foreign_keys(false))
 }
 

@@ -38,13 +38,18 @@ macro_rules! migration {
 pub fn builtin(backend: Backend) -> Vec<Migration> {
     match backend {
         Backend::Sqlite => {
-            vec![migration!(1, "sqlite", "0001_core.sql"), migration!(2, "sqlite", "0002_view_registry.sql")]
+            vec![
+                migration!(1, "sqlite", "0001_core.sql"),
+                migration!(2, "sqlite", "0002_view_registry.sql"),
+                migration!(3, "sqlite", "0003_sensor_time_index.sql"),
+            ]
         }
         Backend::Postgres => {
             vec![
                 migration!(1, "postgres", "0001_core.sql"),
                 migration!(2, "postgres", "0002_view_registry.sql"),
                 migration!(3, "postgres", "0003_payload_indexes.sql"),
+                migration!(4, "postgres", "0004_sensor_time_index.sql"),
             ]
         }
     }
