@@ -64,9 +64,19 @@ const LIST: &str = "SELECT name, definition_hash, refreshed_at, \
 const REGISTERED: &str = "SELECT name, refresh_on_ingest, definition FROM view_registry ORDER BY name";
 const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";
 
-/// Runs `stmts` and records the view; `$now` is the backend's form of the time.
-macro_rules! rebuild {
-    ($tx:expr, $v:expr, $hash:expr, $now:expr) => {{
+/// The body of `ensure_*` for one backend: in `$tx`, return the last refresh when the view
+/// exists with this definition, else (re)build it and record it with `$now_value` (the
+/// backend's form of the time).
+macro_rules! ensure_in {
+    ($tx:expr, $v:expr, $now_value:expr) => {{
+        let hash = $v.definition_hash();
+        if let Some(r) = sqlx::query(FIND).bind(&$v.name).fetch_optional(&mut *$tx).await? {
+            if r.get::<String, _>(0) == hash {
+                let at: DateTime<Utc> = r.get(1);
+                $tx.commit().await?;
+                return Ok(at);
+            }
+        }
         sqlx::raw_sql(AssertSqlSafe($v.drop.clone())).execute(&mut *$tx).await?;
         for s in &$v.statements {
             sqlx::raw_sql(AssertSqlSafe(s.clone()))
@@ -76,48 +86,31 @@ macro_rules! rebuild {
         }
         sqlx::query(UPSERT)
             .bind(&$v.name)
-            .bind(&$hash)
+            .bind(&hash)
             .bind(serde_json::to_string(&Definition::of($v))?)
-            .bind($now)
+            .bind($now_value)
             .execute(&mut *$tx)
             .await?;
+        $tx.commit().await?;
     }};
 }
 
 /// Makes sure `v` exists with its current definition (built on first use, rebuilt when the
 /// report's prefix changed); returns when it was last refreshed.
 pub async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
-    let hash = v.definition_hash();
     let mut tx = conn.begin().await?;
     // One creator at a time per view name.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&v.name).execute(&mut *tx).await?;
-    if let Some(r) = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *tx).await? {
-        if r.get::<String, _>(0) == hash {
-            let at: DateTime<Utc> = r.get(1);
-            tx.commit().await?;
-            return Ok(at);
-        }
-    }
     let now = Utc::now();
-    rebuild!(tx, v, hash, now);
-    tx.commit().await?;
+    ensure_in!(tx, v, now);
     Ok(now)
 }
 
 /// [`ensure_pg`] for SQLite, where the view is a table (SQLite serialises writers itself).
 pub async fn ensure_sqlite(conn: &mut SqliteConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
-    let hash = v.definition_hash();
     let mut tx = conn.begin().await?;
-    if let Some(r) = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *tx).await? {
-        if r.get::<String, _>(0) == hash {
-            let at: DateTime<Utc> = r.get(1);
-            tx.commit().await?;
-            return Ok(at);
-        }
-    }
     let now = Utc::now();
-    rebuild!(tx, v, hash, sqlite_time(&now));
-    tx.commit().await?;
+    ensure_in!(tx, v, sqlite_time(&now));
     Ok(now)
 }
 
