@@ -294,6 +294,26 @@ async fn a_target_with_foreign_data_is_refused_unless_replace_is_given() {
     let (code, stdout, stderr) = migrate_cli(&sqlite_path(&src), &dst.url, &["--replace"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(counts(&src.store).await, counts(&dst.store).await);
+
+    // A --replace run killed before it emptied the target, resumed without the flag: the
+    // target is still emptied (the flag is remembered), not copied on top of the old rows.
+    let p = pg(&dst);
+    sqlx::raw_sql(
+        "TRUNCATE raw_events, logins, commands, downloads, sessions, dead_letters, ingest_checkpoints;
+         UPDATE cowrieql_transfer SET status = 'prepared';
+         UPDATE cowrieql_transfer_tables SET last_key = NULL, rows_copied = 0, done = false;",
+    )
+    .execute(p)
+    .await
+    .unwrap();
+    ingest(&dst.store, &[fixture("quirks.json")], &Default::default()).await.unwrap_err(); // refused: unfinished
+    sqlx::query("UPDATE cowrieql_transfer SET status = 'complete'").execute(p).await.unwrap();
+    ingest(&dst.store, &[fixture("quirks.json")], &Default::default()).await.unwrap();
+    sqlx::query("UPDATE cowrieql_transfer SET status = 'prepared'").execute(p).await.unwrap();
+    assert!(count(&dst.store, "raw_events").await > 0);
+    let (code, stdout, stderr) = migrate_cli(&sqlite_path(&src), &dst.url, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(counts(&src.store).await, counts(&dst.store).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

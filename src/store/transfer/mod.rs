@@ -80,6 +80,8 @@ impl TransferReport {
 struct State {
     source: String,
     created_schema: bool,
+    /// The first run was told to empty the target (a resumed run still must, if it had not).
+    replace: bool,
     status: String,
 }
 
@@ -88,6 +90,7 @@ CREATE TABLE IF NOT EXISTS cowrieql_transfer (
     id             int PRIMARY KEY CHECK (id = 1),
     source         text        NOT NULL,
     created_schema boolean     NOT NULL,
+    replace_target boolean     NOT NULL,
     status         text        NOT NULL,
     started_at     timestamptz NOT NULL,
     finished_at    timestamptz
@@ -146,10 +149,10 @@ async fn load_state(pg: &PgPool) -> Result<Option<State>> {
     if !exists(pg, "cowrieql_transfer").await? {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT source, created_schema, status FROM cowrieql_transfer WHERE id = 1")
+    let row = sqlx::query("SELECT source, created_schema, replace_target, status FROM cowrieql_transfer WHERE id = 1")
         .fetch_optional(pg)
         .await?;
-    Ok(row.map(|r| State { source: r.get(0), created_schema: r.get(1), status: r.get(2) }))
+    Ok(row.map(|r| State { source: r.get(0), created_schema: r.get(1), replace: r.get(2), status: r.get(3) }))
 }
 
 async fn set_status(pg: &PgPool, status: &str) -> Result<()> {
@@ -221,7 +224,7 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
         report.already_complete = true;
     }
     if status == "prepared" {
-        drop_indexes(dst, opts.replace).await?;
+        drop_indexes(dst, opts.replace || state.as_ref().is_some_and(|s| s.replace)).await?;
         status = "copying".into();
     }
     if status == "copying" {
@@ -283,10 +286,12 @@ async fn prepare_fresh(src: &Source, dst: &PgPool, source: &str, replace: bool) 
     let mut tx = dst.begin().await?;
     sqlx::raw_sql(STATE_DDL).execute(&mut *tx).await?;
     sqlx::query(
-        "INSERT INTO cowrieql_transfer (id, source, created_schema, status, started_at) VALUES (1, $1, $2, 'prepared', now())",
+        "INSERT INTO cowrieql_transfer (id, source, created_schema, replace_target, status, started_at) \
+         VALUES (1, $1, $2, $3, 'prepared', now())",
     )
     .bind(source)
     .bind(!had_schema)
+    .bind(replace)
     .execute(&mut *tx)
     .await?;
     for t in TABLES {
