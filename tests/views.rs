@@ -65,6 +65,14 @@ async fn views_are_created_rebuilt_refreshed_and_match_the_inline_query() {
             serde_json::from_str(&render(&first_run, Format::Json, None, None).unwrap()).unwrap();
         assert_eq!(json["views"][0]["name"], "per_sensor_day");
         assert!(json["views"][0]["age_seconds"].as_i64().unwrap() >= 0);
+        for f in [Format::Text, Format::Markdown, Format::Html] {
+            let out = render(&first_run, f, None, None).unwrap();
+            assert!(
+                out.contains("refreshed") && out.contains("s before"),
+                "{label} {}: {out}",
+                f.name()
+            );
+        }
         let listed = views::list(&db.store).await.unwrap();
         assert_eq!(listed.len(), 1);
         let hash = listed[0].definition_hash.clone();

@@ -262,7 +262,8 @@ fn chart(section: J) -> Result<J, Error> {
 
 const DEFAULT_TEXT: &str = "{{ report.title }}{% if window %} ({{ window.label }}){% endif %}
 {% for k, v in params|items %}{% if v is not none %}{{ k }}={{ v }} {% endif %}{% endfor %}
-{% for s in sections %}
+{% for v in views %}view {{ v.name }} refreshed {{ v.refreshed_at }}, {{ v.age_seconds }} s before this report{% if v.stale %} (STALE: ingested since){% endif %}
+{% endfor %}{% for s in sections %}
 == {{ s.title }} ==
 {{ table(s) }}{% endfor %}";
 
@@ -274,7 +275,8 @@ const DEFAULT_MARKDOWN: &str = "# {{ report.title }}{% if window %} ({{ window.l
 
 {{ table(s) }}{% endfor %}
 *Generated {{ generated_at }} from {{ backend }} by cowrieql.*
-";
+{% for v in views %}*View {{ v.name }} refreshed {{ v.refreshed_at }}, {{ v.age_seconds }} s before this report{% if v.stale %} (stale: ingested since){% endif %}.*
+{% endfor %}";
 
 const DEFAULT_HTML: &str = r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -287,7 +289,7 @@ td.n{text-align:right}code{word-break:break-all}.chart{display:block;margin:.5em
 </style></head><body>
 <h1>{{ report.title }}{% if window %} <small>{{ window.label }}</small>{% endif %}</h1>
 <p>{{ report.description }}</p>
-<p><small>{% for k, v in params|items %}{% if v is not none %}{{ k }} = {{ v }}; {% endif %}{% endfor %}generated {{ generated_at }} from {{ backend }}</small></p>
+<p><small>{% for k, v in params|items %}{% if v is not none %}{{ k }} = {{ v }}; {% endif %}{% endfor %}generated {{ generated_at }} from {{ backend }}{% for v in views %}; view {{ v.name }} refreshed {{ v.refreshed_at }}, {{ v.age_seconds }} s before{% if v.stale %} (stale){% endif %}{% endfor %}</small></p>
 {% for s in sections %}<section><h2>{{ s.title }}</h2>
 {% if s.chart and s.rows %}{{ chart(s) }}{% endif %}
 <table><thead><tr>{% for c in s.columns %}<th>{{ c.name }}</th>{% endfor %}</tr></thead><tbody>
