@@ -67,11 +67,7 @@ async fn views_are_created_rebuilt_refreshed_and_match_the_inline_query() {
         assert!(json["views"][0]["age_seconds"].as_i64().unwrap() >= 0);
         for f in [Format::Text, Format::Markdown, Format::Html] {
             let out = render(&first_run, f, None, None).unwrap();
-            assert!(
-                out.contains("refreshed") && out.contains("s before"),
-                "{label} {}: {out}",
-                f.name()
-            );
+            assert!(out.contains("refreshed") && out.contains("s before"), "{label} {}: {out}", f.name());
         }
         let listed = views::list(&db.store).await.unwrap();
         assert_eq!(listed.len(), 1);
