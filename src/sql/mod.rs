@@ -54,18 +54,13 @@ pub trait Dialect: Sync {
     fn in_list_param(&self, e: &str, placeholder: &str, negated: bool) -> String;
     /// A sort key: text sorts bytewise on every dialect.
     fn order_key(&self, e: &str, ty: Ty) -> String;
-    /// Statements that create a materialized view before the query runs; empty when the
-    /// dialect inlines views as CTEs instead.
+    /// Statements that create a materialized view (a table, where the dialect has none)
+    /// before the query runs.
     fn create_view(&self, view: &View, body: &str) -> Vec<String>;
     /// Statements that bring a view up to date (`concurrently`: without blocking readers,
     /// where the dialect can).
-    fn refresh_view(&self, _name: &str, _body: &str, _concurrently: bool) -> Vec<String> {
-        Vec::new()
-    }
-    fn drop_view(&self, _name: &str) -> String {
-        String::new()
-    }
-    fn inlines_views(&self) -> bool;
+    fn refresh_view(&self, name: &str, body: &str, concurrently: bool) -> Vec<String>;
+    fn drop_view(&self, name: &str) -> String;
     fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 }
 
@@ -112,8 +107,7 @@ impl Compiled {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Compiled {
     pub dialect: &'static str,
-    /// Materialized views `sql` reads, with the statements that create them (PostgreSQL;
-    /// SQLite inlines them as CTEs).
+    /// Materialized views `sql` reads, with the statements that create, refresh and drop them.
     pub views: Vec<ViewSql>,
     pub sql: String,
     /// Bind order: placeholder N takes `params[N-1]`.
@@ -160,33 +154,23 @@ struct Emitter<'a> {
 pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
     let em = Emitter { d, params: &plan.params };
     let mut views = Vec::new();
-    let mut ctes = Vec::new();
     let mut errors = Vec::new();
     for v in &plan.views {
-        match em.select(&v.select, 1) {
-            Ok(body) if d.inlines_views() => ctes.push(format!("{} AS (\n{}\n)", quote_ident(&v.name), body)),
-            Ok(body) => {
-                let body = em.select(&v.select, 0).unwrap_or(body);
-                views.push(ViewSql {
-                    name: v.name.clone(),
-                    statements: d.create_view(v, &body),
-                    refresh: d.refresh_view(&v.name, &body, false),
-                    refresh_concurrently: d.refresh_view(&v.name, &body, true),
-                    drop: d.drop_view(&v.name),
-                })
-            }
+        match em.select(&v.select, 0) {
+            Ok(body) => views.push(ViewSql {
+                name: v.name.clone(),
+                statements: d.create_view(v, &body),
+                refresh: d.refresh_view(&v.name, &body, false),
+                refresh_concurrently: d.refresh_view(&v.name, &body, true),
+                drop: d.drop_view(&v.name),
+            }),
             Err(e) => errors.push(e),
         }
     }
-    let main = em.select(&plan.main, 0);
-    let sql = match main {
-        Ok(body) if ctes.is_empty() => body,
-        Ok(body) => format!("WITH {}\n{}", ctes.join(",\n"), body),
-        Err(e) => {
-            errors.push(e);
-            String::new()
-        }
-    };
+    let sql = em.select(&plan.main, 0).unwrap_or_else(|e| {
+        errors.push(e);
+        String::new()
+    });
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -182,9 +182,6 @@ impl Dialect for Postgres {
     fn drop_view(&self, name: &str) -> String {
         format!("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE", quote_ident(name))
     }
-    fn inlines_views(&self) -> bool {
-        false
-    }
     fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
     }

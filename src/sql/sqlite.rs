@@ -129,9 +129,6 @@ impl Dialect for Sqlite {
     fn drop_view(&self, name: &str) -> String {
         format!("DROP TABLE IF EXISTS {}", quote_ident(name))
     }
-    fn inlines_views(&self) -> bool {
-        false
-    }
     fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::SQLiteDialect {})
     }

@@ -6,6 +6,7 @@ pub mod copytext;
 pub mod dead_letters;
 pub mod ingest;
 pub mod migrate;
+pub mod progress;
 pub mod tables;
 pub mod timefmt;
 pub mod transfer;

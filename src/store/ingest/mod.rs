@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use self::batch::{Batch, Checkpoint, DeadLetter, SessionKey};
@@ -126,16 +125,11 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     migrate::migrate(store).await?;
     let sources = source::discover(paths)?;
     let total_bytes: u64 = sources.iter().map(Source::disk_len).sum();
-    let bar = if opts.progress {
-        let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::store::progress::bar(
+        opts.progress,
+        total_bytes,
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+    );
 
     let mut writer = Writer::open(store).await?;
     let checkpoints = writer.checkpoints().await?;

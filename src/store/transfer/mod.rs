@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -397,11 +397,7 @@ async fn set_sequences(dst: &PgPool) -> Result<()> {
 }
 
 fn bar(progress: bool, len: u64, prefix: &'static str, template: &str) -> ProgressBar {
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    b.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let b = super::progress::bar(progress, len, template);
     b.set_prefix(prefix);
     b
 }
@@ -421,7 +417,7 @@ fn key_to_json(key: &[Cell]) -> String {
 
 fn key_from_json(spec: &TableSpec, text: &str) -> Result<Vec<Cell>> {
     let v: Vec<serde_json::Value> = serde_json::from_str(text).context("reading the progress table")?;
-    let kinds = spec.key_positions().into_iter().map(|i| spec.columns[i].1);
+    let kinds = spec.columns.iter().map(|c| c.1);
     v.iter()
         .zip(kinds)
         .map(|(x, k)| match (k, x) {
@@ -443,14 +439,13 @@ struct Chunk {
 /// Reads, converts and encodes batches for COPY (on a blocking thread: SQLite reads are
 /// synchronous).
 fn read_chunks(mut reader: SourceReader, tx: mpsc::Sender<Chunk>) -> Result<()> {
-    let keys = reader.spec().key_positions();
+    let spec = reader.spec();
     while let Some(rows) = reader.next_batch()? {
         let mut data = Vec::with_capacity(rows.len() * 256);
         for r in &rows {
             encode_row(&mut data, r);
         }
-        let last = rows.last().expect("a batch is never empty");
-        let last_key = keys.iter().map(|&i| last[i].clone()).collect();
+        let last_key = spec.key_of(rows.last().expect("a batch is never empty")).to_vec();
         if tx.blocking_send(Chunk { data, rows: rows.len() as u64, last_key }).is_err() {
             return Ok(()); // the writer stopped; its error is the one to report
         }

@@ -70,14 +70,12 @@ impl SourceReader {
         params.push(rusqlite::types::Value::Integer(self.batch as i64));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        let keys = spec.key_positions();
         let mut out = Vec::with_capacity(self.batch);
         while let Some(r) = rows.next()? {
             let row = convert_row(spec, r).map_err(|bad| {
                 // Key columns are integers or text; name them as stored.
-                let key: Vec<Cell> = keys
-                    .iter()
-                    .map(|&i| {
+                let key: Vec<Cell> = (0..spec.key.len())
+                    .map(|i| {
                         r.get::<_, i64>(i)
                             .map(Cell::Int)
                             .or_else(|_| r.get::<_, String>(i).map(Cell::Text))
@@ -102,7 +100,7 @@ impl SourceReader {
         if out.is_empty() {
             return Ok(None);
         }
-        self.after = out.last().map(|r| keys.iter().map(|&i| r[i].clone()).collect());
+        self.after = out.last().map(|r| spec.key_of(r).to_vec());
         Ok(Some(out))
     }
 }

@@ -27,7 +27,7 @@ pub enum Kind {
 #[derive(Debug)]
 pub struct TableSpec {
     pub name: &'static str,
-    /// Key columns, copied and compared in this order (keyset pagination).
+    /// Key columns, first in `columns`, copied and compared in this order (keyset pagination).
     pub key: &'static [&'static str],
     pub columns: &'static [(&'static str, Kind)],
     /// Has an identity `id` whose sequence must move past the copied ids.
@@ -170,9 +170,9 @@ impl TableSpec {
         self.columns.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
     }
 
-    /// Positions of the key columns in `columns`.
-    pub fn key_positions(&self) -> Vec<usize> {
-        self.key.iter().map(|k| self.columns.iter().position(|c| c.0 == *k).expect("key column listed")).collect()
+    /// The key cells of a converted row: every table lists its key columns first.
+    pub fn key_of<'r>(&self, row: &'r [Cell]) -> &'r [Cell] {
+        &row[..self.key.len()]
     }
 
     /// `id=42` or `sensor='a', session_id='b'`, for messages.
@@ -563,6 +563,14 @@ mod tests {
         assert_ne!(json_digest(r#"{"a":[1,2]}"#), json_digest(r#"{"a":[2,1]}"#));
         assert_ne!(json_digest(r#"{"ab":"c"}"#), json_digest(r#"{"a":"bc"}"#));
         assert!(json_digest(r#"{"a":1} x"#).is_err());
+    }
+
+    #[test]
+    fn key_columns_come_first() {
+        for t in TABLES {
+            let first: Vec<&str> = t.columns.iter().take(t.key.len()).map(|c| c.0).collect();
+            assert_eq!(first, t.key, "{}", t.name);
+        }
     }
 
     #[test]

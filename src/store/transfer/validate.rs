@@ -143,20 +143,20 @@ struct Keyed {
     row: Vec<Cell>,
 }
 
-fn keyed(keys: &[usize], row: Vec<Cell>) -> Keyed {
-    Keyed { key: keys.iter().map(|&i| row[i].clone()).collect(), hash: row_hash(&row), row }
+fn keyed(spec: &TableSpec, row: Vec<Cell>) -> Keyed {
+    Keyed { key: spec.key_of(&row).to_vec(), hash: row_hash(&row), row }
 }
 
 type Feed = mpsc::Receiver<Result<Vec<Keyed>>>;
 
 /// Both sides are read, converted and hashed by their own tasks (one core each); the
 /// comparison itself only walks keys and hashes.
-struct Stream1 {
+struct Rows {
     rx: Feed,
     buf: std::vec::IntoIter<Keyed>,
 }
 
-impl Stream1 {
+impl Rows {
     async fn next(&mut self) -> Result<Option<Keyed>> {
         loop {
             if let Some(r) = self.buf.next() {
@@ -173,7 +173,6 @@ impl Stream1 {
 fn source_feed(spec: &'static TableSpec, path: std::path::PathBuf) -> Feed {
     let (tx, rx) = mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
-        let keys = spec.key_positions();
         let mut reader = match SourceReader::open(spec, &path, None, None, CHUNK) {
             Ok(r) => r,
             Err(e) => {
@@ -184,9 +183,7 @@ fn source_feed(spec: &'static TableSpec, path: std::path::PathBuf) -> Feed {
         loop {
             let chunk = match reader.next_batch() {
                 Ok(None) => return,
-                Ok(Some(rows)) => {
-                    rows.into_iter().map(|r| canonical_source(spec, r).map(|r| keyed(&keys, r))).collect()
-                }
+                Ok(Some(rows)) => rows.into_iter().map(|r| canonical_source(spec, r).map(|r| keyed(spec, r))).collect(),
                 Err(e) => Err(e),
             };
             let stop = chunk.is_err();
@@ -201,7 +198,6 @@ fn source_feed(spec: &'static TableSpec, path: std::path::PathBuf) -> Feed {
 fn target_feed(spec: &'static TableSpec, dst: PgPool) -> Feed {
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
-        let keys = spec.key_positions();
         let sql = target_select(spec);
         let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&dst);
         let mut chunk = Vec::with_capacity(CHUNK);
@@ -209,7 +205,7 @@ fn target_feed(spec: &'static TableSpec, dst: PgPool) -> Feed {
             let item = rows.next().await.map(|r| r.map_err(anyhow::Error::from).and_then(|r| target_row(spec, &r)));
             match item {
                 Some(Ok(row)) => {
-                    chunk.push(keyed(&keys, row));
+                    chunk.push(keyed(spec, row));
                     if chunk.len() == CHUNK && tx.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
                         return;
                     }
@@ -231,8 +227,8 @@ fn target_feed(spec: &'static TableSpec, dst: PgPool) -> Feed {
 }
 
 async fn check_table(spec: &'static TableSpec, src: &Source, dst: &PgPool) -> Result<TableCheck> {
-    let mut a = Stream1 { rx: source_feed(spec, src.path.clone()), buf: Vec::new().into_iter() };
-    let mut b = Stream1 { rx: target_feed(spec, dst.clone()), buf: Vec::new().into_iter() };
+    let mut a = Rows { rx: source_feed(spec, src.path.clone()), buf: Vec::new().into_iter() };
+    let mut b = Rows { rx: target_feed(spec, dst.clone()), buf: Vec::new().into_iter() };
     let (mut sa, mut sb) = (Side { rows: 0, sum: 0 }, Side { rows: 0, sum: 0 });
     let (mut compared, mut differences, mut examples) = (0u64, 0u64, Vec::new());
     let mut note = |msg: String| {
