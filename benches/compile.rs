@@ -1,6 +1,10 @@
 //! Compiler speed: parse + check + emit (+ sqlparser self-check) per fixture, for both
 //! dialects. `cargo bench --bench compile`.
 
+// The allocator the `cowrieql` binary uses (src/main.rs), so the figures are the tool's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -9,6 +9,10 @@
 //!
 //! `cargo bench --bench ingest` (COWRIEQL_BENCH_EVENTS=N to change the size, default 1,000,000).
 
+// The allocator the `cowrieql` binary uses (src/main.rs), so the figures are the tool's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -2,6 +2,10 @@
 //! same three queries written by hand in SQL and run directly, in the same run.
 //! `cargo bench --bench report` (COWRIEQL_BENCH_EVENTS=N to change the size).
 
+// The allocator the `cowrieql` binary uses (src/main.rs), so the figures are the tool's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -116,7 +116,21 @@ pub struct Compiled {
 }
 
 pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+    let mut out = String::with_capacity(s.len() + 2);
+    push_ident(&mut out, s);
+    out
+}
+
+/// Appends `s` as a quoted identifier (the emitter writes into one buffer: allocations were
+/// a sixth of compile time).
+fn push_ident(out: &mut String, s: &str) {
+    out.push('"');
+    if s.contains('"') {
+        out.push_str(&s.replace('"', "\"\""));
+    } else {
+        out.push_str(s);
+    }
+    out.push('"');
 }
 
 pub fn quote_text(s: &str) -> String {
@@ -156,8 +170,9 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
     let mut views = Vec::new();
     let mut errors = Vec::new();
     for v in &plan.views {
-        match em.select(&v.select, 0) {
-            Ok(body) => views.push(ViewSql {
+        let mut body = String::with_capacity(512);
+        match em.select(&v.select, 0, &mut body) {
+            Ok(()) => views.push(ViewSql {
                 name: v.name.clone(),
                 statements: d.create_view(v, &body),
                 refresh: d.refresh_view(&v.name, &body, false),
@@ -167,73 +182,114 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
             Err(e) => errors.push(e),
         }
     }
-    let sql = em.select(&plan.main, 0).unwrap_or_else(|e| {
+    let mut sql = String::with_capacity(1024);
+    if let Err(e) = em.select(&plan.main, 0, &mut sql) {
         errors.push(e);
-        String::new()
-    });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(Compiled { dialect: d.name(), views, sql, params: plan.params.clone(), output: plan.output.clone() })
 }
 
+type Emitted = Result<(), Diagnostic>;
+
+fn pad(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("    ");
+    }
+}
+
 impl Emitter<'_> {
-    fn select(&self, s: &Select, depth: usize) -> Result<String, Diagnostic> {
-        let pad = "    ".repeat(depth);
-        let mut out = format!("{pad}SELECT\n");
-        let cols: Vec<String> = s
-            .columns
-            .iter()
-            .map(|(n, e)| Ok(format!("{pad}    {} AS {}", self.expr(e)?, quote_ident(n))))
-            .collect::<Result<_, Diagnostic>>()?;
-        out.push_str(&cols.join(",\n"));
-        out.push_str(&format!("\n{pad}FROM {}", self.source(&s.from, depth)?));
+    /// Writes `items` separated by `sep`, each by `each`.
+    fn list<T>(
+        &self,
+        out: &mut String,
+        items: &[T],
+        sep: &str,
+        mut each: impl FnMut(&T, &mut String) -> Emitted,
+    ) -> Emitted {
+        for (i, x) in items.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            each(x, out)?;
+        }
+        Ok(())
+    }
+
+    fn select(&self, s: &Select, depth: usize, out: &mut String) -> Emitted {
+        let line = |out: &mut String, kw: &str| {
+            out.push('\n');
+            pad(out, depth);
+            out.push_str(kw);
+        };
+        pad(out, depth);
+        out.push_str("SELECT\n");
+        self.list(out, &s.columns, ",\n", |(n, e), out| {
+            pad(out, depth + 1);
+            self.expr(e, out)?;
+            out.push_str(" AS ");
+            push_ident(out, n);
+            Ok(())
+        })?;
+        line(out, "FROM ");
+        self.source(&s.from, depth, out)?;
         for j in &s.joins {
-            let kw = if j.left { "LEFT JOIN" } else { "JOIN" };
-            out.push_str(&format!("\n{pad}{kw} {} ON {}", self.source(&j.item, depth)?, self.expr(&j.on)?));
+            line(out, if j.left { "LEFT JOIN " } else { "JOIN " });
+            self.source(&j.item, depth, out)?;
+            out.push_str(" ON ");
+            self.expr(&j.on, out)?;
         }
         if !s.filter.is_empty() {
-            out.push_str(&format!("\n{pad}WHERE {}", self.filter(&s.filter)?));
+            line(out, "WHERE ");
+            self.filter(&s.filter, out)?;
         }
         if let Some(keys) = &s.group {
             if !keys.is_empty() {
-                let k: Vec<String> = keys.iter().map(|k| self.expr(k)).collect::<Result<_, _>>()?;
-                out.push_str(&format!("\n{pad}GROUP BY {}", k.join(", ")));
+                line(out, "GROUP BY ");
+                self.list(out, keys, ", ", |k, out| self.expr(k, out))?;
             }
         }
         if !s.having.is_empty() {
-            out.push_str(&format!("\n{pad}HAVING {}", self.conj(&s.having)?));
+            line(out, "HAVING ");
+            self.list(out, &s.having, " AND ", |x, out| self.operand(x, AND, true, out))?;
         }
         if !s.order.is_empty() {
-            let o: Vec<String> = s
-                .order
-                .iter()
-                .map(|o| {
-                    let e = self.d.order_key(&self.expr(&o.expr)?, o.expr.ty);
-                    Ok(format!("{e} {} NULLS LAST", if o.desc { "DESC" } else { "ASC" }))
-                })
-                .collect::<Result<_, Diagnostic>>()?;
-            out.push_str(&format!("\n{pad}ORDER BY {}", o.join(", ")));
+            line(out, "ORDER BY ");
+            self.list(out, &s.order, ", ", |o, out| {
+                out.push_str(&self.d.order_key(&self.text(&o.expr)?, o.expr.ty));
+                out.push_str(if o.desc { " DESC NULLS LAST" } else { " ASC NULLS LAST" });
+                Ok(())
+            })?;
         }
         if let Some(l) = &s.limit {
-            out.push_str(&format!("\n{pad}LIMIT {}", self.expr(l)?));
+            line(out, "LIMIT ");
+            self.expr(l, out)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// WHERE conditions; an equality between a JSON path and text also gets the dialect's
     /// index-friendly containment test (PostgreSQL's GIN index on payload answers it).
-    fn filter(&self, xs: &[TExpr]) -> Result<String, Diagnostic> {
-        let mut parts = Vec::with_capacity(xs.len());
+    fn filter(&self, xs: &[TExpr], out: &mut String) -> Emitted {
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push_str(" AND ");
+            }
+        };
         for x in xs {
             for c in conjuncts(x) {
                 if let Some(c) = self.containment(c)? {
-                    parts.push(c);
+                    sep(out);
+                    out.push_str(&c);
                 }
             }
-            parts.push(self.operand(x, AND, true)?);
+            sep(out);
+            self.operand(x, AND, true, out)?;
         }
-        Ok(parts.join(" AND "))
+        Ok(())
     }
 
     fn containment(&self, x: &TExpr) -> Result<Option<String>, Diagnostic> {
@@ -248,121 +304,179 @@ impl Emitter<'_> {
         if !textual || !matches!(base.e, IrExpr::Col { .. }) {
             return Ok(None);
         }
-        Ok(self.d.json_contains(&self.expr(base)?, path, &self.expr(value)?))
+        Ok(self.d.json_contains(&self.text(base)?, path, &self.text(value)?))
     }
 
-    fn conj(&self, xs: &[TExpr]) -> Result<String, Diagnostic> {
-        let parts: Vec<String> = xs.iter().map(|x| self.operand(x, AND, true)).collect::<Result<_, _>>()?;
-        Ok(parts.join(" AND "))
-    }
-
-    fn source(&self, f: &FromItem, depth: usize) -> Result<String, Diagnostic> {
-        Ok(match f {
+    fn source(&self, f: &FromItem, depth: usize, out: &mut String) -> Emitted {
+        let alias = match f {
             FromItem::Table { name, alias } | FromItem::View { name, alias } => {
-                format!("{} AS {}", quote_ident(name), quote_ident(alias))
+                push_ident(out, name);
+                alias
             }
             FromItem::Sub { select, alias } => {
-                format!("(\n{}\n{}) AS {}", self.select(select, depth + 1)?, "    ".repeat(depth), quote_ident(alias))
+                out.push_str("(\n");
+                self.select(select, depth + 1, out)?;
+                out.push('\n');
+                pad(out, depth);
+                out.push(')');
+                alias
             }
-        })
+        };
+        out.push_str(" AS ");
+        push_ident(out, alias);
+        Ok(())
     }
 
-    fn expr(&self, t: &TExpr) -> Result<String, Diagnostic> {
-        Ok(self.prec_expr(t)?.0)
+    /// `t` as a string of its own, for the dialect methods that wrap their arguments.
+    fn text(&self, t: &TExpr) -> Result<String, Diagnostic> {
+        let mut s = String::new();
+        self.expr(t, &mut s)?;
+        Ok(s)
     }
 
     /// `t` as an operand of an operator of precedence `parent`, parenthesised only where
     /// needed: lower precedence, a comparison inside a comparison (SQLite and PostgreSQL
     /// rank comparisons differently), or a right operand of `-`, `/`, `%` and friends.
-    fn operand(&self, t: &TExpr, parent: u8, right: bool) -> Result<String, Diagnostic> {
-        let (s, p) = self.prec_expr(t)?;
-        let need = p < parent || (p == parent && (parent == CMP || (right && parent >= ADD)));
-        Ok(if need { format!("({s})") } else { s })
+    fn operand(&self, t: &TExpr, parent: u8, right: bool, out: &mut String) -> Emitted {
+        let p = prec(t);
+        if p < parent || (p == parent && (parent == CMP || (right && parent >= ADD))) {
+            out.push('(');
+            self.expr(t, out)?;
+            out.push(')');
+            Ok(())
+        } else {
+            self.expr(t, out)
+        }
     }
 
-    fn prec_expr(&self, t: &TExpr) -> Result<(String, u8), Diagnostic> {
+    fn expr(&self, t: &TExpr, out: &mut String) -> Emitted {
         let d = self.d;
-        Ok(match &t.e {
-            IrExpr::Binary { op, lhs, rhs } => {
-                let p = bin_prec(*op);
-                match op {
-                    BinOp::Coalesce => (format!("COALESCE({}, {})", self.expr(lhs)?, self.expr(rhs)?), ATOM),
-                    BinOp::Like => (d.like(&self.expr(lhs)?, &self.expr(rhs)?), ATOM),
-                    _ => {
-                        let sym = match op {
-                            BinOp::Eq => "=",
-                            BinOp::Ne => "<>",
-                            BinOp::Or => "OR",
-                            BinOp::And => "AND",
-                            op => op.symbol(),
-                        };
-                        (format!("{} {sym} {}", self.operand(lhs, p, false)?, self.operand(rhs, p, true)?), p)
-                    }
+        match &t.e {
+            IrExpr::Binary { op, lhs, rhs } => match op {
+                BinOp::Coalesce => {
+                    out.push_str("COALESCE(");
+                    self.expr(lhs, out)?;
+                    out.push_str(", ");
+                    self.expr(rhs, out)?;
+                    out.push(')');
                 }
+                BinOp::Like => out.push_str(&d.like(&self.text(lhs)?, &self.text(rhs)?)),
+                _ => {
+                    let p = bin_prec(*op);
+                    self.operand(lhs, p, false, out)?;
+                    out.push(' ');
+                    out.push_str(match op {
+                        BinOp::Eq => "=",
+                        BinOp::Ne => "<>",
+                        BinOp::Or => "OR",
+                        BinOp::And => "AND",
+                        op => op.symbol(),
+                    });
+                    out.push(' ');
+                    self.operand(rhs, p, true, out)?;
+                }
+            },
+            IrExpr::Not(x) => {
+                out.push_str("NOT ");
+                self.operand(x, NOT, false, out)?;
             }
-            IrExpr::Not(x) => (format!("NOT {}", self.operand(x, NOT, false)?), NOT),
             // Always parenthesise the operand of a minus: `--x` would start a comment.
-            IrExpr::Neg(x) => (format!("-{}", self.operand(x, ATOM, false)?), NEG),
+            IrExpr::Neg(x) => {
+                out.push('-');
+                self.operand(x, ATOM, false, out)?;
+            }
             IrExpr::IsNull { expr, negated } => {
-                (format!("{} IS {}NULL", self.operand(expr, CMP, false)?, if *negated { "NOT " } else { "" }), CMP)
+                self.operand(expr, CMP, false, out)?;
+                out.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
             }
             IrExpr::InList { expr, list, negated } => {
-                let items: Vec<String> = list.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
-                let kw = if *negated { "NOT IN" } else { "IN" };
-                (format!("{} {kw} ({})", self.operand(expr, CMP, false)?, items.join(", ")), CMP)
+                self.operand(expr, CMP, false, out)?;
+                out.push_str(if *negated { " NOT IN (" } else { " IN (" });
+                self.list(out, list, ", ", |x, out| self.expr(x, out))?;
+                out.push(')');
             }
             IrExpr::InParam { expr, param, negated } => {
                 let ph = d.placeholder(*param, Ty::List);
-                (d.in_list_param(&self.operand(expr, CMP, false)?, &ph, *negated), CMP)
+                let mut e = String::new();
+                self.operand(expr, CMP, false, &mut e)?;
+                out.push_str(&d.in_list_param(&e, &ph, *negated));
             }
-            _ => (self.atom(t)?, ATOM),
-        })
-    }
-
-    fn atom(&self, t: &TExpr) -> Result<String, Diagnostic> {
-        let d = self.d;
-        Ok(match &t.e {
-            IrExpr::Col { rel, name } => format!("{}.{}", quote_ident(rel), quote_ident(name)),
-            IrExpr::JsonText { base, path } => d.json_text(&self.expr(base)?, path),
-            IrExpr::JsonHas { base, path } => d.json_has(&self.expr(base)?, path),
+            IrExpr::Col { rel, name } => {
+                push_ident(out, rel);
+                out.push('.');
+                push_ident(out, name);
+            }
+            IrExpr::JsonText { base, path } => out.push_str(&d.json_text(&self.text(base)?, path)),
+            IrExpr::JsonHas { base, path } => out.push_str(&d.json_has(&self.text(base)?, path)),
             IrExpr::Lit(l) => match l {
-                Lit::Int(i) => d.int_lit(*i),
-                Lit::Float(f) => d.float_lit(*f),
-                Lit::Text(s) => quote_text(s),
-                Lit::Bool(b) => d.bool_lit(*b).to_string(),
-                Lit::Null => "NULL".to_string(),
-                Lit::Timestamp(ts) => d.timestamp_lit(ts),
-                Lit::Duration(secs) => d.int_lit(*secs),
+                Lit::Int(i) => out.push_str(&d.int_lit(*i)),
+                Lit::Float(f) => out.push_str(&d.float_lit(*f)),
+                Lit::Text(s) => out.push_str(&quote_text(s)),
+                Lit::Bool(b) => out.push_str(d.bool_lit(*b)),
+                Lit::Null => out.push_str("NULL"),
+                Lit::Timestamp(ts) => out.push_str(&d.timestamp_lit(ts)),
+                Lit::Duration(secs) => out.push_str(&d.int_lit(*secs)),
             },
-            IrExpr::Param(n) => d.placeholder(*n, self.params[n - 1].ty),
+            IrExpr::Param(n) => out.push_str(&d.placeholder(*n, self.params[n - 1].ty)),
             IrExpr::TsShift { ts, secs, negative } => {
-                d.ts_shift(&self.expr(ts)?, &self.operand(secs, MUL, false)?, *negative)
+                let mut s = String::new();
+                self.operand(secs, MUL, false, &mut s)?;
+                out.push_str(&d.ts_shift(&self.text(ts)?, &s, *negative));
             }
-            IrExpr::Cast { expr, ty } => d.cast(&self.expr(expr)?, expr.ty, *ty),
-            IrExpr::Bucket { ts, unit } => d.bucket(&self.expr(ts)?, *unit),
+            IrExpr::Cast { expr, ty } => out.push_str(&d.cast(&self.text(expr)?, expr.ty, *ty)),
+            IrExpr::Bucket { ts, unit } => out.push_str(&d.bucket(&self.text(ts)?, *unit)),
             IrExpr::Func { name, args, span } => {
-                let a: Vec<String> = args.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
                 let tpl = d
                     .functions()
                     .iter()
                     .find(|f| {
-                        f.name == *name && f.arity.is_none_or(|n| n == a.len()) && f.ret.is_none_or(|r| r == t.ty)
+                        f.name == *name && f.arity.is_none_or(|n| n == args.len()) && f.ret.is_none_or(|r| r == t.ty)
                     })
                     .ok_or_else(|| {
                         Diagnostic::new("E0501", span.clone(), format!("`{name}` is not available on {}", d.name()))
                             .hint("this report must run on every dialect: use a function both databases have")
                     })?;
-                fill(tpl.template, &a)
+                self.fill(tpl.template, args, out)?;
             }
-            IrExpr::Binary { .. }
-            | IrExpr::Not(_)
-            | IrExpr::Neg(_)
-            | IrExpr::IsNull { .. }
-            | IrExpr::InList { .. }
-            | IrExpr::InParam { .. } => {
-                format!("({})", self.expr(t)?)
+        }
+        Ok(())
+    }
+
+    /// Substitutes `{N}` and `{*}` in one pass, so argument text is never rescanned.
+    fn fill(&self, template: &str, args: &[TExpr], out: &mut String) -> Emitted {
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find('}') {
+                Some(close) if after[..close] == *"*" => {
+                    self.list(out, args, ", ", |x, out| self.expr(x, out))?;
+                    rest = &after[close + 1..];
+                }
+                Some(close) if after[..close].parse::<usize>().is_ok_and(|i| i < args.len()) => {
+                    self.expr(&args[after[..close].parse::<usize>().unwrap_or(0)], out)?;
+                    rest = &after[close + 1..];
+                }
+                _ => {
+                    out.push('{');
+                    rest = after;
+                }
             }
-        })
+        }
+        out.push_str(rest);
+        Ok(())
+    }
+}
+
+/// The precedence `t` is printed at (ATOM: never needs parentheses).
+fn prec(t: &TExpr) -> u8 {
+    match &t.e {
+        IrExpr::Binary { op: BinOp::Coalesce | BinOp::Like, .. } => ATOM,
+        IrExpr::Binary { op, .. } => bin_prec(*op),
+        IrExpr::Not(_) => NOT,
+        IrExpr::Neg(_) => NEG,
+        IrExpr::IsNull { .. } | IrExpr::InList { .. } | IrExpr::InParam { .. } => CMP,
+        _ => ATOM,
     }
 }
 
@@ -397,30 +511,4 @@ fn bin_prec(op: BinOp) -> u8 {
         BinOp::Mul | BinOp::Div | BinOp::Mod => MUL,
         BinOp::Coalesce => ATOM,
     }
-}
-
-/// Substitutes `{N}` and `{*}` in one pass, so argument text is never rescanned.
-fn fill(template: &str, args: &[String]) -> String {
-    let mut out = String::with_capacity(template.len() + args.iter().map(String::len).sum::<usize>());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if after[..close] == *"*" => {
-                out.push_str(&args.join(", "));
-                rest = &after[close + 1..];
-            }
-            Some(close) if after[..close].parse::<usize>().is_ok_and(|i| i < args.len()) => {
-                out.push_str(&args[after[..close].parse::<usize>().unwrap_or(0)]);
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
