@@ -120,3 +120,16 @@ fn json_errors_are_machine_readable() {
     assert_eq!(j["column"], 7);
     assert_eq!(j["file"], "q.cql");
 }
+
+#[test]
+fn any_white_space_and_pipes_separate_tokens_alike() {
+    let declared = HashMap::new();
+    let plain = "from sessions as s where s.sensor == 'a' take 5";
+    let odd = "from\tsessions\u{a0}as s\r\n| where\u{2003}s.sensor == 'a' | take 5";
+    let a = compile_all(plain, &declared).unwrap();
+    let b = compile_all(odd, &declared).unwrap();
+    assert_eq!(a, b);
+    // Inside a text literal white space is kept as written.
+    let c = compile_all("from sessions as s where s.sensor == 'a\u{a0}b' take 5", &declared).unwrap();
+    assert!(c[0].sql.contains("'a\u{a0}b'"), "{}", c[0].sql);
+}
