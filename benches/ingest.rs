@@ -7,7 +7,8 @@
 //! Full: `cowrieql ingest` (release binary): raw_events with dedup, fact tables, session
 //! summaries, checkpoints.
 //!
-//! `cargo bench --bench ingest` (COWRIEQL_BENCH_EVENTS=N to change the size, default 1,000,000).
+//! `cargo bench --bench ingest` (COWRIEQL_BENCH_EVENTS=N to change the size, default 1,000,000;
+//! COWRIEQL_BENCH_BACKENDS=sqlite or =postgres for one backend only).
 
 // The allocator the `cowrieql` binary uses (src/main.rs), so the figures are the tool's.
 #[global_allocator]
@@ -148,7 +149,8 @@ async fn main() {
     let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     println!("ingest bench: {events} generated events, {mb:.0} MB");
     println!("{:<10} {:>14} {:>14} {:>7}  full ingest summary", "backend", "baseline ev/s", "full ev/s", "ratio");
-    for backend in ["sqlite", "postgres"] {
+    let only = std::env::var("COWRIEQL_BENCH_BACKENDS").unwrap_or_default();
+    for backend in ["sqlite", "postgres"].into_iter().filter(|b| only.is_empty() || only.contains(b)) {
         let (a, b) = if backend == "sqlite" {
             (common::fresh_sqlite().await, common::fresh_sqlite().await)
         } else {
