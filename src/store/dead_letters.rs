@@ -114,12 +114,12 @@ pub async fn retry(store: &Store) -> Result<RetryStats> {
         match store {
             Store::Sqlite(p) => {
                 let mut c = p.acquire().await?;
-                sqlite::write_batch(&mut c, &batch).await?;
+                sqlite::write_batch(&mut c, &batch, &[]).await?;
             }
             Store::Postgres(p) => {
                 let mut c = p.acquire().await?;
-                postgres::prepare(&mut c).await?;
-                postgres::write_batch(&mut c, &batch).await?;
+                let id_seq = postgres::prepare(&mut c).await?;
+                postgres::write_batch(&mut c, &id_seq, &batch, &[]).await?;
             }
         }
         for chunk in fixed_ids.chunks(500) {

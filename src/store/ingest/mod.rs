@@ -6,6 +6,7 @@
 //! committed batch, and content hashes make any line already stored a no-op.
 
 pub mod batch;
+mod commit_order;
 pub mod event;
 pub mod postgres;
 pub mod source;
@@ -16,9 +17,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use self::batch::{Batch, Checkpoint, DeadLetter, SessionKey};
+use self::commit_order::CommitOrder;
 use self::source::{LineReader, Source};
 use crate::store::{migrate, Store};
 
@@ -131,8 +134,8 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
         "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
     );
 
-    let mut writer = Writer::open(store).await?;
-    let checkpoints = writer.checkpoints().await?;
+    let mut idle = Writer::open_lanes(store).await?;
+    let checkpoints = idle[0].checkpoints().await?;
     let (tx, mut rx) = mpsc::channel::<Msg>(1);
     let batch_lines = opts.batch_lines.max(1);
     let reader_sources = sources.clone();
@@ -142,10 +145,17 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     // A 64-bit digest per session, not the key itself: a long log touches millions of
     // sessions, and their keys would grow the memory with the file (measured at 10M events).
     let mut touched: HashSet<u64> = HashSet::new();
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Batch(b) => {
-                let out = writer.write(&b).await.with_context(|| format!("writing a batch of {}", b.source))?;
+    let mut order = CommitOrder::default();
+    let mut inflight = FuturesUnordered::new();
+    let mut next_seq = 0u64;
+    let mut reading = true;
+    loop {
+        tokio::select! {
+            Some((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
+                let (b, out): (Batch, Result<BatchOutcome>) = (b, out);
+                let out = out.with_context(|| format!("writing a batch of {}", b.source))?;
+                order.committed(seq);
+                idle.push(w);
                 stats.lines += b.lines;
                 stats.blank += b.blank;
                 stats.accepted += out.inserted;
@@ -155,32 +165,62 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                 bar.inc(b.bytes);
                 bar.set_message(format!("{} events", stats.accepted));
             }
-            Msg::Restarted(name) => stats.restarted.push(name),
-            Msg::Incomplete => stats.incomplete += 1,
-            Msg::FileDone(bytes) => bar.inc(bytes),
+            msg = rx.recv(), if reading && !idle.is_empty() => match msg {
+                Some(Msg::Batch(b)) => {
+                    let seq = next_seq;
+                    next_seq += 1;
+                    let cps = order.dispatch(seq, b.checkpoint.as_ref());
+                    let Some(mut w) = idle.pop() else { unreachable!("guarded by the select condition") };
+                    inflight.push(async move {
+                        let out = w.write(&b, &cps).await;
+                        (w, seq, b, out)
+                    });
+                }
+                Some(Msg::Restarted(name)) => stats.restarted.push(name),
+                Some(Msg::Incomplete) => stats.incomplete += 1,
+                Some(Msg::FileDone(bytes)) => bar.inc(bytes),
+                None => reading = false,
+            },
+            else => break,
         }
     }
     reader.await.context("reader thread failed")??;
+    // Batches that committed out of order wrote only checkpoints known safe at the time;
+    // now that everything is stored, every source's final one.
+    let mut w = idle.pop().context("no writer connection left")?;
+    w.write(&Batch::default(), &order.finish()).await.context("writing the final checkpoints")?;
     bar.finish_and_clear();
     stats.sessions_touched = touched.len() as u64;
     stats.elapsed = started.elapsed();
     Ok(stats)
 }
 
-/// The connection the whole ingest writes through.
+/// PostgreSQL writes batches over this many connections at once: one server backend uses
+/// one core, and it was the ingest's bottleneck while the other core idled a third of the
+/// time (perf). SQLite has one writer at a time, so one lane.
+const PG_LANES: u32 = 2;
+
+/// A connection batches are written through.
 enum Writer {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    /// With the name of raw_events' id sequence.
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>, String),
 }
 
 impl Writer {
-    async fn open(store: &Store) -> Result<Self> {
+    async fn open_lanes(store: &Store) -> Result<Vec<Self>> {
         Ok(match store {
-            Store::Sqlite(p) => Writer::Sqlite(p.acquire().await?),
+            Store::Sqlite(p) => vec![Writer::Sqlite(p.acquire().await?)],
             Store::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                postgres::prepare(&mut c).await?;
-                Writer::Postgres(c)
+                // Leave a pool of one usable: never wait for a second connection that cannot come.
+                let lanes = PG_LANES.min(p.options().get_max_connections()).max(1);
+                let mut v = Vec::new();
+                for _ in 0..lanes {
+                    let mut c = p.acquire().await?;
+                    let seq = postgres::prepare(&mut c).await?;
+                    v.push(Writer::Postgres(c, seq));
+                }
+                v
             }
         })
     }
@@ -190,7 +230,7 @@ impl Writer {
         let sql = "SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints";
         let rows: Vec<Row> = match self {
             Writer::Sqlite(c) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
-            Writer::Postgres(c) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
+            Writer::Postgres(c, _) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
         };
         Ok(rows
             .into_iter()
@@ -207,10 +247,21 @@ impl Writer {
             .collect())
     }
 
-    async fn write(&mut self, b: &Batch) -> Result<BatchOutcome> {
+    /// Writes `b` and the checkpoints `cps` in one transaction. On PostgreSQL two lanes can
+    /// wait on each other's rows (the same line in both, or the same session); the server
+    /// then cancels one transaction, which is rolled back and written again.
+    async fn write(&mut self, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
         match self {
-            Writer::Sqlite(c) => sqlite::write_batch(c, b).await,
-            Writer::Postgres(c) => postgres::write_batch(c, b).await,
+            Writer::Sqlite(c) => sqlite::write_batch(c, b, cps).await,
+            Writer::Postgres(c, seq) => {
+                let mut attempt = 1;
+                loop {
+                    match postgres::write_batch(c, seq, b, cps).await {
+                        Err(e) if attempt < 5 && postgres::is_retryable(&e) => attempt += 1,
+                        other => return other,
+                    }
+                }
+            }
         }
     }
 }

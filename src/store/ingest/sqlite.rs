@@ -12,24 +12,25 @@ use anyhow::Result;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sqlx::sqlite::SqliteConnection;
 
-use super::batch::{plan, session_merge_sql, Batch, SESSION_COLUMNS};
+use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
 use super::event::Fact;
 use super::BatchOutcome;
 use crate::store::timefmt::to_sqlite_text;
 
-pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch) -> Result<BatchOutcome> {
+/// Writes `b` and the checkpoints `cps` in one transaction.
+pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: `handle` keeps sqlx away from this connection until it is dropped, after
     // `db`; `from_handle` borrows the connection and never closes it. Both crates link the
     // same libsqlite3-sys, so the pointer types are one type.
     let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr())? };
     // The work is synchronous: the batch is in memory and the database is a local file.
-    let out = write(&db, b);
+    let out = write(&db, b, cps);
     drop(db);
     out
 }
 
-fn write(db: &Connection, b: &Batch) -> Result<BatchOutcome> {
+fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
     // IMMEDIATE: take the write lock up front, so a concurrent writer makes this wait (busy
     // timeout) instead of failing halfway on a lock upgrade.
     let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
@@ -148,7 +149,7 @@ fn write(db: &Connection, b: &Batch) -> Result<BatchOutcome> {
     for d in &b.dead {
         dead.execute(params![b.source.as_str(), d.offset as i64, d.raw.as_str(), d.reason.as_str(), &d.hash[..], now])?;
     }
-    if let Some(cp) = &b.checkpoint {
+    for cp in cps {
         tx.prepare_cached(
             "INSERT INTO ingest_checkpoints (source_file, byte_offset, head_hash, head_len, lines_read, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source_file) DO UPDATE SET byte_offset = excluded.byte_offset, \
