@@ -50,6 +50,7 @@ pub fn builtin(backend: Backend) -> Vec<Migration> {
                 migration!(2, "postgres", "0002_view_registry.sql"),
                 migration!(3, "postgres", "0003_payload_indexes.sql"),
                 migration!(4, "postgres", "0004_sensor_time_index.sql"),
+                migration!(5, "postgres", "0005_partial_payload_indexes.sql"),
             ]
         }
     }
