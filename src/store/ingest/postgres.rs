@@ -3,11 +3,12 @@
 //! COPYed straight into their tables.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use anyhow::Result;
 use chrono::Utc;
 use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Postgres, QueryBuilder, Row};
+use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
 use super::event::Fact;
@@ -21,12 +22,23 @@ const MAX_PARAMS: usize = 60_000;
 pub const STAGE_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_raw (
     session_id text, event_type text, ts timestamptz, src_ip text, sensor text,
     payload text, source_file text, source_offset bigint, content_hash bytea
-) ON COMMIT DELETE ROWS";
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_sessions (LIKE sessions) ON COMMIT DELETE ROWS";
+
+/// Merges the staged session pieces into `sessions`. In key order, so that two writer
+/// connections lock session rows in the same order and cannot deadlock on them.
+static SESSION_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let cols = SESSION_COLUMNS.join(", ");
+    format!(
+        "INSERT INTO sessions ({cols}) SELECT {cols} FROM stage_sessions ORDER BY sensor, session_id{}",
+        session_merge_sql("LEAST", "GREATEST")
+    )
+});
 
 /// Per-connection setup; returns the name of raw_events' id sequence (looked up once: as a
 /// function of every row, `pg_get_serial_sequence` cost 5% of ingest time).
 pub async fn prepare(conn: &mut PgConnection) -> Result<String> {
-    sqlx::query(STAGE_DDL).execute(&mut *conn).await?;
+    sqlx::raw_sql(STAGE_DDL).execute(&mut *conn).await?;
     let seq: Option<String> =
         sqlx::query_scalar("SELECT pg_get_serial_sequence('raw_events', 'id')").fetch_one(&mut *conn).await?;
     seq.ok_or_else(|| anyhow::anyhow!("raw_events.id has no sequence"))
@@ -178,34 +190,41 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
     )
     .await?;
 
-    let merge = session_merge_sql("LEAST", "GREATEST");
-    for chunk in p.sessions.chunks(MAX_PARAMS / SESSION_COLUMNS.len()) {
-        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO sessions ({}) ", SESSION_COLUMNS.join(", ")));
-        qb.push_values(chunk, |mut row, ((sensor, sid), d)| {
-            row.push_bind(sensor.as_str())
-                .push_bind(sid.as_str())
-                .push_bind(d.src_ip.as_deref())
-                .push_bind(d.protocol.as_deref())
-                .push_bind(d.first_event_at)
-                .push_bind(d.last_event_at)
-                .push_bind(d.duration_s)
-                .push_bind(d.event_count)
-                .push_bind(d.command_count)
-                .push_bind(d.failed_command_count)
-                .push_bind(d.login_attempts)
-                .push_bind(d.login_failures)
-                .push_bind(d.login_success)
-                .push_bind(d.username.as_deref())
-                .push_bind(d.download_count)
-                .push_bind(d.upload_count)
-                .push_bind(d.client_version.as_deref())
-                .push_bind(d.hassh.as_deref())
-                .push_bind(d.closed)
-                .push_bind(d.vt_flagged)
-                .push_bind(d.dshield_flagged);
-        });
-        qb.push(merge.as_str());
-        qb.build().persistent(false).execute(&mut *tx).await?;
+    // Session pieces go through COPY too: as one multi-row INSERT of 21 bound columns,
+    // parsing and binding the statement cost the server more than running it (statement log).
+    let mut buf = Vec::new();
+    for ((sensor, sid), d) in &p.sessions {
+        let mut row = CopyRow::new(&mut buf);
+        row.text(Some(sensor)).text(Some(sid)).text(d.src_ip.as_deref()).text(d.protocol.as_deref());
+        for t in [&d.first_event_at, &d.last_event_at] {
+            match t {
+                Some(t) => row.ts(t),
+                None => row.null(),
+            };
+        }
+        match d.duration_s {
+            Some(f) => row.float(f),
+            None => row.null(),
+        };
+        row.int(d.event_count)
+            .int(d.command_count)
+            .int(d.failed_command_count)
+            .int(d.login_attempts)
+            .int(d.login_failures)
+            .boolean(d.login_success)
+            .text(d.username.as_deref())
+            .int(d.download_count)
+            .int(d.upload_count)
+            .text(d.client_version.as_deref())
+            .text(d.hassh.as_deref())
+            .boolean(d.closed)
+            .boolean(d.vt_flagged)
+            .boolean(d.dshield_flagged)
+            .end();
+    }
+    if !buf.is_empty() {
+        copy(&mut tx, &format!("COPY stage_sessions ({}) FROM STDIN", SESSION_COLUMNS.join(", ")), buf).await?;
+        sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).execute(&mut *tx).await?;
     }
     let now = Utc::now();
     for chunk in b.dead.chunks(MAX_PARAMS / 6) {
