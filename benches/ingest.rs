@@ -148,18 +148,34 @@ async fn main() {
     drop(f);
     let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     println!("ingest bench: {events} generated events, {mb:.0} MB");
+    // Rounds alternate baseline and full ingest on fresh databases; the medians are compared
+    // (a shared 2-core machine drifts by a third between minutes).
+    let rounds: usize = std::env::var("COWRIEQL_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+    println!("{rounds} rounds; events/s per round, then the medians");
     println!("{:<10} {:>14} {:>14} {:>7}  full ingest summary", "backend", "baseline ev/s", "full ev/s", "ratio");
     let only = std::env::var("COWRIEQL_BENCH_BACKENDS").unwrap_or_default();
     for backend in ["sqlite", "postgres"].into_iter().filter(|b| only.is_empty() || only.contains(b)) {
-        let (a, b) = if backend == "sqlite" {
-            (common::fresh_sqlite().await, common::fresh_sqlite().await)
-        } else {
-            (common::fresh_pg().await, common::fresh_pg().await)
-        };
-        let base =
-            if backend == "sqlite" { bare_sqlite(&a.store, &path).await } else { bare_pg(&a.store, &path).await };
-        let (secs, summary) = full(&b.url, &path);
-        let (base_rate, full_rate) = (events as f64 / base, events as f64 / secs);
-        println!("{backend:<10} {base_rate:>14.0} {full_rate:>14.0} {:>7.2}  {summary}", full_rate / base_rate);
+        let (mut bases, mut fulls) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let (a, b) = if backend == "sqlite" {
+                (common::fresh_sqlite().await, common::fresh_sqlite().await)
+            } else {
+                (common::fresh_pg().await, common::fresh_pg().await)
+            };
+            let base =
+                if backend == "sqlite" { bare_sqlite(&a.store, &path).await } else { bare_pg(&a.store, &path).await };
+            let (secs, summary) = full(&b.url, &path);
+            let (base_rate, full_rate) = (events as f64 / base, events as f64 / secs);
+            println!("{backend:<10} {base_rate:>14.0} {full_rate:>14.0} {:>7.2}  {summary}", full_rate / base_rate);
+            bases.push(base_rate);
+            fulls.push(full_rate);
+        }
+        let (mb, mf) = (median(&mut bases), median(&mut fulls));
+        println!("{:<10} {mb:>14.0} {mf:>14.0} {:>7.2}  median of {rounds}", format!("{backend}*"), mf / mb);
     }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }

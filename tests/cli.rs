@@ -95,11 +95,16 @@ async fn a_killed_ingest_resumes_to_the_state_of_one_clean_run() {
         let out = cowrieql().args(["--db", &victim.url, "ingest", "--quiet"]).arg(&log).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let summary = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            summary.contains(&format!("{} accepted, 0 duplicates", 60_000 - partial)),
-            "{}: {summary}",
-            victim.label
-        );
+        // Every missing line is added once. PostgreSQL writes over two connections, so its
+        // last safe checkpoint may lag up to two batches behind what had committed: those
+        // lines are read again and count as duplicates (docs/ingest.md).
+        let number_before = |what: &str| -> i64 {
+            let at = summary.find(what).unwrap_or_else(|| panic!("no `{what}` in {summary}"));
+            summary[..at].rsplit(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        };
+        assert_eq!(number_before(" accepted"), 60_000 - partial, "{}: {summary}", victim.label);
+        let reread_allowed = if victim.label.contains("sqlite") { 0 } else { 2 * 1000 };
+        assert!(number_before(" duplicates") <= reread_allowed, "{}: {summary}", victim.label);
 
         cowrieql::store::ingest::ingest(&clean.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
         assert_eq!(counts(&victim.store).await, counts(&clean.store).await, "{}", victim.label);

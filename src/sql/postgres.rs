@@ -7,6 +7,13 @@ use crate::fn_template as f;
 
 pub struct Postgres;
 
+/// Top-level payload keys left out of the GIN index (migration 0006 builds the index on the
+/// payload minus these, in this order): each has a column of its own (`ts`, `session_id`,
+/// `sensor`, `src_ip`, `event_type`) or is unique per event (`message`, `src_port`), and
+/// indexing them cost a sixth of ingest time.
+pub const GIN_UNINDEXED_KEYS: [&str; 7] =
+    ["eventid", "message", "sensor", "session", "src_ip", "src_port", "timestamp"];
+
 static FUNCTIONS: &[FnTemplate] = &[
     f!("count", Some(0), None, "COUNT(*)"),
     f!("count", Some(1), None, "COUNT({0})"),
@@ -105,13 +112,20 @@ impl Dialect for Postgres {
         out
     }
     fn json_contains(&self, base: &str, path: &[Seg], value: &str) -> Option<String> {
+        // The GIN index covers the payload without the keys in GIN_UNINDEXED_KEYS: a test on
+        // one of those has no index to use here (they have columns of their own).
+        if matches!(path.first(), Some(Seg::Key(k)) if GIN_UNINDEXED_KEYS.contains(&k.as_str())) {
+            return None;
+        }
         // Containment cannot say "element N of an array"; keys only.
         let mut obj = value.to_string();
         for s in path.iter().rev() {
             let Seg::Key(k) = s else { return None };
             obj = format!("jsonb_build_object({}, {obj})", quote_text(k));
         }
-        Some(format!("{base} @> {obj}"))
+        // Removing other top-level keys changes no answer about this key's subtree, and this
+        // is the expression the index is built on (migration 0006), so the planner can use it.
+        Some(format!("({base} - CAST('{{{}}}' AS TEXT[])) @> {obj}", GIN_UNINDEXED_KEYS.join(",")))
     }
     fn cast(&self, e: &str, from: Ty, to: Ty) -> String {
         match (from, to) {
@@ -184,5 +198,17 @@ impl Dialect for Postgres {
     }
     fn sqlparser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+}
+
+#[cfg(test)]
+mod gin_tests {
+    use super::GIN_UNINDEXED_KEYS;
+
+    #[test]
+    fn the_emitter_and_the_gin_migration_leave_out_the_same_keys() {
+        // The planner uses the index only if the query's expression is the index's.
+        let sql = include_str!("../../migrations/postgres/0006_narrow_payload_gin.sql");
+        assert!(sql.contains(&format!("CAST('{{{}}}' AS TEXT[])", GIN_UNINDEXED_KEYS.join(","))), "{sql}");
     }
 }

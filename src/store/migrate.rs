@@ -51,6 +51,7 @@ pub fn builtin(backend: Backend) -> Vec<Migration> {
                 migration!(3, "postgres", "0003_payload_indexes.sql"),
                 migration!(4, "postgres", "0004_sensor_time_index.sql"),
                 migration!(5, "postgres", "0005_partial_payload_indexes.sql"),
+                migration!(6, "postgres", "0006_narrow_payload_gin.sql"),
             ]
         }
     }
