@@ -133,6 +133,9 @@ pub struct Event {
     pub payload: String,
     pub event_type: String,
     pub ts: DateTime<Utc>,
+    /// `ts` as stored text (SQLite's form; also what COPY sends PostgreSQL), formatted by
+    /// the reader thread so the writer, the slower of the two, does not.
+    pub ts_text: String,
     pub session_id: Option<String>,
     pub src_ip: Option<String>,
     pub sensor: String,
@@ -336,6 +339,7 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
         hash: content_hash(line),
         payload: stored,
         event_type,
+        ts_text: crate::store::timefmt::to_sqlite_text(&ts),
         ts,
         session_id,
         src_ip,

@@ -44,7 +44,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             let n = insert.execute(params![
                 e.session_id.as_deref(),
                 e.event_type.as_str(),
-                to_sqlite_text(&e.ts),
+                e.ts_text.as_str(),
                 e.src_ip.as_deref(),
                 e.sensor.as_str(),
                 e.payload.as_str(),
@@ -68,7 +68,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
         login.execute(params![
             id,
             e.session_id.as_deref(),
-            to_sqlite_text(&e.ts),
+            e.ts_text.as_str(),
             e.sensor.as_str(),
             e.src_ip.as_deref(),
             username.as_deref(),
@@ -84,7 +84,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
         command.execute(params![
             id,
             e.session_id.as_deref(),
-            to_sqlite_text(&e.ts),
+            e.ts_text.as_str(),
             e.sensor.as_str(),
             e.src_ip.as_deref(),
             input.as_str(),
@@ -100,7 +100,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
         transfer.execute(params![
             id,
             e.session_id.as_deref(),
-            to_sqlite_text(&e.ts),
+            e.ts_text.as_str(),
             e.sensor.as_str(),
             e.src_ip.as_deref(),
             url.as_deref(),
