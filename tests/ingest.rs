@@ -330,3 +330,34 @@ async fn folders_gz_and_stdin_sources() {
         assert_eq!(again.lines, 0, "{}: the .gz checkpoint holds too", db.label);
     }
 }
+
+/// Every line twice, the copies a few batches apart: on PostgreSQL two connections write
+/// neighbouring batches at once, so a batch's COPY meets lines the other connection has just
+/// inserted and not yet committed; it must wait, fall back to skipping them, and end exactly
+/// as one ingest of the lines once.
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_repeated_in_neighbouring_batches_are_stored_once() {
+    let data = generated(4000, 21);
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    let mut doubled = Vec::new();
+    // Blocks of 600 lines, each followed by its copy: with 500-line batches a copy lands in
+    // the next batch or the one after, which the other connection is writing.
+    for block in lines.chunks(600) {
+        for _ in 0..2 {
+            block.iter().for_each(|l| doubled.extend_from_slice(l));
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (once, twice) = (tmp.path().join("once.json"), tmp.path().join("twice.json"));
+    std::fs::write(&once, &data).unwrap();
+    std::fs::write(&twice, &doubled).unwrap();
+    let small = IngestOptions { batch_lines: 500, progress: false };
+    for (victim, clean) in [(fresh_sqlite().await, fresh_sqlite().await), (fresh_pg().await, fresh_pg().await)] {
+        let st = ingest(&victim.store, std::slice::from_ref(&twice), &small).await.unwrap();
+        assert_eq!((st.lines, st.accepted, st.duplicates), (8000, 4000, 4000), "{}", victim.label);
+        load(&clean.store, std::slice::from_ref(&once)).await;
+        assert_eq!(counts(&victim.store).await, counts(&clean.store).await, "{}", victim.label);
+        assert_eq!(session_rows(&victim.store).await, session_rows(&clean.store).await, "{}", victim.label);
+        assert_eq!(fact_rows(&victim.store).await, fact_rows(&clean.store).await, "{}", victim.label);
+    }
+}
