@@ -173,7 +173,8 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                     let seq = next_seq;
                     next_seq += 1;
                     let cps = order.dispatch(seq, b.checkpoint.as_ref());
-                    let Some(mut w) = idle.pop() else { unreachable!("guarded by the select condition") };
+                    // The branch runs only with an idle writer (its condition).
+                    let mut w = idle.pop().context("no idle writer connection")?;
                     inflight.push(async move {
                         let out = w.write(&b, &cps).await;
                         (w, seq, b, out)
