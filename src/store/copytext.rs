@@ -68,7 +68,8 @@ impl<'a> CopyRow<'a> {
     }
     pub fn ts(&mut self, t: &DateTime<Utc>) -> &mut Self {
         self.sep();
-        self.0.extend_from_slice(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).as_bytes());
+        // The stored text form: UTC with microseconds, which PostgreSQL reads exactly.
+        self.0.extend_from_slice(crate::store::timefmt::to_sqlite_text(t).as_bytes());
         self
     }
     pub fn bytea(&mut self, b: &[u8]) -> &mut Self {

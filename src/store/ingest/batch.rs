@@ -87,6 +87,22 @@ pub fn plan<'a>(batch: &'a Batch, new_ids: &HashMap<u64, i64>) -> Plan<'a> {
     p
 }
 
+// The columns each backend writes, in the order its writer supplies them (one list for both,
+// so a schema change is made once).
+pub const RAW_COLUMNS: &str =
+    "session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash";
+pub const LOGIN_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, username, password, success";
+pub const COMMAND_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, input, failed";
+pub const TRANSFER_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction";
+pub const DEAD_LETTER_COLUMNS: &str = "source_file, source_offset, raw, reason, content_hash, created_at";
+
+/// Records how far a source has been read. `$N` placeholders: PostgreSQL's, and on SQLite
+/// named parameters numbered in order of appearance, so both bind them by position.
+pub const CHECKPOINT_UPSERT: &str =
+    "INSERT INTO ingest_checkpoints (source_file, byte_offset, head_hash, head_len, lines_read, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source_file) DO UPDATE SET byte_offset = excluded.byte_offset, \
+     head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at";
+
 pub const SESSION_COLUMNS: [&str; 21] = [
     "sensor",
     "session_id",

@@ -151,8 +151,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let mut reading = true;
     loop {
         tokio::select! {
-            Some((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
-                let (b, out): (Batch, Result<BatchOutcome>) = (b, out);
+            Some::<Written>((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
                 let out = out.with_context(|| format!("writing a batch of {}", b.source))?;
                 order.committed(seq);
                 idle.push(w);
@@ -174,11 +173,8 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                     next_seq += 1;
                     let cps = order.dispatch(seq, b.checkpoint.as_ref());
                     // The branch runs only with an idle writer (its condition).
-                    let mut w = idle.pop().context("no idle writer connection")?;
-                    inflight.push(async move {
-                        let out = w.write(&b, &cps).await;
-                        (w, seq, b, out)
-                    });
+                    let w = idle.pop().context("no idle writer connection")?;
+                    inflight.push(write_on(w, seq, b, cps));
                 }
                 Some(Msg::Restarted(name)) => stats.restarted.push(name),
                 Some(Msg::Incomplete) => stats.incomplete += 1,
@@ -197,6 +193,15 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     stats.sessions_touched = touched.len() as u64;
     stats.elapsed = started.elapsed();
     Ok(stats)
+}
+
+/// A written batch: the connection handed back, the batch's number, the batch, the outcome.
+type Written = (Writer, u64, Batch, Result<BatchOutcome>);
+
+/// Writes batch `seq` on `w`.
+async fn write_on(mut w: Writer, seq: u64, b: Batch, cps: Vec<Checkpoint>) -> Written {
+    let out = w.write(&b, &cps).await;
+    (w, seq, b, out)
 }
 
 /// PostgreSQL writes batches over this many connections at once: one server backend uses

@@ -1,6 +1,6 @@
-//! Writing batches to PostgreSQL: COPY into a staging table, then one INSERT … SELECT that
-//! skips duplicates and returns the new ids; fact rows are new by construction, so they are
-//! COPYed straight into their tables.
+//! Writing batches to PostgreSQL: events COPYed straight into raw_events (through a staging
+//! table and `INSERT … ON CONFLICT DO NOTHING` when the batch holds stored lines), fact rows
+//! COPYed (new by construction), session pieces COPYed into staging and merged.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -10,7 +10,10 @@ use chrono::Utc;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
-use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
+use super::batch::{
+    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DEAD_LETTER_COLUMNS, LOGIN_COLUMNS,
+    RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+};
 use super::event::Fact;
 use super::BatchOutcome;
 use crate::store::copytext::{copy, CopyRow};
@@ -21,7 +24,7 @@ const MAX_PARAMS: usize = 60_000;
 /// Created once per connection; emptied at every commit.
 pub const STAGE_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_raw (
     session_id text, event_type text, ts timestamptz, src_ip text, sensor text,
-    payload text, source_file text, source_offset bigint, content_hash bytea
+    payload jsonb, source_file text, source_offset bigint, content_hash bytea
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_sessions (LIKE sessions) ON COMMIT DELETE ROWS";
 
@@ -43,10 +46,6 @@ pub async fn prepare(conn: &mut PgConnection) -> Result<String> {
         sqlx::query_scalar("SELECT pg_get_serial_sequence('raw_events', 'id')").fetch_one(&mut *conn).await?;
     seq.ok_or_else(|| anyhow::anyhow!("raw_events.id has no sequence"))
 }
-
-/// The columns every raw_events row is written with, in COPY order after `id`.
-const RAW_COLUMNS: &str =
-    "session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash";
 
 fn raw_rows(b: &Batch, ids: Option<&[i64]>) -> Vec<u8> {
     let mut buf = Vec::with_capacity(b.events.iter().map(|e| e.payload.len() + 180).sum());
@@ -102,11 +101,10 @@ async fn insert_events(tx: &mut PgConnection, b: &Batch, id_seq: &str) -> Result
         Err(e) => return Err(e),
     }
     copy(&mut *tx, &format!("COPY stage_raw ({RAW_COLUMNS}) FROM STDIN"), raw_rows(b, None)).await?;
-    let rows = sqlx::query(
-        "INSERT INTO raw_events (session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash) \
-         SELECT session_id, event_type, ts, src_ip, sensor, payload::jsonb, source_file, source_offset, content_hash \
-         FROM stage_raw ORDER BY source_offset ON CONFLICT (ts, content_hash) DO NOTHING RETURNING id, source_offset",
-    )
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO raw_events ({RAW_COLUMNS}) SELECT {RAW_COLUMNS} FROM stage_raw ORDER BY source_offset \
+         ON CONFLICT (ts, content_hash) DO NOTHING RETURNING id, source_offset"
+    )))
     .fetch_all(&mut *tx)
     .await?;
     for r in rows {
@@ -136,7 +134,7 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
 
     let mut buf = Vec::new();
     for (id, e) in &p.logins {
-        let Some(Fact::Login { username, password, success }) = &e.fact else { unreachable!() };
+        let Some(Fact::Login { username, password, success }) = &e.fact else { continue };
         CopyRow::new(&mut buf)
             .int(*id)
             .text(e.session_id.as_deref())
@@ -148,15 +146,10 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
             .boolean(*success)
             .end();
     }
-    copy(
-        &mut tx,
-        "COPY logins (event_id, session_id, ts, sensor, src_ip, username, password, success) FROM STDIN",
-        buf,
-    )
-    .await?;
+    copy(&mut tx, &format!("COPY logins ({LOGIN_COLUMNS}) FROM STDIN"), buf).await?;
     let mut buf = Vec::new();
     for (id, e) in &p.commands {
-        let Some(Fact::Command { input, failed }) = &e.fact else { unreachable!() };
+        let Some(Fact::Command { input, failed }) = &e.fact else { continue };
         CopyRow::new(&mut buf)
             .int(*id)
             .text(e.session_id.as_deref())
@@ -167,10 +160,10 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
             .boolean(*failed)
             .end();
     }
-    copy(&mut tx, "COPY commands (event_id, session_id, ts, sensor, src_ip, input, failed) FROM STDIN", buf).await?;
+    copy(&mut tx, &format!("COPY commands ({COMMAND_COLUMNS}) FROM STDIN"), buf).await?;
     let mut buf = Vec::new();
     for (id, e) in &p.transfers {
-        let Some(Fact::Transfer { url, shasum, outfile, direction }) = &e.fact else { unreachable!() };
+        let Some(Fact::Transfer { url, shasum, outfile, direction }) = &e.fact else { continue };
         CopyRow::new(&mut buf)
             .int(*id)
             .text(e.session_id.as_deref())
@@ -183,12 +176,7 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
             .text(Some(direction.as_str()))
             .end();
     }
-    copy(
-        &mut tx,
-        "COPY downloads (event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction) FROM STDIN",
-        buf,
-    )
-    .await?;
+    copy(&mut tx, &format!("COPY downloads ({TRANSFER_COLUMNS}) FROM STDIN"), buf).await?;
 
     // Session pieces go through COPY too: as one multi-row INSERT of 21 bound columns,
     // parsing and binding the statement cost the server more than running it (statement log).
@@ -228,9 +216,7 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
     }
     let now = Utc::now();
     for chunk in b.dead.chunks(MAX_PARAMS / 6) {
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "INSERT INTO dead_letters (source_file, source_offset, raw, reason, content_hash, created_at) ",
-        );
+        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO dead_letters ({DEAD_LETTER_COLUMNS}) "));
         qb.push_values(chunk, |mut row, d| {
             row.push_bind(b.source.as_str())
                 .push_bind(d.offset as i64)
@@ -243,19 +229,15 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
         qb.build().persistent(false).execute(&mut *tx).await?;
     }
     for cp in cps {
-        sqlx::query(
-            "INSERT INTO ingest_checkpoints (source_file, byte_offset, head_hash, head_len, lines_read, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source_file) DO UPDATE SET byte_offset = excluded.byte_offset, \
-             head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at",
-        )
-        .bind(cp.source_file.as_str())
-        .bind(cp.byte_offset as i64)
-        .bind(cp.head_hash.as_slice())
-        .bind(cp.head_len as i64)
-        .bind(cp.lines_read as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(CHECKPOINT_UPSERT)
+            .bind(cp.source_file.as_str())
+            .bind(cp.byte_offset as i64)
+            .bind(cp.head_hash.as_slice())
+            .bind(cp.head_len as i64)
+            .bind(cp.lines_read as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })

@@ -12,7 +12,10 @@ use anyhow::Result;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sqlx::sqlite::SqliteConnection;
 
-use super::batch::{plan, session_merge_sql, Batch, Checkpoint, SESSION_COLUMNS};
+use super::batch::{
+    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DEAD_LETTER_COLUMNS, LOGIN_COLUMNS,
+    RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+};
 use super::event::Fact;
 use super::BatchOutcome;
 use crate::store::timefmt::to_sqlite_text;
@@ -36,10 +39,10 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
     let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
     let mut new_ids: HashMap<u64, i64> = HashMap::with_capacity(b.events.len());
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO raw_events (session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (ts, content_hash) DO NOTHING",
-        )?;
+        let mut insert = tx.prepare_cached(&format!(
+            "{} ON CONFLICT (ts, content_hash) DO NOTHING",
+            insert_sql("raw_events", RAW_COLUMNS)
+        ))?;
         for e in &b.events {
             let n = insert.execute(params![
                 e.session_id.as_deref(),
@@ -59,10 +62,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
     }
     let p = plan(b, &new_ids);
 
-    let mut login = tx.prepare_cached(
-        "INSERT INTO logins (event_id, session_id, ts, sensor, src_ip, username, password, success) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+    let mut login = tx.prepare_cached(&insert_sql("logins", LOGIN_COLUMNS))?;
     for (id, e) in &p.logins {
         let Some(Fact::Login { username, password, success }) = &e.fact else { continue };
         login.execute(params![
@@ -76,9 +76,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             success,
         ])?;
     }
-    let mut command = tx.prepare_cached(
-        "INSERT INTO commands (event_id, session_id, ts, sensor, src_ip, input, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+    let mut command = tx.prepare_cached(&insert_sql("commands", COMMAND_COLUMNS))?;
     for (id, e) in &p.commands {
         let Some(Fact::Command { input, failed }) = &e.fact else { continue };
         command.execute(params![
@@ -91,10 +89,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             failed,
         ])?;
     }
-    let mut transfer = tx.prepare_cached(
-        "INSERT INTO downloads (event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
+    let mut transfer = tx.prepare_cached(&insert_sql("downloads", TRANSFER_COLUMNS))?;
     for (id, e) in &p.transfers {
         let Some(Fact::Transfer { url, shasum, outfile, direction }) = &e.fact else { continue };
         transfer.execute(params![
@@ -109,11 +104,9 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             direction.as_str(),
         ])?;
     }
-    let placeholders: Vec<String> = (1..=SESSION_COLUMNS.len()).map(|i| format!("?{i}")).collect();
     let mut session = tx.prepare_cached(&format!(
-        "INSERT INTO sessions ({}) VALUES ({}){}",
-        SESSION_COLUMNS.join(", "),
-        placeholders.join(", "),
+        "{}{}",
+        insert_sql("sessions", &SESSION_COLUMNS.join(", ")),
         session_merge_sql("MIN", "MAX")
     ))?;
     for ((sensor, sid), d) in &p.sessions {
@@ -142,20 +135,13 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
         ])?;
     }
     let now = to_sqlite_text(&chrono::Utc::now());
-    let mut dead = tx.prepare_cached(
-        "INSERT INTO dead_letters (source_file, source_offset, raw, reason, content_hash, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-    )?;
+    let mut dead =
+        tx.prepare_cached(&format!("{} ON CONFLICT DO NOTHING", insert_sql("dead_letters", DEAD_LETTER_COLUMNS)))?;
     for d in &b.dead {
         dead.execute(params![b.source.as_str(), d.offset as i64, d.raw.as_str(), d.reason.as_str(), &d.hash[..], now])?;
     }
     for cp in cps {
-        tx.prepare_cached(
-            "INSERT INTO ingest_checkpoints (source_file, byte_offset, head_hash, head_len, lines_read, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source_file) DO UPDATE SET byte_offset = excluded.byte_offset, \
-             head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at",
-        )?
-        .execute(params![
+        tx.prepare_cached(CHECKPOINT_UPSERT)?.execute(params![
             cp.source_file.as_str(),
             cp.byte_offset as i64,
             cp.head_hash.as_slice(),
@@ -167,4 +153,11 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
     drop((login, command, transfer, session, dead));
     tx.commit()?;
     Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
+}
+
+/// `INSERT INTO table (columns) VALUES (?1, …)`, one placeholder per column.
+fn insert_sql(table: &str, columns: &str) -> String {
+    let n = columns.split(',').count();
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+    format!("INSERT INTO {table} ({columns}) VALUES ({})", placeholders.join(", "))
 }
