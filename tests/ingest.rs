@@ -11,7 +11,7 @@ use cowrieql::store::ingest::{ingest, IngestOptions, IngestStats};
 use cowrieql::store::Store;
 
 fn opts() -> IngestOptions {
-    IngestOptions { batch_lines: 700, progress: false }
+    IngestOptions { batch_lines: 700, ..Default::default() }
 }
 
 async fn load(store: &Store, paths: &[PathBuf]) -> IngestStats {
@@ -77,9 +77,31 @@ fn expected(files: &[PathBuf]) -> Expected {
     x
 }
 
+/// The project's own logs in a folder, with one more file whose last line Cowrie is still
+/// writing (cut in half), as in the real logs.
+fn own_logs_with_a_cut_line(dir: &Path) -> PathBuf {
+    let root = dir.join("own");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(fixture("sample/cowrie.json"), root.join("cowrie.json")).unwrap();
+    std::fs::copy(fixture("quirks.json"), root.join("quirks.json")).unwrap();
+    let mut cut = generated(300, 9);
+    cut.truncate(cut.len() - 40);
+    std::fs::write(root.join("cowrie.json.2025-09-23"), cut).unwrap();
+    root
+}
+
 #[tokio::test]
-async fn real_logs_give_the_expected_rows_and_the_same_rows_on_both_backends() {
-    let real = shared_real();
+async fn logs_give_the_expected_rows_and_the_same_rows_on_both_backends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut roots = vec![own_logs_with_a_cut_line(tmp.path())];
+    roots.extend(shared_real());
+    for root in roots {
+        expected_rows_on_both(&root).await;
+    }
+}
+
+async fn expected_rows_on_both(real: &Path) {
+    let real = real.to_path_buf();
     let files = files_under(&real);
     let want = expected(&files);
     let mut results = Vec::new();
@@ -108,7 +130,7 @@ async fn real_logs_give_the_expected_rows_and_the_same_rows_on_both_backends() {
 async fn reingest_changes_nothing_even_without_checkpoints_or_under_another_name() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("renamed-copy.json");
-    let sample = fixture("sample/cowrie.json.2025-09-22");
+    let sample = fixture("sample/cowrie.json");
     std::fs::copy(&sample, &copy).unwrap();
     for db in both().await {
         let first = load(&db.store, std::slice::from_ref(&sample)).await;
@@ -143,9 +165,11 @@ async fn exec(store: &Store, sql: &'static str) {
 
 #[tokio::test]
 async fn a_truncated_last_line_is_read_once_it_is_complete() {
-    let src = shared_real().join("scriptzteam-REALTiME-SSH-HoneyPot_v1.5/cowrie.json");
-    let bytes = std::fs::read(&src).unwrap();
-    assert_ne!(bytes.last(), Some(&b'\n'), "the shared file should end in a cut line");
+    let whole = generated(500, 4);
+    // Cut the last line in half, as Cowrie leaves it while writing.
+    let last_start = whole[..whole.len() - 1].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let cut_at = last_start + (whole.len() - last_start) / 2;
+    let (bytes, rest) = whole.split_at(cut_at);
     let tmp = tempfile::tempdir().unwrap();
     let live = tmp.path().join("cowrie.json");
     std::fs::write(&live, &bytes).unwrap();
@@ -157,7 +181,7 @@ async fn a_truncated_last_line_is_read_once_it_is_complete() {
         let rows = count(&db.store, "raw_events").await;
         // Cowrie finishes the line: close the cut JSON and end the line.
         let mut f = std::fs::OpenOptions::new().append(true).open(&live).unwrap();
-        f.write_all(b"\"sensor\": \"scw-8456a9\", \"message\": \"x\"}\n").unwrap();
+        f.write_all(rest).unwrap();
         let second = load(&db.store, std::slice::from_ref(&live)).await;
         assert_eq!((second.lines, second.accepted, second.incomplete), (1, 1, 0), "{}", db.label);
         assert_eq!(count(&db.store, "raw_events").await, rows + 1, "{}", db.label);
@@ -351,7 +375,7 @@ async fn lines_repeated_in_neighbouring_batches_are_stored_once() {
     let (once, twice) = (tmp.path().join("once.json"), tmp.path().join("twice.json"));
     std::fs::write(&once, &data).unwrap();
     std::fs::write(&twice, &doubled).unwrap();
-    let small = IngestOptions { batch_lines: 500, progress: false };
+    let small = IngestOptions { batch_lines: 500, ..Default::default() };
     for (victim, clean) in [(fresh_sqlite().await, fresh_sqlite().await), (fresh_pg().await, fresh_pg().await)] {
         let st = ingest(&victim.store, std::slice::from_ref(&twice), &small).await.unwrap();
         assert_eq!((st.lines, st.accepted, st.duplicates), (8000, 4000, 4000), "{}", victim.label);

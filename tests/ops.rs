@@ -52,7 +52,12 @@ async fn health_exit_codes_and_json() {
         if db.label == "sqlite" {
             assert!(out.contains("integrity: ok"), "{out}");
         }
-        cq(&db, &["ingest", "--quiet", bad.to_str().unwrap()]);
+        // A named file that is not JSON at all is refused, unless forced.
+        let (code, _, err) = cq(&db, &["ingest", "--quiet", bad.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("does not look like a Cowrie JSON log") && err.contains("--force"), "{err}");
+        let (code, _, err) = cq(&db, &["ingest", "--quiet", "--force", bad.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
         let (code, out, _) = cq(&db, &["health", "--format", "json"]);
         assert_eq!(code, 1, "{}: a dead letter is a warning: {out}", db.label);
         let j: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -167,9 +172,9 @@ async fn bench_times_queries_explains_plans_and_compares_two_databases() {
             "daily",
             "credentials",
             "-p",
-            "date=2025-09-22",
+            "date=2025-09-18",
             "-p",
-            "window=2025-09-22",
+            "window=2025-09-18",
             "--runs",
             "3",
             "--explain",
@@ -183,7 +188,7 @@ async fn bench_times_queries_explains_plans_and_compares_two_databases() {
     assert!(out.contains("sqlite plan:") && out.contains("postgres plan:"), "{out}");
     assert!(out.contains("Execution Time"), "PostgreSQL plans come from EXPLAIN ANALYZE: {out}");
     assert!(out.contains("compile") && out.contains("render"), "{out}");
-    let (code, out, _) = cq(&dbs[1], &["bench", "daily", "-p", "date=2025-09-22", "--runs", "2", "--format", "json"]);
+    let (code, out, _) = cq(&dbs[1], &["bench", "daily", "-p", "date=2025-09-18", "--runs", "2", "--format", "json"]);
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     let q = &j[0]["reports"][0]["queries"][1];

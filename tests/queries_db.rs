@@ -1,5 +1,6 @@
 //! Every valid fixture query prepared and run on a real SQLite and a real PostgreSQL, both
-//! loaded with the real logs in ../shared/data/real: same rows on both.
+//! loaded with the project's own logs and (when present) the real logs in
+//! ../shared/data/real: same rows on both.
 
 mod common;
 
@@ -35,10 +36,15 @@ fn bind_for(name: &str, ty: Ty) -> Value {
 
 #[tokio::test]
 async fn every_fixture_gives_the_same_rows_on_sqlite_and_postgres() {
-    let real = shared_real();
+    for corpus in corpora() {
+        fixtures_agree_over(&corpus).await;
+    }
+}
+
+async fn fixtures_agree_over(corpus: &Corpus) {
     let dbs = both().await;
     for db in &dbs {
-        cowrieql::store::ingest::ingest(&db.store, std::slice::from_ref(&real), &Default::default()).await.unwrap();
+        cowrieql::store::ingest::ingest(&db.store, &corpus.paths, &Default::default()).await.unwrap();
     }
     let mut empty = Vec::new();
     for f in ok_fixtures() {
@@ -57,7 +63,13 @@ async fn every_fixture_gives_the_same_rows_on_sqlite_and_postgres() {
         if results[0].is_empty() {
             empty.push(f.display().to_string());
         }
-        assert_eq!(results[0], results[1], "{}: SQLite and PostgreSQL disagree", f.display());
+        assert_eq!(
+            results[0],
+            results[1],
+            "{} over the {} corpus: SQLite and PostgreSQL disagree",
+            f.display(),
+            corpus.name
+        );
     }
-    assert!(empty.is_empty(), "fixtures returning no rows test little: {empty:?}");
+    assert!(empty.is_empty(), "fixtures returning no rows over the {} corpus test little: {empty:?}", corpus.name);
 }

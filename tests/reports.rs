@@ -15,10 +15,15 @@ use cowrieql::store::ingest::ingest;
 
 #[tokio::test]
 async fn every_builtin_report_gives_the_same_json_on_both_backends() {
-    let real = shared_real();
+    for corpus in corpora() {
+        every_builtin_report_agrees_over(&corpus).await;
+    }
+}
+
+async fn every_builtin_report_agrees_over(corpus: &Corpus) {
     let dbs = both().await;
     for db in &dbs {
-        ingest(&db.store, std::slice::from_ref(&real), &Default::default()).await.unwrap();
+        ingest(&db.store, &corpus.paths, &Default::default()).await.unwrap();
     }
     let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
     let names = builtin::builtin_names();
@@ -27,9 +32,9 @@ async fn every_builtin_report_gives_the_same_json_on_both_backends() {
         let report = builtin::builtin(name).unwrap().unwrap();
         let mut outputs = Vec::new();
         for db in &dbs {
-            let result = run(&db.store, &report, &params_for(name), now)
+            let result = run(&db.store, &report, &params_for(name, corpus), now)
                 .await
-                .unwrap_or_else(|e| panic!("{name} on {}: {e:#}", db.label));
+                .unwrap_or_else(|e| panic!("{name} on {} over the {} corpus: {e:#}", db.label, corpus.name));
             let json = render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap();
             let parsed: serde_json::Value =
                 serde_json::from_str(&json).unwrap_or_else(|e| panic!("{name}: invalid JSON ({e}):\n{json}"));
@@ -38,10 +43,15 @@ async fn every_builtin_report_gives_the_same_json_on_both_backends() {
                     .unwrap_or_else(|e| panic!("{name} as {}: {e:#}", f.name()));
             }
             let rows: usize = result.results.iter().map(|q| q.rows.len()).sum();
-            assert!(rows > 0, "{name} on {}: no rows at all: the test proves little", db.label);
+            assert!(
+                rows > 0,
+                "{name} on {} over the {} corpus: no rows at all: the test proves little",
+                db.label,
+                corpus.name
+            );
             outputs.push(without_volatile(parsed));
         }
-        assert_eq!(outputs[0], outputs[1], "{name}: SQLite and PostgreSQL disagree");
+        assert_eq!(outputs[0], outputs[1], "{name} over the {} corpus: SQLite and PostgreSQL disagree", corpus.name);
     }
 }
 
@@ -238,15 +248,22 @@ async fn reports_read_from_views_equal_the_inline_queries() {
     let activity_inline =
         queries_of(&std::fs::read_to_string(root.join("benches/fixtures/activity_inline.yaml")).unwrap());
     let files = cowrieql::report::def::DiskFiles(root.join("reports"));
-    // A `now` inside the real logs, not on an hour boundary: relative windows are widened.
-    let now = Utc.with_ymd_and_hms(2018, 7, 2, 13, 37, 11).unwrap();
-    for db in both().await {
-        ingest(&db.store, &[shared_real()], &Default::default()).await.unwrap();
+    for (corpus, db) in corpora_on_both().await {
+        // A `now` inside the data, not on an hour boundary: relative windows are widened.
+        let real = corpus.name == "real";
+        let now = if real {
+            Utc.with_ymd_and_hms(2018, 7, 2, 13, 37, 11).unwrap()
+        } else {
+            Utc.with_ymd_and_hms(2025, 9, 21, 13, 37, 11).unwrap()
+        };
+        ingest(&db.store, &corpus.paths, &Default::default()).await.unwrap();
+        let (day, week, month) =
+            if real { ("2018-06-30", "2018-W26", "2018-06") } else { ("2025-09-18", "2025-W38", "2025-09") };
         for (name, param, window, inline_queries) in [
-            ("daily", "date", "2018-06-30", &daily_inline),
-            ("weekly", "week", "2018-W26", &daily_inline),
-            ("monthly", "month", "2018-06", &daily_inline),
-            ("activity", "window", "2018-06-30", &activity_inline),
+            ("daily", "date", day, &daily_inline),
+            ("weekly", "week", week, &daily_inline),
+            ("monthly", "month", month, &daily_inline),
+            ("activity", "window", day, &activity_inline),
             ("activity", "window", "last 30d", &activity_inline),
         ] {
             let text = std::fs::read_to_string(root.join(format!("reports/{name}.yaml"))).unwrap();
@@ -261,7 +278,7 @@ async fn reports_read_from_views_equal_the_inline_queries() {
             let cells = |r: &cowrieql::report::run::ReportResult| {
                 r.results.iter().map(|q| (q.name.clone(), q.rows.clone())).collect::<Vec<_>>()
             };
-            assert_eq!(cells(&a), cells(&b), "{name} {window} on {}", db.label);
+            assert_eq!(cells(&a), cells(&b), "{name} {window} on {} over the {} corpus", db.label, corpus.name);
             let filled = a.results.iter().filter(|q| !q.rows.is_empty()).count();
             assert!(filled >= 2, "{name} {window}: too few sections with rows to prove anything");
         }

@@ -62,9 +62,15 @@ fn migrate_cli(from: &Path, to: &str, extra: &[&str]) -> (i32, String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_database_built_from_the_real_logs_reports_identically_after_the_move() {
+async fn a_database_built_from_the_logs_reports_identically_after_the_move() {
+    for corpus in corpora() {
+        moved_database_reports_identically(&corpus).await;
+    }
+}
+
+async fn moved_database_reports_identically(corpus: &Corpus) {
     let src = fresh_sqlite().await;
-    ingest(&src.store, &[shared_real()], &Default::default()).await.unwrap();
+    ingest(&src.store, &corpus.paths, &Default::default()).await.unwrap();
     let dst = fresh_pg().await;
     let source = transfer::open_source(&sqlite_path(&src)).await.unwrap();
     // Small batches: every table is copied in many keyset steps, and raw_events in two parts.
@@ -82,7 +88,7 @@ async fn a_database_built_from_the_real_logs_reports_identically_after_the_move(
         let report = builtin::builtin(name).unwrap().unwrap();
         let mut outputs = Vec::new();
         for db in [&src, &dst] {
-            let result = run(&db.store, &report, &params_for(name), now)
+            let result = run(&db.store, &report, &params_for(name, corpus), now)
                 .await
                 .unwrap_or_else(|e| panic!("{name} on {}: {e:#}", db.label));
             let rows: usize = result.results.iter().map(|q| q.rows.len()).sum();
@@ -90,7 +96,11 @@ async fn a_database_built_from_the_real_logs_reports_identically_after_the_move(
             let json = render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap();
             outputs.push(without_volatile(serde_json::from_str(&json).unwrap()));
         }
-        assert_eq!(outputs[0], outputs[1], "{name}: the source and the migrated target disagree");
+        assert_eq!(
+            outputs[0], outputs[1],
+            "{name} over the {} corpus: the source and the migrated target disagree",
+            corpus.name
+        );
     }
 
     // New ids on the target continue after the copied ones.

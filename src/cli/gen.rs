@@ -15,15 +15,24 @@ pub struct GenArgs {
     /// Output file (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// First day (UTC, YYYY-MM-DD) of the generated time.
+    #[arg(long, default_value = "2025-09-22")]
+    pub start: chrono::NaiveDate,
+    /// Spread the sessions over this many days, with a daily and weekly rhythm, recurring
+    /// campaigns and failed downloads (default: sessions back to back from --start).
+    #[arg(long)]
+    pub days: Option<u32>,
 }
 
 pub fn run(args: &GenArgs) -> Result<i32> {
+    let spread = crate::gen::Spread { start: args.start.and_time(chrono::NaiveTime::MIN).and_utc(), days: args.days };
+    let gen = |out: &mut dyn std::io::Write| crate::gen::generate_spread(args.events, args.seed, spread, out);
     match &args.out {
         Some(p) => {
             let mut f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
-            crate::gen::generate(args.events, args.seed, &mut f)?;
+            gen(&mut f)?;
         }
-        None => match crate::gen::generate(args.events, args.seed, &mut std::io::stdout().lock()) {
+        None => match gen(&mut std::io::stdout().lock()) {
             // `cowrieql gen | head` closes the pipe early: that is not an error.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             other => other?,

@@ -18,10 +18,17 @@ pub struct IngestArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Load a named file even if its first lines are not JSON (its lines become dead letters).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
-    let opts = IngestOptions { batch_lines: args.batch_size, progress: !args.quiet && std::io::stderr().is_terminal() };
+    let opts = IngestOptions {
+        batch_lines: args.batch_size,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        force: args.force,
+    };
     let stats = ingest(store, &args.paths, &opts).await?;
     super::say(stats.summary_line());
     let counts = crate::store::tables::row_counts(store).await?;
@@ -31,8 +38,9 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
         // Views fed by the raw data would now be stale.
         let refreshed = crate::store::views::refresh(store, &[], true, true).await?;
         if !refreshed.is_empty() {
-            super::say(format!("refreshed materialized views: {}", refreshed.join(", ")));
+            eprintln!("refreshed materialized views: {}", refreshed.join(", "));
         }
     }
+    store.checkpoint_wal().await?;
     Ok(0)
 }

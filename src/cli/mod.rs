@@ -80,11 +80,26 @@ pub enum Command {
 
 impl Cli {
     fn connect_options(&self) -> ConnectOptions {
-        ConnectOptions { pool_size: self.pool_size, connect_timeout: Duration::from_secs(self.connect_timeout) }
+        ConnectOptions {
+            pool_size: self.pool_size,
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            create: true,
+        }
     }
 
+    /// The database, created (SQLite) if missing: for commands that load or migrate.
     async fn store(&self) -> Result<Store> {
         Store::connect(&self.db, &self.connect_options()).await
+    }
+
+    /// An existing cowrieql database: read commands never create one.
+    async fn existing_store(&self) -> Result<Store> {
+        let store = Store::connect(&self.db, &ConnectOptions { create: false, ..self.connect_options() }).await?;
+        if !crate::store::migrate::has_schema(&store).await {
+            let shown = self.db.strip_prefix("sqlite://").unwrap_or(&self.db).to_string();
+            return Err(crate::store::connect::NoDatabase(shown).into());
+        }
+        Ok(store)
     }
 }
 
@@ -108,14 +123,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Gen(args) => gen::run(args),
         Command::Compile(args) => compile::run_compile(args),
         Command::Check(args) => compile::run_check(args),
-        Command::Run(args) => report::run_report(&cli.store().await?, args).await,
-        Command::Query(args) => report::run_query(&cli.store().await?, args).await,
+        Command::Run(args) => report::run_report(&cli.existing_store().await?, args).await,
+        Command::Query(args) => report::run_query(&cli.existing_store().await?, args).await,
         Command::Reports(args) => report::list_reports(args),
-        Command::Health(args) => ops::health(&cli.store().await?, args).await,
-        Command::DeadLetters { action } => ops::dead(&cli.store().await?, action).await,
+        Command::Health(args) => ops::health(&cli.existing_store().await?, args).await,
+        Command::DeadLetters { action } => ops::dead(&cli.existing_store().await?, action).await,
         Command::Completions(args) => ops::completions(args),
-        Command::Views { action } => ops::views(&cli.store().await?, action).await,
-        Command::Bench(args) => bench::run(&cli.store().await?, &cli.connect_options(), args).await,
+        Command::Views { action } => ops::views(&cli.existing_store().await?, action).await,
+        Command::Bench(args) => bench::run(&cli.existing_store().await?, &cli.connect_options(), args).await,
         Command::MigrateToPostgres(args) => transfer::run(args, &cli.connect_options()).await,
     }
 }

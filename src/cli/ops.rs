@@ -21,18 +21,47 @@ pub struct HealthArgs {
 pub enum DeadLetterAction {
     /// Show the newest dead letters with their reasons.
     List {
+        /// How many to show, newest first.
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: OutFormat,
     },
     /// Write every dead letter as JSON lines (file, offset, reason, raw, created_at).
     Export {
+        /// File to write (default: standard output).
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
     },
     /// Re-parse the stored lines with this cowrieql; move the accepted ones into the store.
     Retry,
+    /// Delete dead letters (all, or those matching every filter given): prints how many,
+    /// then asks; --yes deletes without asking.
+    Purge {
+        /// Only those whose reason starts with this text (see `dead-letters list`).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only lines from this file.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Only those stored before this time (UTC: 2025-09-22 or 2025-09-22T10:00:00Z).
+        #[arg(long)]
+        before: Option<String>,
+        /// Delete without asking (needed when standard input is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// `2025-09-22` (midnight UTC) or an RFC 3339 time.
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| anyhow::anyhow!("invalid time {text:?}: expected 2025-09-22 or 2025-09-22T10:00:00Z"))
 }
 
 #[derive(Args, Debug)]
@@ -100,7 +129,7 @@ pub async fn dead(store: &Store, action: &DeadLetterAction) -> Result<i32> {
                     for r in &rows {
                         let raw: String = r.raw.chars().take(100).collect();
                         super::say(format!(
-                            "#{} {}:{} {}\n    {}",
+                            "#{} {} at byte {}: {}\n    {}",
                             r.id,
                             r.source_file,
                             r.source_offset,
@@ -123,6 +152,37 @@ pub async fn dead(store: &Store, action: &DeadLetterAction) -> Result<i32> {
                 Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
                 None => super::say(text.trim_end()),
             }
+        }
+        DeadLetterAction::Purge { reason, file, before, yes } => {
+            let filter = dead_letters::PurgeFilter {
+                reason: reason.clone(),
+                // Stored names are absolute paths.
+                file: file.as_ref().map(|f| std::fs::canonicalize(f).unwrap_or(f.clone()).display().to_string()),
+                before: before.as_deref().map(parse_time).transpose()?,
+            };
+            let n = dead_letters::purge(store, &filter, false).await?;
+            if n == 0 {
+                super::say("no dead letters match: nothing deleted");
+                return Ok(0);
+            }
+            if !yes {
+                use std::io::{BufRead, IsTerminal, Write};
+                if !std::io::stdin().is_terminal() {
+                    anyhow::bail!(
+                        "{n} dead letters match; standard input is not a terminal, so give --yes to delete them"
+                    );
+                }
+                eprint!("delete {n} dead letters? [y/N] ");
+                std::io::stderr().flush().ok();
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    super::say("nothing deleted");
+                    return Ok(0);
+                }
+            }
+            let deleted = dead_letters::purge(store, &filter, true).await?;
+            super::say(format!("deleted {deleted} dead letters"));
         }
         DeadLetterAction::Retry => {
             let s = dead_letters::retry(store).await?;

@@ -32,12 +32,27 @@ impl Backend {
 pub struct ConnectOptions {
     pub pool_size: u32,
     pub connect_timeout: Duration,
+    /// Create a missing SQLite file (commands that load or migrate); read commands never do.
+    pub create: bool,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { pool_size: 4, connect_timeout: Duration::from_secs(10) }
+        Self { pool_size: 4, connect_timeout: Duration::from_secs(10), create: true }
     }
+}
+
+/// The database named does not exist, or holds no cowrieql schema: a usage error (exit 2)
+/// with the way out.
+#[derive(Debug, thiserror::Error)]
+#[error("no cowrieql database at {0}: load logs with `cowrieql ingest`, or choose one with --db")]
+pub struct NoDatabase(pub String);
+
+/// `scheme://` of a URL this tool cannot open, instead of taking it for a file name.
+fn unsupported_scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once("://")?;
+    let plausible = !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    (plausible && !matches!(scheme, "postgres" | "postgresql" | "sqlite")).then_some(scheme)
 }
 
 /// An open database.
@@ -58,6 +73,12 @@ impl Store {
     /// Opens `url`: `postgres://…`/`postgresql://…`, `sqlite://PATH`, `sqlite::memory:`,
     /// or a bare file path (taken as SQLite).
     pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Store> {
+        if let Some(scheme) = unsupported_scheme(url) {
+            anyhow::bail!(
+                "unsupported database URL scheme `{scheme}://`: cowrieql works with PostgreSQL \
+                 (postgres://user@host/db) and SQLite (sqlite://file.sqlite or a file path)"
+            );
+        }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pg = PgConnectOptions::from_str(url).map_err(|e| anyhow!("invalid PostgreSQL URL: {e}"))?;
             let target = describe_pg(&pg);
@@ -70,7 +91,7 @@ impl Store {
                         opts.connect_timeout
                     ))
                 }
-                Ok(Err(e)) => return Err(anyhow!("cannot connect to PostgreSQL at {target}: {}", short_cause(&e))),
+                Ok(Err(e)) => return Err(anyhow!("cannot connect to PostgreSQL at {target}: {}", pg_cause(&e, &pg))),
                 Ok(Ok(conn)) => drop(conn),
             }
             let pool = PgPoolOptions::new()
@@ -81,8 +102,12 @@ impl Store {
                 .map_err(|e| anyhow!("cannot connect to PostgreSQL at {target}: {}", short_cause(&e)))?;
             Ok(Store::Postgres(pool))
         } else {
-            let sq = sqlite_options(url)?;
+            let sq = sqlite_options(url)?.create_if_missing(opts.create);
             let path = sq.get_filename().display().to_string();
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !opts.create && !in_memory && !sq.get_filename().exists() {
+                return Err(NoDatabase(path).into());
+            }
             let pool = SqlitePoolOptions::new()
                 // One writer at a time avoids `database is locked` under concurrent writes.
                 .max_connections(opts.pool_size.max(1))
@@ -92,6 +117,15 @@ impl Store {
                 .map_err(|e| anyhow!("cannot open SQLite database {path}: {}", short_cause(&e)))?;
             Ok(Store::Sqlite(pool))
         }
+    }
+
+    /// SQLite: moves the write-ahead log into the database file and empties it, so the
+    /// `.sqlite` file is whole by itself (copied alone, it holds everything). PostgreSQL: nothing.
+    pub async fn checkpoint_wal(&self) -> Result<()> {
+        if let Store::Sqlite(p) = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await.context("checkpointing the SQLite WAL")?;
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {
@@ -132,6 +166,25 @@ fn describe_pg(pg: &PgConnectOptions) -> String {
     match pg.get_socket() {
         Some(sock) => format!("socket {} port {}", sock.display(), pg.get_port()),
         None => format!("{}:{}", pg.get_host(), pg.get_port()),
+    }
+}
+
+/// Why a PostgreSQL connection failed, with the way out where there is one.
+fn pg_cause(e: &sqlx::Error, pg: &PgConnectOptions) -> String {
+    match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+            let name = pg.get_database().unwrap_or("cowrie");
+            format!("{} (create it with `createdb {name}`, or `CREATE DATABASE {name}` in psql)", db.message())
+        }
+        // Something answered on the port, but not in PostgreSQL's protocol (an HTTP or SSH
+        // server, say).
+        sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) => {
+            format!("the server on that port answered, but it is not PostgreSQL ({})", short_cause(e))
+        }
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the server on that port closed the connection: it is not PostgreSQL, or it refused us".into()
+        }
+        _ => short_cause(e),
     }
 }
 

@@ -52,6 +52,50 @@ pub async fn list(store: &Store, limit: Option<i64>) -> Result<Vec<DeadLetterRow
     })
 }
 
+/// Which dead letters `purge` removes; every filter given must match (none: all of them).
+#[derive(Debug, Default, Clone)]
+pub struct PurgeFilter {
+    /// Reasons starting with this text (reasons end in positions, so a prefix names a kind).
+    pub reason: Option<String>,
+    /// Lines from this source file, as stored (an absolute path, or `-`).
+    pub file: Option<String>,
+    /// Stored before this time.
+    pub before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+// `$N` named once each in order, then reused: SQLite numbers them by first appearance.
+const PURGE_WHERE: &str = " WHERE ($1 IS NULL OR substr(reason, 1, length($1)) = $1) \
+     AND ($2 IS NULL OR source_file = $2) AND ($3 IS NULL OR created_at < $3)";
+
+/// How many dead letters `purge` with `f` would remove (`delete` false) or removes.
+pub async fn purge(store: &Store, f: &PurgeFilter, delete: bool) -> Result<u64> {
+    let sql = if delete {
+        format!("DELETE FROM dead_letters{PURGE_WHERE}")
+    } else {
+        format!("SELECT COUNT(*) FROM dead_letters{PURGE_WHERE}")
+    };
+    let (reason, file) = (f.reason.as_deref(), f.file.as_deref());
+    Ok(match store {
+        Store::Sqlite(p) => {
+            let before = f.before.map(|t| crate::store::timefmt::to_sqlite_text(&t));
+            let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(before);
+            if delete {
+                q.execute(p).await?.rows_affected()
+            } else {
+                q.fetch_one(p).await?.get::<i64, _>(0) as u64
+            }
+        }
+        Store::Postgres(p) => {
+            let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(f.before);
+            if delete {
+                q.execute(p).await?.rows_affected()
+            } else {
+                q.fetch_one(p).await?.get::<i64, _>(0) as u64
+            }
+        }
+    })
+}
+
 /// Counts per reason, most frequent first.
 pub async fn reasons(store: &Store) -> Result<Vec<(String, i64)>> {
     // Reasons carry positions ("… at line 1 column 5"); group by the text before them.

@@ -42,6 +42,7 @@ pub fn builtin(backend: Backend) -> Vec<Migration> {
                 migration!(1, "sqlite", "0001_core.sql"),
                 migration!(2, "sqlite", "0002_view_registry.sql"),
                 migration!(3, "sqlite", "0003_sensor_time_index.sql"),
+                migration!(4, "sqlite", "0004_data_changes.sql"),
             ]
         }
         Backend::Postgres => {
@@ -52,6 +53,7 @@ pub fn builtin(backend: Backend) -> Vec<Migration> {
                 migration!(4, "postgres", "0004_sensor_time_index.sql"),
                 migration!(5, "postgres", "0005_partial_payload_indexes.sql"),
                 migration!(6, "postgres", "0006_narrow_payload_gin.sql"),
+                migration!(7, "postgres", "0007_data_changes.sql"),
             ]
         }
     }
@@ -167,4 +169,13 @@ pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> 
 /// Applies the built-in migrations that are pending.
 pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
     migrate_with(store, &builtin(store.backend())).await
+}
+
+/// Whether `store` holds a cowrieql schema (its migrations table).
+pub async fn has_schema(store: &Store) -> bool {
+    let q = "SELECT count(*) FROM schema_migrations";
+    match store {
+        Store::Sqlite(p) => sqlx::query(q).fetch_one(p).await.is_ok(),
+        Store::Postgres(p) => sqlx::query(q).fetch_one(p).await.is_ok(),
+    }
 }

@@ -1,7 +1,7 @@
 //! Materialized views (PostgreSQL materialized views; SQLite tables that refresh rebuilds):
 //! created on first use from a report's `materialize`
 //! prefix, rebuilt when the definition changes, refreshed on demand and after ingest, and
-//! reported stale when an ingest happened since their last refresh.
+//! reported stale when an ingest added rows since their last refresh (`data_changes`).
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ pub struct ViewInfo {
     pub name: String,
     pub definition_hash: String,
     pub refreshed_at: DateTime<Utc>,
-    /// An ingest committed after the last refresh.
+    /// An ingest added rows after the last refresh.
     pub stale: bool,
 }
 
@@ -59,7 +59,7 @@ const UPSERT: &str = "INSERT INTO view_registry (name, definition_hash, definiti
      VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO UPDATE SET definition_hash = excluded.definition_hash, \
      definition = excluded.definition, created_at = excluded.created_at, refreshed_at = excluded.refreshed_at";
 const LIST: &str = "SELECT name, definition_hash, refreshed_at, \
-     refreshed_at < COALESCE((SELECT MAX(updated_at) FROM ingest_checkpoints), refreshed_at) \
+     refreshed_at < COALESCE((SELECT changed_at FROM data_changes WHERE id = 1), refreshed_at) \
      FROM view_registry ORDER BY name";
 const REGISTERED: &str = "SELECT name, refresh_on_ingest, definition FROM view_registry ORDER BY name";
 const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";

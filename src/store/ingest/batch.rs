@@ -96,12 +96,19 @@ pub const COMMAND_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, inp
 pub const TRANSFER_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction";
 pub const DEAD_LETTER_COLUMNS: &str = "source_file, source_offset, raw, reason, content_hash, created_at";
 
-/// Records how far a source has been read. `$N` placeholders: PostgreSQL's, and on SQLite
+/// Records that stored data changed (a batch added rows), for views' staleness.
+pub const DATA_CHANGED: &str = "INSERT INTO data_changes (id, changed_at) VALUES (1, $1) \
+     ON CONFLICT (id) DO UPDATE SET changed_at = excluded.changed_at";
+
+/// Records how far a source has been read, never moving a stored checkpoint backwards: with
+/// two writers an older checkpoint can commit after a newer one (commit_order.rs). A file read
+/// from its start again has its checkpoint deleted first. `$N` placeholders: PostgreSQL's, and on SQLite
 /// named parameters numbered in order of appearance, so both bind them by position.
 pub const CHECKPOINT_UPSERT: &str =
     "INSERT INTO ingest_checkpoints (source_file, byte_offset, head_hash, head_len, lines_read, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source_file) DO UPDATE SET byte_offset = excluded.byte_offset, \
-     head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at";
+     head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at \
+     WHERE excluded.byte_offset >= ingest_checkpoints.byte_offset";
 
 pub const SESSION_COLUMNS: [&str; 21] = [
     "sensor",

@@ -30,11 +30,13 @@ pub struct IngestOptions {
     /// Lines per batch (and per transaction).
     pub batch_lines: usize,
     pub progress: bool,
+    /// Load named files even when their first lines are not JSON.
+    pub force: bool,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { batch_lines: 20_000, progress: false }
+        Self { batch_lines: 20_000, progress: false, force: false }
     }
 }
 
@@ -49,9 +51,12 @@ pub struct IngestStats {
     pub blank: u64,
     /// Sources that ended in an unterminated line left for the next run.
     pub incomplete: u64,
+    pub incomplete_files: Vec<String>,
     /// Files read again from the start because they were rotated or truncated.
     pub restarted: Vec<String>,
     pub sessions_touched: u64,
+    /// Files in the folders named that are not JSON logs (Cowrie's text logs, notes, …).
+    pub skipped_files: u64,
     pub elapsed: Duration,
 }
 
@@ -72,11 +77,17 @@ impl IngestStats {
             self.elapsed.as_secs_f64(),
             self.events_per_sec()
         );
+        if self.skipped_files > 0 {
+            s.push_str(&format!("; {} other files in the folders skipped (not JSON logs)", self.skipped_files));
+        }
         if self.blank > 0 {
             s.push_str(&format!("; {} blank lines skipped", self.blank));
         }
         if self.incomplete > 0 {
-            s.push_str(&format!("; {} unfinished last line(s) left for the next run", self.incomplete));
+            s.push_str(&format!(
+                "; unfinished last line left for the next run in {}",
+                self.incomplete_files.join(", ")
+            ));
         }
         if let Some(mib) = peak_rss_mib() {
             s.push_str(&format!("; peak memory {mib} MiB"));
@@ -105,7 +116,7 @@ pub struct BatchOutcome {
 enum Msg {
     Batch(Batch),
     Restarted(String),
-    Incomplete,
+    Incomplete(String),
     FileDone(u64),
 }
 
@@ -126,7 +137,8 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
         }
     }
     migrate::migrate(store).await?;
-    let sources = source::discover(paths)?;
+    let found = source::discover(paths, opts.force)?;
+    let sources = found.sources;
     let total_bytes: u64 = sources.iter().map(Source::disk_len).sum();
     let bar = crate::store::progress::bar(
         opts.progress,
@@ -141,7 +153,8 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let reader_sources = sources.clone();
     let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));
 
-    let mut stats = IngestStats { files: sources.len() as u64, ..Default::default() };
+    let mut stats =
+        IngestStats { files: sources.len() as u64, skipped_files: found.skipped.len() as u64, ..Default::default() };
     // A 64-bit digest per session, not the key itself: a long log touches millions of
     // sessions, and their keys would grow the memory with the file (measured at 10M events).
     let mut touched: HashSet<u64> = HashSet::new();
@@ -167,7 +180,9 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                 // of the two, about 4% (perf); another thread can do it.
                 drop(tokio::task::spawn_blocking(move || drop(b)));
             }
-            msg = rx.recv(), if reading && !idle.is_empty() => match msg {
+            // A batch is handed out only while at most one earlier batch is writing (the bound
+            // on what a resumed run reads again, commit_order.rs).
+            msg = rx.recv(), if reading && !idle.is_empty() && order.may_dispatch(next_seq) => match msg {
                 Some(Msg::Batch(b)) => {
                     let seq = next_seq;
                     next_seq += 1;
@@ -176,8 +191,18 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                     let w = idle.pop().context("no idle writer connection")?;
                     inflight.push(write_on(w, seq, b, cps));
                 }
-                Some(Msg::Restarted(name)) => stats.restarted.push(name),
-                Some(Msg::Incomplete) => stats.incomplete += 1,
+                Some(Msg::Restarted(name)) => {
+                    // Stored checkpoints only grow (the upsert keeps the larger offset), so a
+                    // file read from its start again drops its old one first. No batch of it
+                    // has been handed out yet.
+                    let w = idle.last_mut().context("no idle writer connection")?;
+                    w.forget_checkpoint(&name).await?;
+                    stats.restarted.push(name);
+                }
+                Some(Msg::Incomplete(name)) => {
+                    stats.incomplete += 1;
+                    stats.incomplete_files.push(name);
+                }
                 Some(Msg::FileDone(bytes)) => bar.inc(bytes),
                 None => reading = false,
             },
@@ -254,6 +279,19 @@ impl Writer {
                 (source_file, cp)
             })
             .collect())
+    }
+
+    async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
+        let sql = "DELETE FROM ingest_checkpoints WHERE source_file = $1";
+        match self {
+            Writer::Sqlite(c) => {
+                sqlx::query(sql).bind(source).execute(&mut **c).await?;
+            }
+            Writer::Postgres(c, _) => {
+                sqlx::query(sql).bind(source).execute(&mut **c).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes `b` and the checkpoints `cps` in one transaction. On PostgreSQL two lanes can
@@ -372,7 +410,7 @@ fn read_source(s: &Source, cp: Option<&Checkpoint>, batch_lines: usize, tx: &mps
     b.bytes = if s.is_gzip() { 0 } else { consumed - batch_start };
     send(tx, Msg::Batch(b))?;
     if incomplete {
-        send(tx, Msg::Incomplete)?;
+        send(tx, Msg::Incomplete(name))?;
     }
     Ok(())
 }

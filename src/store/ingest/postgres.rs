@@ -11,8 +11,8 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::batch::{
-    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DEAD_LETTER_COLUMNS, LOGIN_COLUMNS,
-    RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DATA_CHANGED, DEAD_LETTER_COLUMNS,
+    LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
 };
 use super::event::Fact;
 use super::BatchOutcome;
@@ -238,6 +238,10 @@ pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: 
             .bind(now)
             .execute(&mut *tx)
             .await?;
+    }
+    if !new_ids.is_empty() {
+        // Last, just before commit: the one row is locked only briefly by either lane.
+        sqlx::query(DATA_CHANGED).bind(now).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })

@@ -72,25 +72,42 @@ impl Source {
     }
 }
 
-/// Whether a file found while walking a folder looks like a Cowrie JSON log:
-/// `cowrie.json`, `cowrie.json.2020-03-19`, `cowrie.json.2017_11_4`, `cowrie.json.1`,
-/// `cowrie-2020-05-24.json`, `anything.json.gz`.
+/// Whether a file found while walking a folder is a Cowrie JSON log: `cowrie.json`,
+/// `cowrie.json.2020-03-19`, `cowrie.json.2017_11_4`, `cowrie.json.1`, `cowrie.json.2.gz`,
+/// `cowrie-2020-05-24.json`, `anything.json`, `anything.json.gz`. Cowrie's text logs
+/// (`cowrie.log*`) and everything else are skipped.
 fn looks_like_log(name: &str) -> bool {
-    let name = name.strip_suffix(".gz").unwrap_or(name);
-    name.contains(".json") || name.starts_with("cowrie")
+    let bare = name.strip_suffix(".gz").unwrap_or(name);
+    bare.ends_with(".json") || (name.starts_with("cowrie") && bare.contains(".json"))
+}
+
+/// The sources the command-line paths name, and the files folders held that are not JSON logs.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub sources: Vec<Source>,
+    pub skipped: Vec<PathBuf>,
 }
 
 /// Expands the command-line paths: `-` is standard input, folders are walked recursively
-/// (files in name order), named files are always taken.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<Source>> {
-    let mut out = Vec::new();
+/// (JSON logs only, in name order). A named file is taken if its first lines look like JSON,
+/// or whatever it holds with `force`.
+pub fn discover(paths: &[PathBuf], force: bool) -> Result<Discovered> {
+    let mut out = Discovered::default();
     for p in paths {
         if p.as_os_str() == "-" {
-            out.push(Source::Stdin);
+            out.sources.push(Source::Stdin);
         } else if p.is_dir() {
             walk(p, &mut out)?;
         } else if p.exists() {
-            out.push(Source::File(absolute(p)));
+            let s = Source::File(absolute(p));
+            if !force && !starts_like_json(&s.head()?) {
+                anyhow::bail!(
+                    "{} does not look like a Cowrie JSON log (its first lines are not JSON objects); \
+                     give --force to load it anyway, its lines becoming dead letters",
+                    p.display()
+                );
+            }
+            out.sources.push(s);
         } else {
             anyhow::bail!("{}: no such file or folder", p.display());
         }
@@ -98,7 +115,14 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Source>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
+/// Whether any of the first few non-blank lines of `head` starts a JSON object (an empty
+/// file passes: there is nothing to lose).
+fn starts_like_json(head: &[u8]) -> bool {
+    let mut lines = head.split(|&b| b == b'\n').map(|l| l.trim_ascii()).filter(|l| !l.is_empty()).take(5).peekable();
+    lines.peek().is_none() || lines.any(|l| l.starts_with(b"{"))
+}
+
+fn walk(dir: &Path, out: &mut Discovered) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -108,7 +132,9 @@ fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
         if p.is_dir() {
             walk(&p, out)?;
         } else if p.file_name().and_then(|n| n.to_str()).is_some_and(looks_like_log) {
-            out.push(Source::File(absolute(&p)));
+            out.sources.push(Source::File(absolute(&p)));
+        } else {
+            out.skipped.push(p);
         }
     }
     Ok(())
@@ -177,8 +203,18 @@ mod tests {
         ] {
             assert!(looks_like_log(n), "{n}");
         }
-        for n in ["SOURCES.md", "notes.txt", "image.gz"] {
+        for n in ["SOURCES.md", "notes.txt", "image.gz", "cowrie.log", "cowrie.log.2025-09-22", "cowrie.log.1.gz"] {
             assert!(!looks_like_log(n), "{n}");
         }
+    }
+
+    #[test]
+    fn json_heads_are_told_from_text() {
+        assert!(starts_like_json(b"{\"eventid\": 1}\n"));
+        assert!(starts_like_json(b"\n\n  {\"eventid\": 1}"));
+        assert!(starts_like_json(b""));
+        assert!(starts_like_json(b"garbage\n{\"eventid\": 1}\n"));
+        assert!(!starts_like_json(b"# cowrieql\n\nSome text.\n"));
+        assert!(!starts_like_json(b"2025-09-22T10:00:00+0000 [twisted] Log opened.\n"));
     }
 }

@@ -13,8 +13,8 @@ use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sqlx::sqlite::SqliteConnection;
 
 use super::batch::{
-    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DEAD_LETTER_COLUMNS, LOGIN_COLUMNS,
-    RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DATA_CHANGED, DEAD_LETTER_COLUMNS,
+    LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
 };
 use super::event::Fact;
 use super::BatchOutcome;
@@ -149,6 +149,9 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             cp.lines_read as i64,
             now
         ])?;
+    }
+    if !new_ids.is_empty() {
+        tx.prepare_cached(DATA_CHANGED)?.execute(params![now])?;
     }
     drop((login, command, transfer, session, dead));
     tx.commit()?;
