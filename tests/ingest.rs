@@ -172,9 +172,9 @@ async fn a_truncated_last_line_is_read_once_it_is_complete() {
     let (bytes, rest) = whole.split_at(cut_at);
     let tmp = tempfile::tempdir().unwrap();
     let live = tmp.path().join("cowrie.json");
-    std::fs::write(&live, &bytes).unwrap();
+    std::fs::write(&live, bytes).unwrap();
     for db in both().await {
-        std::fs::write(&live, &bytes).unwrap();
+        std::fs::write(&live, bytes).unwrap();
         let first = load(&db.store, std::slice::from_ref(&live)).await;
         assert_eq!(first.incomplete, 1, "{}", db.label);
         assert_eq!(first.dead_letters, 0, "{}: a cut line is not garbage", db.label);
