@@ -74,6 +74,27 @@ pub const TABLES: &[Table] = &[
     },
 ];
 
+/// Payload fields commonly found per event id (Cowrie 1.x to 3.x), for `cowrieql schema`:
+/// what `raw_events.payload.<path>` reaches beyond the columns. Every event also carries
+/// `eventid`, `timestamp`, `session`, `src_ip`, `sensor` and `message`.
+pub const PAYLOAD_PATHS: &[(&str, &[&str])] = &[
+    ("cowrie.session.connect", &["src_port", "dst_ip", "dst_port", "protocol"]),
+    ("cowrie.client.version", &["version"]),
+    ("cowrie.client.kex", &["hassh", "hasshAlgorithms", "kexAlgs[0]", "keyAlgs[0]", "encCS[0]", "macCS[0]"]),
+    ("cowrie.client.size", &["width", "height"]),
+    ("cowrie.client.fingerprint", &["username", "fingerprint", "key", "type"]),
+    ("cowrie.login.success / cowrie.login.failed", &["username", "password", "fingerprint", "key", "type"]),
+    ("cowrie.session.params", &["arch"]),
+    ("cowrie.command.input / cowrie.command.failed", &["input"]),
+    ("cowrie.session.file_download", &["url", "shasum", "outfile", "destfile", "duplicate"]),
+    ("cowrie.session.file_download.failed", &["url", "error"]),
+    ("cowrie.session.file_upload", &["filename", "shasum", "outfile", "url"]),
+    ("cowrie.direct-tcpip.request", &["dst_ip", "dst_port", "src_ip", "src_port"]),
+    ("cowrie.direct-tcpip.data", &["dst_ip", "dst_port", "data"]),
+    ("cowrie.log.closed", &["ttylog", "size", "shasum", "duration"]),
+    ("cowrie.session.closed", &["duration"]),
+];
+
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
 }

@@ -125,3 +125,92 @@ async fn count_if_exists(store: &cowrieql::store::Store) -> i64 {
     };
     r.unwrap_or(0)
 }
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = cowrieql().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Read commands on a database that is not there say so (exit 2) and create nothing.
+#[test]
+fn read_commands_never_create_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["run", "daily"][..],
+        &["query", "from sessions | take 1"],
+        &["views", "list"],
+        &["health"],
+        &["dead-letters", "list"],
+    ] {
+        let (code, _, err) = run_in(tmp.path(), args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("no cowrieql database at cowrieql.sqlite: load logs with `cowrieql ingest`, or choose one with --db"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{args:?} created a file");
+    }
+    // A wrong report name is said first, with the nearest name.
+    let (code, _, err) = run_in(tmp.path(), &["run", "dailly"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no report named \"dailly\" (did you mean \"daily\"?)"), "{err}");
+    let (code, _, err) = run_in(tmp.path(), &["run", "daily", "-p", "dat=2025-09-18"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("has no parameter \"dat\" (did you mean \"date\"?)"), "{err}");
+}
+
+/// After `ingest` the .sqlite file alone holds everything (the WAL was checkpointed).
+#[test]
+fn the_sqlite_file_is_whole_after_ingest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(tmp.path(), &["ingest", "--quiet", fixture("sample").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let wal = tmp.path().join("cowrieql.sqlite-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "the WAL still holds data");
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(tmp.path().join("cowrieql.sqlite"), copy.path().join("cowrieql.sqlite")).unwrap();
+    let (code, out, err) = run_in(copy.path(), &["query", "from raw_events | aggregate n = count()", "-f", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let n: u64 = out.lines().nth(1).unwrap().trim().parse().unwrap();
+    let lines = std::fs::read_to_string(fixture("sample/cowrie.json")).unwrap().lines().count() as u64;
+    assert_eq!(n, lines, "the copied file alone holds every event");
+}
+
+/// URLs and servers that are not what cowrieql can use are named as such.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_databases_are_named_with_the_way_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(tmp.path(), &["--db", "mysql://root@localhost/cowrie", "ingest", "-"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unsupported database URL scheme `mysql://`"), "{err}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no file named after the URL");
+
+    // A port that answers, but not as PostgreSQL (an SSH-like banner, then close).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+        }
+    });
+    let url = format!("postgres://cowrie@127.0.0.1:{port}/cowrie");
+    let (code, _, err) = run_in(tmp.path(), &["--db", &url, "--connect-timeout", "20", "health"]);
+    server.join().unwrap();
+    assert_eq!(code, 2);
+    assert!(err.contains("not PostgreSQL"), "{err}");
+
+    // A server without the database: createdb is suggested.
+    let pg = fresh_pg().await;
+    let (head, tail) = pg.url.split_once('?').unwrap();
+    let missing = format!("{}/no_such_db?{tail}", head.rsplit_once('/').unwrap().0);
+    let (code, _, err) = run_in(tmp.path(), &["--db", &missing, "health"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist") && err.contains("createdb no_such_db"), "{err}");
+}

@@ -212,3 +212,54 @@ async fn a_full_scan_of_a_large_table_is_flagged() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("warning: full scan of raw_events (100500 rows)"), "{out}");
 }
+
+/// Every option and argument of every command says what it is for.
+#[test]
+fn every_option_of_every_command_has_help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            if a.get_help().is_none() && !["help", "version"].contains(&a.get_id().as_str()) {
+                missing.push(format!("{path} --{}", a.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() {
+                missing.push(format!("{path} {} (no description)", sub.get_name()));
+            }
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&cowrieql::cli::Cli::command(), "cowrieql", &mut missing);
+    assert!(missing.is_empty(), "options without help: {missing:#?}");
+
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let run = help(&["run", "--help"]);
+    for form in ["2025-W39", "2025-09-20..2025-09-26", "all", "last 7d", "UTC", "cowrieql reports"] {
+        assert!(run.contains(form), "run --help lacks {form}:\n{run}");
+    }
+    let m = help(&["migrate-to-postgres", "--help"]);
+    assert!(m.contains("--from <SQLITE_FILE>") && m.contains("Required, except with --rollback"), "{m}");
+}
+
+/// `cowrieql schema` lists what the compiler knows, and its example compiles.
+#[test]
+fn schema_lists_tables_columns_and_payload_paths() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for t in cowrieql::catalog::TABLES {
+        assert!(text.lines().any(|l| l == t.name), "table {} missing", t.name);
+        for c in t.columns {
+            assert!(text.lines().any(|l| l.trim_start().starts_with(c.name)), "{}.{} missing", t.name, c.name);
+        }
+    }
+    assert!(text.contains("payload.hassh") && text.contains("payload.url"), "{text}");
+    let example = text.lines().find_map(|l| l.strip_prefix("Example: ")).expect("an example query");
+    let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).args(["compile", "-e", example]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -21,8 +21,10 @@ pub struct BenchArgs {
     /// Print each query's plan (EXPLAIN QUERY PLAN; EXPLAIN (ANALYZE, BUFFERS)) and flag full scans.
     #[arg(long)]
     pub explain: bool,
+    /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: super::ops::OutFormat,
+    /// Folder of report definitions besides the built-ins (default ./reports).
     #[arg(long)]
     pub reports_dir: Option<std::path::PathBuf>,
 }

@@ -30,11 +30,13 @@ pub struct CompileArgs {
     /// The query text.
     #[arg(short = 'e', long = "expr", conflicts_with = "file")]
     pub expr: Option<String>,
+    /// Which database's SQL to print.
     #[arg(long, value_enum, default_value = "all")]
     pub dialect: DialectArg,
     /// Declare a parameter's type: NAME=int|float|text|bool|timestamp|duration (repeatable).
     #[arg(long = "param-type", value_name = "NAME=TYPE")]
     pub param_types: Vec<String>,
+    /// Output format: text, or json for tools.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -44,6 +46,7 @@ pub struct CheckArgs {
     /// Files or folders to check (.cql queries; folders recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Output format: text, or json for tools.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -17,6 +17,7 @@ pub enum DbAction {
     },
     /// Write a consistent copy of the database (SQLite online backup; PostgreSQL pg_dump).
     Backup {
+        /// File to write the copy to.
         #[arg(long, short = 'o')]
         out: std::path::PathBuf,
     },

@@ -32,6 +32,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `run --help` adds after the options.
+const RUN_HELP: &str = "\
+Windows (all UTC; each report lists the forms it takes in `cowrieql reports`):
+  2025-09-22, today, yesterday        a day
+  2025-W39, this week, last week      an ISO week (Monday to Monday)
+  2025-09, this month, last month     a month
+  2025                                a year
+  2025-09-20..2025-09-26              a range of days, both days included
+  last 24h, last 7d, last 90m         a span ending now
+  all                                 every event stored
+
+Examples:
+  cowrieql run attackers -p window=all
+  cowrieql run activity -p window=2025-09-15..2025-09-21 -f html -o activity.html
+  cowrieql run daily -p date=2025-09-18 --sensor honeypot-a
+
+`cowrieql reports` lists every report with its parameters.";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Schema migrations.
@@ -50,11 +68,14 @@ pub enum Command {
     /// Compile every query and report found for every dialect; exit 1 on any error (the CI gate).
     Check(compile::CheckArgs),
     /// Run a report and render it (text, markdown, html, json, csv).
+    #[command(after_help = RUN_HELP)]
     Run(report::RunArgs),
     /// Run an ad-hoc query in the report language.
     Query(report::QueryArgs),
     /// List the reports and their parameters.
     Reports(report::ReportsArgs),
+    /// List the tables and columns queries can use, with types, and common payload JSON paths.
+    Schema,
     /// Database health: connectivity, schema, sizes, dead letters, last ingests, integrity.
     /// Exit 0 ok, 1 warning, 2 critical.
     Health(ops::HealthArgs),
@@ -123,9 +144,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Gen(args) => gen::run(args),
         Command::Compile(args) => compile::run_compile(args),
         Command::Check(args) => compile::run_check(args),
-        Command::Run(args) => report::run_report(&cli.existing_store().await?, args).await,
+        Command::Run(args) => report::run_report(&cli, args).await,
         Command::Query(args) => report::run_query(&cli.existing_store().await?, args).await,
         Command::Reports(args) => report::list_reports(args),
+        Command::Schema => ops::schema(),
         Command::Health(args) => ops::health(&cli.existing_store().await?, args).await,
         Command::DeadLetters { action } => ops::dead(&cli.existing_store().await?, action).await,
         Command::Completions(args) => ops::completions(args),

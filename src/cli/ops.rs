@@ -13,6 +13,7 @@ pub enum OutFormat {
 
 #[derive(Args, Debug)]
 pub struct HealthArgs {
+    /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutFormat,
 }
@@ -66,6 +67,7 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
 
 #[derive(Args, Debug)]
 pub struct CompletionsArgs {
+    /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
@@ -208,11 +210,13 @@ pub fn completions(args: &CompletionsArgs) -> Result<i32> {
 pub enum ViewsAction {
     /// List the materialized views reports created, with their last refresh.
     List {
+        /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: OutFormat,
     },
     /// Refresh materialized views (all, or those named).
     Refresh {
+        /// Views to refresh (default: all).
         names: Vec<String>,
         /// REFRESH … CONCURRENTLY on PostgreSQL: readers are not blocked (SQLite rebuilds a
         /// view's table in one transaction, which never blocks readers under WAL).
@@ -251,5 +255,33 @@ pub async fn views(store: &Store, action: &ViewsAction) -> Result<i32> {
             ));
         }
     }
+    Ok(0)
+}
+
+/// `cowrieql schema`: what queries can read, from the compiler's own catalog.
+pub fn schema() -> Result<i32> {
+    use crate::catalog::{ColType, PAYLOAD_PATHS, TABLES};
+    for t in TABLES {
+        super::say(format!("{}", t.name));
+        for c in t.columns {
+            let ty = match c.ty {
+                ColType::Int => "int",
+                ColType::Float => "float",
+                ColType::Text => "text",
+                ColType::Bool => "bool",
+                ColType::Timestamp => "timestamp",
+                ColType::Json => "json",
+            };
+            super::say(format!("  {:<22} {ty}{}", c.name, if c.nullable { " (may be null)" } else { "" }));
+        }
+    }
+    super::say("");
+    super::say("Payload paths (raw_events.payload.PATH, text; cast with `as int`), by event id:");
+    for (event, paths) in PAYLOAD_PATHS {
+        super::say(format!("  {event}"));
+        super::say(format!("    {}", paths.iter().map(|p| format!("payload.{p}")).collect::<Vec<_>>().join(", ")));
+    }
+    super::say("");
+    super::say("Example: from raw_events | where event_type == 'cowrie.client.kex' | group hassh = payload.hassh | aggregate n = count()");
     Ok(0)
 }

@@ -40,10 +40,14 @@ pub struct QueryArgs {
     /// A parameter: NAME=VALUE (its type is inferred from the query, or --param-type).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// Declare a parameter's type when the query leaves it open:
+    /// NAME=int|float|text|bool|timestamp|duration|list (repeatable).
     #[arg(long = "param-type", value_name = "NAME=TYPE")]
     pub param_types: Vec<String>,
+    /// text, markdown, html, json or csv.
     #[arg(long, short = 'f', default_value = "text")]
     pub format: String,
+    /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// Print the query plan (EXPLAIN QUERY PLAN; EXPLAIN (ANALYZE, BUFFERS)) instead of rows.
@@ -53,6 +57,7 @@ pub struct QueryArgs {
 
 #[derive(Args, Debug)]
 pub struct ReportsArgs {
+    /// Folder of report definitions besides the built-ins (default ./reports).
     #[arg(long)]
     pub reports: Option<PathBuf>,
 }
@@ -77,7 +82,7 @@ fn emit(text: &str, out: &Option<PathBuf>) -> Result<()> {
     }
 }
 
-pub async fn run_report(store: &Store, args: &RunArgs) -> Result<i32> {
+pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
     let format = Format::parse(&args.format)?;
     let report = builtin::find(&args.report, args.reports.as_deref())?;
     let mut params = split_params(&args.params)?;
@@ -87,7 +92,12 @@ pub async fn run_report(store: &Store, args: &RunArgs) -> Result<i32> {
         }
         params.push(("sensor".into(), s.clone()));
     }
-    let result = run(store, &report, &params, chrono::Utc::now()).await?;
+    let now = chrono::Utc::now();
+    // A wrong report name or parameter is said before any database is opened.
+    crate::report::run::resolve_params(&report, &params, now)?;
+    let store = cli.existing_store().await?;
+    let store = &store;
+    let result = run(store, &report, &params, now).await?;
     let text = render(&result, format, report.templates.get(format.name()).map(String::as_str), args.query.as_deref())?;
     emit(&text, &args.out)?;
     Ok(0)
@@ -101,7 +111,9 @@ pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
         Ok(c) => c,
         Err(diags) => {
             super::compile::report(&diags, &args.text, "<query>", super::compile::Format::Text);
-            return Ok(1);
+            // A query that does not compile is bad input (exit 2); `check` and `compile` are
+            // the commands whose findings exit 1.
+            return Ok(2);
         }
     };
     let given = split_params(&args.params)?;
@@ -149,7 +161,7 @@ fn describe(def: &ReportDef) -> String {
     let mut parts = Vec::new();
     if let Some(w) = &def.window {
         let kinds: Vec<String> = w.kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect();
-        parts.push(format!("{}=<{}> (default {})", w.param, kinds.join("|"), w.default));
+        parts.push(format!("{}=<{}> (UTC; default {})", w.param, kinds.join("|"), w.default));
     }
     for (n, p) in &def.parameters {
         let d = match &p.default {

@@ -13,8 +13,8 @@ use crate::store::{ConnectOptions, Store};
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
-    /// The SQLite database to copy (read only; never changed).
-    #[arg(long, required_unless_present = "rollback")]
+    /// The SQLite database to copy (read only; never changed). Required, except with --rollback.
+    #[arg(long, required_unless_present = "rollback", value_name = "SQLITE_FILE")]
     pub from: Option<PathBuf>,
     /// The PostgreSQL database to copy into: postgres://user@host/db.
     #[arg(long)]
@@ -34,6 +34,7 @@ pub struct MigrateArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutFormat,
 }

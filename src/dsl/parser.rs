@@ -91,6 +91,9 @@ fn describe(rule: &Rule) -> &'static str {
     }
 }
 
+/// The stage keywords, in pipeline order.
+const STAGES: &[&str] = &["from", "join", "where", "derive", "group", "aggregate", "select", "sort", "take", "materialize"];
+
 fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     let start = match e.location {
         InputLocation::Pos(p) => p,
@@ -99,8 +102,17 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     // Underline the offending word (at least one character).
     let word = src[start..].find(char::is_whitespace).unwrap_or(src.len() - start);
     let end = start + word.max(1);
+    let word_found = src[start..].split_whitespace().next().unwrap_or("");
     let found = src[start..].split_whitespace().next().map(|w| format!("`{}`", w.chars().take(20).collect::<String>()));
     let found = found.unwrap_or_else(|| "the end of the query".into());
+    // The slips a newcomer makes most: SQL's `=`, a string never closed, a misspelt stage.
+    let rest = &src[start..];
+    let single_eq = rest.starts_with('=') && !rest.starts_with("==");
+    let open_quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'').filter(|q| !rest[1..].contains(*q));
+    if let Some(q) = open_quote {
+        return Diagnostic::new("E0101", start..src.len().max(start + 1), "unterminated string")
+            .hint(format!("close the string with {q}"));
+    }
     let (message, hint) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut words: Vec<&str> = positives.iter().map(describe).collect();
@@ -111,8 +123,24 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
                 1 => words[0].to_string(),
                 n => format!("{} or {}", words[..n - 1].join(", "), words[n - 1]),
             };
-            let hint = if words.contains(&"end of query") || words.iter().any(|w| w.starts_with("`from`")) {
-                Some("every stage starts with a keyword: from, join, where, derive, group, aggregate, select, sort, take, materialize")
+            let stage_expected = words.contains(&"end of query") || words.iter().any(|w| w.starts_with("`from`"));
+            // Other languages' words for our stages (PRQL, SQL, dplyr), then spelling.
+            let alias = match word_found.to_ascii_lowercase().as_str() {
+                "filter" | "having" => Some("where"),
+                "order" | "order_by" | "arrange" => Some("sort"),
+                "limit" | "head" => Some("take"),
+                "mutate" | "let" | "extend" => Some("derive"),
+                "summarize" | "summarise" => Some("aggregate"),
+                "group_by" => Some("group"),
+                _ => None,
+            };
+            let near: Vec<&str> = alias.into_iter().chain(crate::diag::near_names(word_found, STAGES.iter().copied())).collect();
+            let hint = if single_eq {
+                Some("use `==` to compare (`=` names a column in derive and aggregate)".to_string())
+            } else if stage_expected && !near.is_empty() {
+                Some(format!("did you mean `{}`?", near[0]))
+            } else if stage_expected {
+                Some(format!("every stage starts with a keyword: {}", STAGES.join(", ")))
             } else {
                 None
             };
@@ -120,7 +148,7 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
         }
         // pest's own guard against running out of stack on deeply nested input.
         ErrorVariant::CustomError { message } if message.contains("stack limit") => {
-            ("query nested too deeply".to_string(), Some("name parts with `derive` stages"))
+            ("query nested too deeply".to_string(), Some("name parts with `derive` stages".to_string()))
         }
         ErrorVariant::CustomError { message } => (message.clone(), None),
     };

@@ -77,7 +77,9 @@ pub fn find(name: &str, dir: Option<&Path>) -> Result<Report> {
         let mut names: Vec<String> = all(dir).into_iter().map(|(n, _)| n).collect();
         names.sort();
         names.dedup();
-        Err(anyhow!("no report named {name:?}; reports: {}", names.join(", ")))
+        let near = crate::diag::near_names(name, names.iter().map(String::as_str));
+        let guess = near.first().map(|n| format!(" (did you mean {n:?}?)")).unwrap_or_default();
+        Err(anyhow!("no report named {name:?}{guess}; reports: {} (`cowrieql reports` lists them)", names.join(", ")))
     })
 }
 

@@ -55,6 +55,12 @@ pub enum WindowKind {
     Month,
     /// `last 24h`, `last 7d`
     Relative,
+    /// `2018`
+    Year,
+    /// `2018-05-20..2018-05-26`, both days included
+    Range,
+    /// `all`: every event stored
+    All,
 }
 
 /// A unit a window is widened to.

@@ -86,6 +86,8 @@ pub struct Window {
     pub label: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// `all`: the bounds only enclose every plausible event; filled series span the data.
+    pub unbounded: bool,
 }
 
 impl Window {
@@ -124,10 +126,39 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
                 WindowKind::Week => "an ISO week (2025-W39, this week, last week)",
                 WindowKind::Month => "a month (2025-09, this month, last month)",
                 WindowKind::Relative => "a span ending now (last 24h, last 7d)",
+                WindowKind::Year => "a year (2025)",
+                WindowKind::Range => "a range of days, both included (2025-09-20..2025-09-26)",
+                WindowKind::All => "all",
             })
             .collect();
         format!("{s:?} is not {}", forms.join(" or "))
     };
+    if allowed(WindowKind::All) && s == "all" {
+        // Wide enough for any Cowrie timestamp, and valid on both databases.
+        let (start, end) = (Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0), Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0));
+        return Ok(Window { label: "all".into(), start: start.unwrap(), end: end.unwrap(), unbounded: true });
+    }
+    if let (true, Some((a, b))) = (allowed(WindowKind::Range), s.split_once("..")) {
+        let parse = |d: &str| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok();
+        let (Some(a), Some(b)) = (parse(a), parse(b)) else { return Err(expected()) };
+        if b < a {
+            return Err(format!("{s:?}: the range ends before it starts"));
+        }
+        return Ok(Window {
+            label: format!("{}..{}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
+            start: day(a),
+            end: day(b) + Duration::days(1),
+            unbounded: false,
+        });
+    }
+    if let (true, Ok(y)) = (allowed(WindowKind::Year), s.parse::<i32>()) {
+        let (Some(a), Some(b)) = (NaiveDate::from_ymd_opt(y, 1, 1), NaiveDate::from_ymd_opt(y + 1, 1, 1)) else {
+            return Err(expected());
+        };
+        if s.len() == 4 {
+            return Ok(Window { label: s.to_string(), start: day(a), end: day(b), unbounded: false });
+        }
+    }
     // Named days, weeks, months.
     let named_day = match s {
         "today" => Some(today),
@@ -135,7 +166,7 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
         _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
     };
     if let (true, Some(d)) = (allowed(WindowKind::Day), named_day) {
-        return Ok(Window { label: d.format("%Y-%m-%d").to_string(), start: day(d), end: day(d) + Duration::days(1) });
+        return Ok(Window { unbounded: false, label: d.format("%Y-%m-%d").to_string(), start: day(d), end: day(d) + Duration::days(1) });
     }
     let week = match s {
         "this week" => Some(today.iso_week()),
@@ -151,6 +182,7 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
             label: format!("{}-W{:02}", w.year(), w.week()),
             start: day(monday),
             end: day(monday) + Duration::days(7),
+            unbounded: false,
         });
     }
     let month = match s {
@@ -167,11 +199,11 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
         let first = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(expected)?;
         let next = if m == 12 { NaiveDate::from_ymd_opt(y + 1, 1, 1) } else { NaiveDate::from_ymd_opt(y, m + 1, 1) }
             .ok_or_else(expected)?;
-        return Ok(Window { label: format!("{y}-{m:02}"), start: day(first), end: day(next) });
+        return Ok(Window { unbounded: false, label: format!("{y}-{m:02}"), start: day(first), end: day(next) });
     }
     if allowed(WindowKind::Relative) {
         if let Some(secs) = s.strip_prefix("last ").and_then(parse_duration).filter(|s| *s > 0) {
-            return Ok(Window { label: s.to_string(), start: now - Duration::seconds(secs), end: now });
+            return Ok(Window { unbounded: false, label: s.to_string(), start: now - Duration::seconds(secs), end: now });
         }
     }
     Err(expected())
@@ -211,5 +243,27 @@ mod tests {
         assert!(parse_window("2025-W39", &[WindowKind::Day], now).unwrap_err().contains("a day"));
         assert!(parse_window("2025-13", &all, now).is_err());
         assert!(parse_window("2025-W54", &all, now).is_err());
+    }
+
+    #[test]
+    fn all_years_and_ranges() {
+        let now = at("2025-10-01T12:00:00Z");
+        let kinds = [WindowKind::Day, WindowKind::Year, WindowKind::Range, WindowKind::All, WindowKind::Relative];
+        let w = parse_window("2018", &kinds, now).unwrap();
+        assert_eq!((w.start, w.end, w.label.as_str()), (at("2018-01-01T00:00:00Z"), at("2019-01-01T00:00:00Z"), "2018"));
+        // Both days included.
+        let w = parse_window("2018-05-20..2018-05-26", &kinds, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2018-05-20T00:00:00Z"), at("2018-05-27T00:00:00Z")));
+        let w = parse_window("2018-05-20..2018-05-20", &kinds, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2018-05-20T00:00:00Z"), at("2018-05-21T00:00:00Z")));
+        assert!(parse_window("2018-05-26..2018-05-20", &kinds, now).unwrap_err().contains("ends before"));
+        assert!(parse_window("2018-05-26..soon", &kinds, now).is_err());
+        let w = parse_window("all", &kinds, now).unwrap();
+        assert!(w.unbounded && w.start < at("1990-01-01T00:00:00Z") && w.end > at("2900-01-01T00:00:00Z"));
+        assert!(!parse_window("2018", &kinds, now).unwrap().unbounded);
+        // Each form only where the report allows it.
+        assert!(parse_window("all", &[WindowKind::Day], now).is_err());
+        assert!(parse_window("2018", &[WindowKind::Day], now).unwrap_err().contains("a day"));
+        assert!(parse_window("12345", &kinds, now).is_err());
     }
 }

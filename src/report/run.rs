@@ -99,8 +99,10 @@ pub fn resolve_params(r: &Report, given: &[(String, String)], now: DateTime<Utc>
             if let Some(w) = &r.def.window {
                 names.insert(0, w.param.clone());
             }
+            let near = crate::diag::near_names(k, names.iter().map(String::as_str));
+            let guess = near.first().map(|n| format!(" (did you mean {n:?}?)")).unwrap_or_default();
             bail!(
-                "report {} has no parameter {k:?}; its parameters: {}",
+                "report {} has no parameter {k:?}{guess}; its parameters: {}",
                 r.def.name,
                 if names.is_empty() { "none".into() } else { names.join(", ") }
             );
@@ -208,8 +210,16 @@ pub fn fill_buckets(
         }
     }
     let mut out = Vec::new();
-    let mut t = w.start;
-    while t < w.end && out.len() < 100_000 {
+    // `all` spans from the first bucket with data to the last.
+    let (mut t, end) = if w.unbounded {
+        match (by_bucket.keys().min(), by_bucket.keys().max()) {
+            (Some(&a), Some(&b)) => (a, b + step),
+            _ => return Ok(out),
+        }
+    } else {
+        (w.start, w.end)
+    };
+    while t < end && out.len() < 100_000 {
         out.push(by_bucket.remove(&t).unwrap_or_else(|| blank_row(cols, idx, Value::Timestamp(t), fill)));
         t += step;
     }

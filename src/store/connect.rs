@@ -178,11 +178,15 @@ fn pg_cause(e: &sqlx::Error, pg: &PgConnectOptions) -> String {
         }
         // Something answered on the port, but not in PostgreSQL's protocol (an HTTP or SSH
         // server, say).
-        sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) => {
+        // sqlx opens with a TLS request; a server that answers it with anything but PostgreSQL's
+        // one-byte reply breaks the handshake or the connection.
+        sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) | sqlx::Error::Tls(_) => {
             format!("the server on that port answered, but it is not PostgreSQL ({})", short_cause(e))
         }
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "the server on that port closed the connection: it is not PostgreSQL, or it refused us".into()
+        sqlx::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) =>
+        {
+            format!("the server on that port answered, but it is not PostgreSQL ({io})")
         }
         _ => short_cause(e),
     }
