@@ -149,7 +149,9 @@ fn read_commands_never_create_a_database() {
         let (code, _, err) = run_in(tmp.path(), args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
-            err.contains("no cowrieql database at cowrieql.sqlite: load logs with `cowrieql ingest`, or choose one with --db"),
+            err.contains(
+                "no cowrieql database at cowrieql.sqlite: load logs with `cowrieql ingest`, or choose one with --db"
+            ),
             "{args:?}: {err}"
         );
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{args:?} created a file");

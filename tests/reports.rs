@@ -97,20 +97,34 @@ async fn daily_figures_match_a_hand_computed_log() {
         assert_eq!(s["file_downloads"], 1, "{}: only a1's download belongs to a session of the day", db.label);
         assert_eq!(s["login_attempts"], 3, "{}: a1 two, b2 one", db.label);
         assert_eq!(s["unique_ips"], 2, "{}", db.label);
-        // Commands by event time on the 22nd: a1's three ("uname -a" twice); b2's is on the 23rd.
+        // Every block counts the sessions that started on the 22nd: a1's three commands and
+        // b2's one, run after midnight ("uname -a" three times in all).
         assert_eq!(
             j["commands"]["top"],
-            serde_json::json!([{"command": "uname -a", "occurrences": 2}, {"command": "wget http://x/a.sh", "occurrences": 1}]),
+            serde_json::json!([{"command": "uname -a", "occurrences": 3}, {"command": "wget http://x/a.sh", "occurrences": 1}]),
             "{}",
             db.label
         );
-        // Downloads by event time on the 22nd: a1's and c3's (00:30).
-        assert_eq!(
-            j["files"]["top"],
-            serde_json::json!([{"url": "http://x/a.sh", "occurrences": 1}, {"url": "http://x/b.sh", "occurrences": 1}]),
-            "{}",
-            db.label
-        );
+        // a1's download; c3's (00:30 on the 22nd) belongs to the 21st, when c3 started.
+        assert_eq!(j["files"]["top"], serde_json::json!([{"url": "http://x/a.sh", "occurrences": 1}]), "{}", db.label);
+        // The days either side: c3 and its download on the 21st; nothing starts on the 23rd.
+        let day = |d: &'static str| {
+            let report = &report;
+            let store = &db.store;
+            async move {
+                let result = run(store, report, &p(&[("date", d)]), now).await.unwrap();
+                let text =
+                    render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap();
+                serde_json::from_str::<serde_json::Value>(&text).unwrap()
+            }
+        };
+        let before = day("2025-09-21").await;
+        assert_eq!(before["sessions"]["total"], 1, "{}", db.label);
+        assert_eq!(before["sessions"]["file_downloads"], 1, "{}", db.label);
+        assert_eq!(before["files"]["top"], serde_json::json!([{"url": "http://x/b.sh", "occurrences": 1}]));
+        let after = day("2025-09-23").await;
+        assert_eq!(after["sessions"]["total"], 0, "{}", db.label);
+        assert_eq!(after["commands"]["top"], serde_json::json!([]), "{}: b2's command counts on the 22nd", db.label);
         // One sensor only.
         let result = run(&db.store, &report, &p(&[("date", "2025-09-22"), ("sensor", "s2")]), now).await.unwrap();
         let j: serde_json::Value = serde_json::from_str(
@@ -118,7 +132,19 @@ async fn daily_figures_match_a_hand_computed_log() {
         )
         .unwrap();
         assert_eq!((j["sensor"].clone(), j["sessions"]["total"].clone()), ("s2".into(), 1.into()), "{}", db.label);
-        assert_eq!(j["commands"]["top"], serde_json::json!([]), "{}", db.label);
+        assert_eq!(
+            j["commands"]["top"],
+            serde_json::json!([{"command": "uname -a", "occurrences": 1}]),
+            "{}",
+            db.label
+        );
+        // Events without a sensor are sensor "", not the aggregate.
+        let result = run(&db.store, &report, &p(&[("date", "2025-09-22"), ("sensor", "")]), now).await.unwrap();
+        let j: serde_json::Value = serde_json::from_str(
+            &render(&result, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!((j["sensor"].clone(), j["sessions"]["total"].clone()), ("".into(), 0.into()), "{}", db.label);
     }
 }
 
@@ -283,4 +309,71 @@ async fn reports_read_from_views_equal_the_inline_queries() {
             assert!(filled >= 2, "{name} {window}: too few sections with rows to prove anything");
         }
     }
+}
+
+/// A session is (sensor, session id) in every report: the same id on two sensors is two
+/// sessions in activity as in daily.
+#[tokio::test]
+async fn the_same_session_id_on_two_sensors_is_two_sessions_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("twins.json");
+    std::fs::write(
+        &f,
+        r#"{"eventid":"cowrie.session.connect","session":"dup1","src_ip":"10.0.0.1","sensor":"a","timestamp":"2025-09-22T10:00:00Z"}
+{"eventid":"cowrie.session.connect","session":"dup1","src_ip":"10.0.0.2","sensor":"b","timestamp":"2025-09-22T10:05:00Z"}
+{"eventid":"cowrie.command.input","session":"dup1","src_ip":"10.0.0.2","sensor":"b","input":"w","timestamp":"2025-09-22T10:06:00Z"}
+"#,
+    )
+    .unwrap();
+    let now = Utc::now();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
+        let activity = builtin::builtin("activity").unwrap().unwrap();
+        let r = run(&db.store, &activity, &p(&[("window", "2025-09-22")]), now).await.unwrap();
+        let col =
+            |q: &cowrieql::report::run::QueryResult, name: &str| q.columns.iter().position(|(n, _)| n == name).unwrap();
+        let per_hour = &r.results[0];
+        assert_eq!(per_hour.rows[10][col(per_hour, "sessions")].display(), "2", "{}", db.label);
+        assert_eq!(per_hour.rows[10][col(per_hour, "events")].display(), "3", "{}", db.label);
+        let per_day = &r.results[1];
+        assert_eq!(per_day.rows[0][col(per_day, "sessions")].display(), "2", "{}", db.label);
+        let daily = builtin::builtin("daily").unwrap().unwrap();
+        let r = run(&db.store, &daily, &p(&[("date", "2025-09-22")]), now).await.unwrap();
+        assert_eq!(r.results[0].rows[0][0].display(), "2", "{}: daily total", db.label);
+    }
+}
+
+/// `all`, a year and a range of days cover what they say, on both backends alike.
+#[tokio::test]
+async fn windows_all_year_and_ranges_cover_what_they_say() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+    let sample = fixture("sample");
+    let mut per_backend = Vec::new();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&sample), &Default::default()).await.unwrap();
+        let commands = builtin::builtin("commands").unwrap().unwrap();
+        let rows = |w: &'static str| {
+            let (store, commands) = (&db.store, &commands);
+            async move {
+                let r = run(store, commands, &p(&[("window", w)]), now).await.unwrap();
+                r.results.iter().map(|q| q.rows.clone()).collect::<Vec<_>>()
+            }
+        };
+        // The sample is the week 2025-09-15..21 (a few minutes spill into the 22nd).
+        let all = rows("all").await;
+        assert!(!all[0].is_empty(), "{}", db.label);
+        assert_eq!(all, rows("2025").await, "{}: all = the year holding every event", db.label);
+        assert_eq!(all, rows("2025-09-15..2025-09-22").await, "{}: both days included", db.label);
+        assert_eq!(all, rows("2025-09").await, "{}", db.label);
+        assert_ne!(all, rows("2025-09-15..2025-09-20").await, "{}: a shorter range is less", db.label);
+        assert!(rows("2024").await[0].is_empty(), "{}", db.label);
+        assert_eq!(rows("2025-09-18..2025-09-18").await, rows("2025-09-18").await, "{}", db.label);
+        // Filled series over `all` span the data, not 1900 to 9999.
+        let activity = builtin::builtin("activity").unwrap().unwrap();
+        let r = run(&db.store, &activity, &p(&[("window", "all")]), now).await.unwrap();
+        let days = &r.results[1].rows;
+        assert!((7..=8).contains(&days.len()), "{}: {} days", db.label, days.len());
+        per_backend.push((all, days.clone()));
+    }
+    assert_eq!(per_backend[0], per_backend[1], "SQLite and PostgreSQL disagree");
 }

@@ -92,7 +92,8 @@ fn describe(rule: &Rule) -> &'static str {
 }
 
 /// The stage keywords, in pipeline order.
-const STAGES: &[&str] = &["from", "join", "where", "derive", "group", "aggregate", "select", "sort", "take", "materialize"];
+const STAGES: &[&str] =
+    &["from", "join", "where", "derive", "group", "aggregate", "select", "sort", "take", "materialize"];
 
 fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     let start = match e.location {
@@ -134,7 +135,8 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
                 "group_by" => Some("group"),
                 _ => None,
             };
-            let near: Vec<&str> = alias.into_iter().chain(crate::diag::near_names(word_found, STAGES.iter().copied())).collect();
+            let near: Vec<&str> =
+                alias.into_iter().chain(crate::diag::near_names(word_found, STAGES.iter().copied())).collect();
             let hint = if single_eq {
                 Some("use `==` to compare (`=` names a column in derive and aggregate)".to_string())
             } else if stage_expected && !near.is_empty() {

@@ -166,7 +166,12 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
         _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
     };
     if let (true, Some(d)) = (allowed(WindowKind::Day), named_day) {
-        return Ok(Window { unbounded: false, label: d.format("%Y-%m-%d").to_string(), start: day(d), end: day(d) + Duration::days(1) });
+        return Ok(Window {
+            unbounded: false,
+            label: d.format("%Y-%m-%d").to_string(),
+            start: day(d),
+            end: day(d) + Duration::days(1),
+        });
     }
     let week = match s {
         "this week" => Some(today.iso_week()),
@@ -203,7 +208,12 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
     }
     if allowed(WindowKind::Relative) {
         if let Some(secs) = s.strip_prefix("last ").and_then(parse_duration).filter(|s| *s > 0) {
-            return Ok(Window { unbounded: false, label: s.to_string(), start: now - Duration::seconds(secs), end: now });
+            return Ok(Window {
+                unbounded: false,
+                label: s.to_string(),
+                start: now - Duration::seconds(secs),
+                end: now,
+            });
         }
     }
     Err(expected())
@@ -250,7 +260,10 @@ mod tests {
         let now = at("2025-10-01T12:00:00Z");
         let kinds = [WindowKind::Day, WindowKind::Year, WindowKind::Range, WindowKind::All, WindowKind::Relative];
         let w = parse_window("2018", &kinds, now).unwrap();
-        assert_eq!((w.start, w.end, w.label.as_str()), (at("2018-01-01T00:00:00Z"), at("2019-01-01T00:00:00Z"), "2018"));
+        assert_eq!(
+            (w.start, w.end, w.label.as_str()),
+            (at("2018-01-01T00:00:00Z"), at("2019-01-01T00:00:00Z"), "2018")
+        );
         // Both days included.
         let w = parse_window("2018-05-20..2018-05-26", &kinds, now).unwrap();
         assert_eq!((w.start, w.end), (at("2018-05-20T00:00:00Z"), at("2018-05-27T00:00:00Z")));
