@@ -262,7 +262,7 @@ pub async fn views(store: &Store, action: &ViewsAction) -> Result<i32> {
 pub fn schema() -> Result<i32> {
     use crate::catalog::{ColType, PAYLOAD_PATHS, TABLES};
     for t in TABLES {
-        super::say(format!("{}", t.name));
+        super::say(t.name);
         for c in t.columns {
             let ty = match c.ty {
                 ColType::Int => "int",
