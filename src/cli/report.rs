@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::report::builtin;
 use crate::report::def::{Query, Report, ReportDef};
-use crate::report::render::{render, Format};
+use crate::report::render::{render_fit, Format};
 use crate::report::run::{run, QueryResult, ReportResult};
 use crate::store::Store;
 
@@ -31,6 +31,9 @@ pub struct RunArgs {
     /// For csv: which query to write (default the first).
     #[arg(long)]
     pub query: Option<String>,
+    /// Text tables at full width on a terminal too (they are cut to fit it otherwise).
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +56,19 @@ pub struct QueryArgs {
     /// Print the query plan (EXPLAIN QUERY PLAN; EXPLAIN (ANALYZE, BUFFERS)) instead of rows.
     #[arg(long)]
     pub explain: bool,
+    /// Text tables at full width on a terminal too (they are cut to fit it otherwise).
+    #[arg(long)]
+    pub wide: bool,
+}
+
+/// How wide text tables may be: the terminal's width when writing to one, else unlimited.
+fn table_width(wide: bool, out: &Option<PathBuf>) -> Option<usize> {
+    use std::io::IsTerminal;
+    if wide || out.is_some() || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let from_env = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    from_env.or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize)).or(Some(80))
 }
 
 #[derive(Args, Debug)]
@@ -98,7 +114,8 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
     let store = cli.existing_store().await?;
     let store = &store;
     let result = run(store, &report, &params, now).await?;
-    let text = render(&result, format, report.templates.get(format.name()).map(String::as_str), args.query.as_deref())?;
+    let template = report.templates.get(format.name()).map(String::as_str);
+    let text = render_fit(&result, format, template, args.query.as_deref(), table_width(args.wide, &args.out))?;
     emit(&text, &args.out)?;
     Ok(0)
 }
@@ -153,7 +170,7 @@ pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
         }],
         views: Vec::new(),
     };
-    emit(&render(&result, format, None, None)?, &args.out)?;
+    emit(&render_fit(&result, format, None, None, table_width(args.wide, &args.out))?, &args.out)?;
     Ok(0)
 }
 

@@ -20,16 +20,36 @@ pub fn text(s: &str) -> String {
     out
 }
 
-/// Markdown-safe (also inside table cells): HTML is entity-escaped, markdown punctuation is
-/// backslash-escaped, pipes cannot end a cell, control characters are visible.
+/// Markdown-safe (also inside table cells), escaping only what markdown would read: HTML is
+/// entity-escaped; emphasis, code, links, strike-through and pipes (which end a cell) are
+/// backslash-escaped; a leading `#`, `-`, `+`, `>`, `=` or `1.` cannot start a block; URLs
+/// are not turned into links (`http\://`, `www\.`); control characters are visible.
 pub fn markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in text(s).chars() {
+    let t = text(s);
+    let mut out = String::with_capacity(t.len() + 8);
+    let chars: Vec<char> = t.chars().collect();
+    let block_start = {
+        let digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
+        match chars.first() {
+            Some('#' | '-' | '+' | '=') => Some(0),
+            Some(_) if digits > 0 && matches!(chars.get(digits), Some('.' | ')')) => Some(digits),
+            _ => None,
+        }
+    };
+    for (i, &c) in chars.iter().enumerate() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!' | '|' | '~' | '.' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ':' if chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/') => out.push_str("\\:"),
+            '.' if i >= 3 && chars[i - 3..i].iter().collect::<String>().eq_ignore_ascii_case("www") => {
+                out.push_str("\\.")
+            }
+            c if block_start == Some(i) => {
                 out.push('\\');
                 out.push(c);
             }
@@ -72,6 +92,17 @@ mod tests {
         assert_eq!(text("a\x1b[31mred\x07"), "a\\x1b[31mred\\x07");
         assert_eq!(text("x\u{9b}y"), "x\\x9by");
         assert_eq!(markdown("a|b `c` <script>"), "a\\|b \\`c\\` &lt;script&gt;");
+        // Only what markdown reads: addresses and ordinary punctuation stay as they are.
+        assert_eq!(markdown("1.2.3.4 (ssh) a-b+c!"), "1.2.3.4 (ssh) a-b+c!");
+        assert_eq!(
+            markdown("rm -rf /tmp/* ; wget http://x.example/a_b.sh"),
+            "rm -rf /tmp/\\* ; wget http\\://x.example/a\\_b.sh"
+        );
+        assert_eq!(markdown("see www.evil.test"), "see www\\.evil.test");
+        assert_eq!(markdown("# not a heading"), "\\# not a heading");
+        assert_eq!(markdown("- not a list"), "\\- not a list");
+        assert_eq!(markdown("12. not a list"), "12\\. not a list");
+        assert_eq!(markdown("[x](javascript:alert(1))"), "\\[x\\](javascript:alert(1))");
         assert_eq!(html("<img src=x onerror='a'>&"), "&lt;img src=x onerror=&#x27;a&#x27;&gt;&amp;");
         assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
         assert_eq!(csv_cell("@SUM(1)"), "'@SUM(1)");

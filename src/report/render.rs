@@ -110,6 +110,9 @@ fn cell_text(v: &J) -> String {
         String::new()
     } else if let Some(s) = v.as_str() {
         s.to_string()
+    } else if v.kind() == minijinja::value::ValueKind::Bool {
+        // minijinja writes Python's True/False.
+        v.is_true().to_string()
     } else {
         v.to_string()
     }
@@ -130,13 +133,58 @@ fn columns(section: &J) -> Result<Vec<(String, String)>, Error> {
         .collect())
 }
 
+/// Display columns a string takes on a terminal (CJK and emoji take two).
+fn display_width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `w` display columns, ending in `…` when cut.
+fn clip(s: &str, w: usize) -> String {
+    if display_width(s) <= w {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// Column widths that fit `total` display columns (two spaces between columns): the widest
+/// text columns give way first, down to a floor; numbers and timestamps are never cut.
+fn fit_widths(natural: &[usize], shrinkable: &[bool], total: Option<usize>) -> Vec<usize> {
+    let mut w = natural.to_vec();
+    let Some(total) = total else { return w };
+    let gaps = 2 * w.len().saturating_sub(1);
+    const FLOOR: usize = 12;
+    while w.iter().sum::<usize>() + gaps > total {
+        let widest = (0..w.len()).filter(|&i| shrinkable[i] && w[i] > FLOOR).max_by_key(|&i| (w[i], usize::MAX - i));
+        match widest {
+            Some(i) => w[i] -= 1,
+            None => break,
+        }
+    }
+    w
+}
+
 /// `table(section)`: an aligned text table or a markdown table, cells escaped.
 fn table(state: &State, section: J) -> Result<J, Error> {
     let fmt = state.lookup("__format").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let width = state.lookup("__width").and_then(|v| v.as_usize());
     let cols = columns(&section)?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in section.get_attr("rows")?.try_iter()? {
-        rows.push(r.try_iter()?.map(|v| cell_text(&v)).collect());
+        // An empty string is a value an attacker sent; a blank cell is no value (null).
+        rows.push(
+            r.try_iter()?.map(|v| if v.as_str() == Some("") { "(empty)".into() } else { cell_text(&v) }).collect(),
+        );
     }
     let out = if fmt == "markdown" {
         let mut s = format!("| {} |\n", cols.iter().map(|c| escape::markdown(&c.0)).collect::<Vec<_>>().join(" | "));
@@ -152,32 +200,30 @@ fn table(state: &State, section: J) -> Result<J, Error> {
         }
         s
     } else {
-        // Long attacker strings are cut so the table stays readable; the json output is whole.
-        let cut = |s: &str| {
-            let e = escape::text(s);
-            if e.chars().count() > 80 {
-                format!("{}…", e.chars().take(79).collect::<String>())
-            } else {
-                e
-            }
-        };
-        let head: Vec<String> = cols.iter().map(|c| cut(&c.0)).collect();
-        let body: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| cut(c)).collect()).collect();
-        let widths: Vec<usize> = (0..head.len())
+        // On a terminal, long attacker strings are cut to fit its width (`--wide`, a file or a
+        // pipe get them whole, as do json and csv).
+        let head: Vec<String> = cols.iter().map(|c| escape::text(&c.0)).collect();
+        let body: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| escape::text(c)).collect()).collect();
+        let natural: Vec<usize> = (0..head.len())
             .map(|i| {
                 body.iter()
-                    .map(|r| r[i].chars().count())
-                    .chain(std::iter::once(head[i].chars().count()))
+                    .map(|r| display_width(&r[i]))
+                    .chain(std::iter::once(display_width(&head[i])))
                     .max()
                     .unwrap_or(0)
             })
             .collect();
+        let shrinkable: Vec<bool> = cols.iter().map(|c| c.1 == "text" || c.1 == "json").collect();
+        let widths = fit_widths(&natural, &shrinkable, width);
+        let head: Vec<String> = head.iter().zip(&widths).map(|(c, &w)| clip(c, w)).collect();
+        let body: Vec<Vec<String>> =
+            body.iter().map(|r| r.iter().zip(&widths).map(|(c, &w)| clip(c, w)).collect()).collect();
         let line = |cells: &[String]| {
             let parts: Vec<String> = cells
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
+                    let pad = " ".repeat(widths[i].saturating_sub(display_width(c)));
                     if is_numeric(&cols[i].1) {
                         format!("{pad}{c}")
                     } else {
@@ -308,8 +354,20 @@ pub fn check_template(src: &str, format: Format) -> Result<()> {
     Ok(())
 }
 
-/// Renders `r` as `format`, with the report's own template when it has one.
+/// Renders `r` as `format`, with the report's own template when it has one; text tables at
+/// full width.
 pub fn render(r: &ReportResult, format: Format, template: Option<&str>, csv_query: Option<&str>) -> Result<String> {
+    render_fit(r, format, template, csv_query, None)
+}
+
+/// As `render`, with text tables fitted to `width` display columns (a terminal's width).
+pub fn render_fit(
+    r: &ReportResult,
+    format: Format,
+    template: Option<&str>,
+    csv_query: Option<&str>,
+    width: Option<usize>,
+) -> Result<String> {
     if format == Format::Csv {
         return render_csv(r, csv_query);
     }
@@ -356,6 +414,7 @@ pub fn render(r: &ReportResult, format: Format, template: Option<&str>, csv_quer
     let mut ctx = context(r);
     if let Some(o) = ctx.as_object_mut() {
         o.insert("__format".into(), json!(format.name()));
+        o.insert("__width".into(), json!(width));
     }
     let tmpl = env.get_template("report")?;
     tmpl.render(ctx).map_err(|e| anyhow!("rendering {} as {}: {e:#}", r.name, format.name()))

@@ -35,6 +35,10 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("substr", Some(3), None, "substr({0}, CAST({1} AS INTEGER), CAST({2} AS INTEGER))"),
     f!("contains", Some(2), None, "(strpos({0}, {1}) > 0)"),
     f!("starts_with", Some(2), None, "starts_with({0}, {1})"),
+    // `||` on both: null if any part is null (PostgreSQL's concat() would skip nulls).
+    f!("concat", Some(2), None, "({0} || {1})"),
+    f!("concat", Some(3), None, "({0} || {1} || {2})"),
+    f!("concat", Some(4), None, "({0} || {1} || {2} || {3})"),
     f!("regexp", Some(2), None, "({0} ~ {1})"),
     f!("coalesce", None, None, "COALESCE({*})"),
     f!("round", Some(1), None, "CAST(round(CAST({0} AS NUMERIC)) AS DOUBLE PRECISION)"),

@@ -24,6 +24,10 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("substr", None, None, "substr({*})"),
     f!("contains", Some(2), None, "(instr({0}, {1}) > 0)"),
     f!("starts_with", Some(2), None, "(substr({0}, 1, length({1})) = {1})"),
+    // `||` on both: null if any part is null (PostgreSQL's concat() would skip nulls).
+    f!("concat", Some(2), None, "({0} || {1})"),
+    f!("concat", Some(3), None, "({0} || {1} || {2})"),
+    f!("concat", Some(4), None, "({0} || {1} || {2} || {3})"),
     f!("coalesce", None, None, "COALESCE({*})"),
     f!("round", Some(1), None, "round({0})"),
     f!("round", Some(2), None, "round({0}, {1})"),

@@ -229,6 +229,31 @@ impl Text {
     }
 }
 
+/// The SSH client version as the client sent it. Cowrie versions logged it with Python's
+/// quoting: `'SSH-2.0-libssh2_1.7.0'`, `b'SSH-2.0-PUTTY'`, sometimes with an escaped
+/// `\r\n` inside. The stored column holds the bare string (the payload keeps the raw one);
+/// what is left empty is no version.
+pub fn clean_client_version(raw: &str) -> Option<String> {
+    let mut v = raw.trim();
+    loop {
+        let before = v;
+        if let Some(inner) = v.strip_prefix("b'").and_then(|s| s.strip_suffix('\'')) {
+            v = inner;
+        } else if let Some(inner) = v.strip_prefix("b\"").and_then(|s| s.strip_suffix('"')) {
+            v = inner;
+        } else if let Some(inner) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+            v = inner;
+        } else if let Some(inner) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            v = inner;
+        }
+        v = v.trim_end_matches("\\n").trim_end_matches("\\r").trim();
+        if v == before {
+            break;
+        }
+    }
+    (!v.is_empty()).then(|| v.to_string())
+}
+
 /// The fields cowrieql extracts; everything else stays in the payload.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -320,7 +345,7 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
             }
             "cowrie.session.file_download" => d.download_count = 1,
             "cowrie.session.file_upload" => d.upload_count = 1,
-            "cowrie.client.version" => d.client_version = f.version.0.clone(),
+            "cowrie.client.version" => d.client_version = f.version.0.as_deref().and_then(clean_client_version),
             "cowrie.client.kex" => d.hassh = f.hassh.0.clone(),
             "cowrie.session.closed" => {
                 d.closed = true;
@@ -479,5 +504,24 @@ mod tests {
         assert_eq!(x.event_count, 3);
         assert_eq!(x.protocol.as_deref(), Some("ssh"));
         assert_eq!(x.duration_s, Some(9.0));
+    }
+
+    #[test]
+    fn client_versions_lose_pythons_quoting() {
+        for raw in [
+            "SSH-2.0-libssh2_1.7.0",
+            "'SSH-2.0-libssh2_1.7.0'",
+            "b'SSH-2.0-libssh2_1.7.0'",
+            "b\"SSH-2.0-libssh2_1.7.0\"",
+            "\"'SSH-2.0-libssh2_1.7.0'\"",
+            " SSH-2.0-libssh2_1.7.0\\r\\n ",
+            "b'SSH-2.0-libssh2_1.7.0\\r\\n'",
+        ] {
+            assert_eq!(clean_client_version(raw).as_deref(), Some("SSH-2.0-libssh2_1.7.0"), "{raw:?}");
+        }
+        assert_eq!(clean_client_version("b''"), None);
+        assert_eq!(clean_client_version("  "), None);
+        // Quotes inside a version are the client's own.
+        assert_eq!(clean_client_version("SSH-2.0-it's").as_deref(), Some("SSH-2.0-it's"));
     }
 }
