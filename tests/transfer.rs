@@ -348,3 +348,69 @@ async fn validate_only_names_the_table_and_key_of_every_difference() {
     assert!(!stderr.contains("raw_events:"), "{stderr}");
     assert!(stdout.contains("raw_events") && stdout.contains("MISMATCH"), "{stdout}");
 }
+
+/// A source that grew after a complete migration (more logs, a session that went on, a
+/// purged dead letter) is topped up by the same command, then validated; a target that was
+/// written to directly is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grown_source_is_topped_up_by_the_same_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut data = Vec::new();
+    cowrieql::gen::generate(6_000, 21, &mut data).unwrap();
+    // The second part continues sessions of the first (same generator stream, cut mid-way).
+    let cut = data[..data.len() / 2].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let (first, second) = (tmp.path().join("a.json"), tmp.path().join("b.json"));
+    std::fs::write(&first, &data[..cut]).unwrap();
+    std::fs::write(&second, &data[cut..]).unwrap();
+    let junk = tmp.path().join("junk.json");
+    std::fs::write(&junk, "{broken\n{also broken\n").unwrap();
+
+    let src = fresh_sqlite().await;
+    ingest(&src.store, &[first.clone(), junk.clone()], &Default::default()).await.unwrap();
+    let dst = fresh_pg().await;
+    let (code, out, err) = migrate_cli(&sqlite_path(&src), &dst.url, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // The switch-over is gradual: SQLite keeps loading.
+    ingest(&src.store, std::slice::from_ref(&second), &Default::default()).await.unwrap();
+    cowrieql::store::dead_letters::purge(
+        &src.store,
+        &cowrieql::store::dead_letters::PurgeFilter { reason: None, file: None, before: None },
+        true,
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = migrate_cli(&sqlite_path(&src), &dst.url, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("topped up the target") && out.contains("validation passed"), "{out}");
+    assert!(out.contains("raw_events") && out.contains("added"), "{out}");
+    assert_eq!(counts(&src.store).await, counts(&dst.store).await);
+    assert_eq!(session_rows(&src.store).await, session_rows(&dst.store).await);
+    assert_eq!(fact_rows(&src.store).await, fact_rows(&dst.store).await);
+    // Nothing changed since: validated again, nothing copied.
+    let (code, out, _) = migrate_cli(&sqlite_path(&src), &dst.url, &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("validated it again"), "{out}");
+
+    // The target then gets its own rows: a top-up would collide, so it is refused.
+    let extra = tmp.path().join("c.json");
+    std::fs::write(
+        &extra,
+        r#"{"eventid":"cowrie.session.connect","session":"zz9","src_ip":"10.9.9.9","sensor":"new","timestamp":"2026-01-01T00:00:00Z"}
+"#,
+    )
+    .unwrap();
+    ingest(&dst.store, std::slice::from_ref(&extra), &Default::default()).await.unwrap();
+    let more = tmp.path().join("d.json");
+    std::fs::write(
+        &more,
+        r#"{"eventid":"cowrie.session.connect","session":"zz8","src_ip":"10.9.9.8","sensor":"old","timestamp":"2026-01-02T00:00:00Z"}
+{"eventid":"cowrie.session.connect","session":"zz7","src_ip":"10.9.9.7","sensor":"old","timestamp":"2026-01-02T00:00:01Z"}
+"#,
+    )
+    .unwrap();
+    ingest(&src.store, std::slice::from_ref(&more), &Default::default()).await.unwrap();
+    let (code, _, err) = migrate_cli(&sqlite_path(&src), &dst.url, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("written to after the migration") && err.contains("--replace"), "{err}");
+}

@@ -24,13 +24,36 @@ pub struct IngestArgs {
 }
 
 pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
+    // Ctrl-C stops reading; what is in flight commits, and the summary says what is stored.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: finishing the batches in flight (Ctrl-C again to quit at once)");
+            let _ = stop_tx.send(true);
+            // A second Ctrl-C quits at once; the last committed batch's checkpoint still holds.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let opts = IngestOptions {
         batch_lines: args.batch_size,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         force: args.force,
+        stop: Some(stop_rx),
     };
-    let stats = ingest(store, &args.paths, &opts).await?;
+    let stats = ingest(store, &args.paths, &opts).await;
+    watcher.abort();
+    let stats = stats?;
     super::say(stats.summary_line());
+    if stats.interrupted {
+        store.checkpoint_wal().await?;
+        super::say(format!(
+            "interrupted: the {} lines above are committed; run the same command again to resume where it stopped",
+            stats.lines
+        ));
+        return Ok(130);
+    }
     let counts = crate::store::tables::row_counts(store).await?;
     let shown: Vec<String> = counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     super::say(format!("{} now holds: {}", store.backend().name(), shown.join(", ")));

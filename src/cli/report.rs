@@ -113,6 +113,16 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
     crate::report::run::resolve_params(&report, &params, now)?;
     let store = cli.existing_store().await?;
     let store = &store;
+    if let Some(s) = params.iter().rev().find(|(k, _)| k == "sensor").map(|(_, v)| v) {
+        if let Some(known) = crate::store::tables::unknown_sensor(store, s).await? {
+            let shown: Vec<String> = known.iter().map(|k| format!("{:?}", crate::report::escape::text(k))).collect();
+            eprintln!(
+                "warning: no event in this database came from sensor {:?}; sensors: {}",
+                crate::report::escape::text(s),
+                if shown.is_empty() { "none yet".into() } else { shown.join(", ") }
+            );
+        }
+    }
     let result = run(store, &report, &params, now).await?;
     let template = report.templates.get(format.name()).map(String::as_str);
     let text = render_fit(&result, format, template, args.query.as_deref(), table_width(args.wide, &args.out))?;

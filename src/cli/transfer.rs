@@ -73,8 +73,15 @@ pub async fn run(args: &MigrateArgs, connect: &ConnectOptions) -> Result<i32> {
     match args.format {
         OutFormat::Json => say(serde_json::to_string_pretty(&r)?),
         OutFormat::Text => {
-            if r.already_complete {
+            if r.already_complete && r.topped_up.is_empty() {
                 say(format!("the target already holds a complete migration from {}; validated it again", r.source));
+            } else if r.already_complete {
+                say(format!("the source {} had changed since the migration; topped up the target:", r.source));
+                for t in &r.topped_up {
+                    let what = if t.rows == 0 { "unchanged".to_string() } else { format!("{} rows", t.rows) };
+                    let how = if transfer::REWRITTEN.contains(&t.table) { "copied whole" } else { "added" };
+                    say(format!("{:<18} {how}: {what}", t.table));
+                }
             } else if r.resumed {
                 say(format!("resumed the migration from {}", r.source));
             }
@@ -120,6 +127,9 @@ fn print_validation(v: &Validation) {
         for p in v.problems() {
             eprintln!("{p}");
         }
-        eprintln!("validation FAILED");
+        eprintln!(
+            "validation FAILED: run the same command again to copy what the source gained (a top-up), \
+             or --replace to copy everything again"
+        );
     }
 }

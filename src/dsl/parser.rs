@@ -563,6 +563,8 @@ mod tests {
         assert!(err[0].message.starts_with("expected an expression"), "{}", err[0].message);
         let err = parse("from sessions\nfilter x").unwrap_err();
         assert!(!err[0].message.contains("_stage"), "{}", err[0].message);
+        assert_eq!(err[0].hint.as_deref(), Some("did you mean `where`?"), "{err:?}");
+        let err = parse("from sessions\nqqqq x").unwrap_err();
         assert!(err[0].hint.as_deref().unwrap_or("").contains("every stage starts"), "{err:?}");
     }
 }

@@ -120,7 +120,17 @@ pub struct QuerySpec {
     /// `bar` or `line`: the chart the default HTML page draws.
     #[serde(default)]
     pub chart: Option<String>,
+    /// Columns that only an enrichment source can fill (column → source, see
+    /// [`ENRICHMENTS`]): shown as `n/a` when that source never wrote an event, so a 0 is
+    /// never read as "checked, clean".
+    #[serde(default)]
+    pub enrichment: BTreeMap<String, String>,
 }
+
+/// Enrichment sources and the event ids they write into Cowrie's log. DShield has none in
+/// any Cowrie version (its plugin only sends), so its figures are never computed here.
+pub const ENRICHMENTS: &[(&str, &[&str])] =
+    &[("virustotal", &["cowrie.virustotal.scanfile", "cowrie.virustotal.scanurl"]), ("dshield", &[])];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,6 +159,7 @@ pub struct Query {
     pub fill: Option<FillDef>,
     pub title: Option<String>,
     pub chart: Option<String>,
+    pub enrichment: BTreeMap<String, String>,
 }
 
 /// A loaded report: its definition, its queries' text and its templates' text.
@@ -241,6 +252,7 @@ impl Report {
                     fill: None,
                     title: None,
                     chart: None,
+                    enrichment: BTreeMap::new(),
                 },
                 QuerySource::Spec(spec) => {
                     let (text, qorigin) = match (&spec.query, &spec.file) {
@@ -258,9 +270,19 @@ impl Report {
                         fill: spec.fill.clone(),
                         title: spec.title.clone(),
                         chart: spec.chart.clone(),
+                        enrichment: spec.enrichment.clone(),
                     }
                 }
             };
+            for source in q.enrichment.values() {
+                if !ENRICHMENTS.iter().any(|(s, _)| s == source) {
+                    let known: Vec<&str> = ENRICHMENTS.iter().map(|(s, _)| *s).collect();
+                    errors.push(format!(
+                        "query {name}: unknown enrichment source {source:?} (known: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
             queries.push(q);
         }
         if queries.is_empty() {

@@ -32,7 +32,14 @@ pub fn markdown(s: &str) -> String {
         let digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
         match chars.first() {
             Some('#' | '-' | '+' | '=') => Some(0),
-            Some(_) if digits > 0 && matches!(chars.get(digits), Some('.' | ')')) => Some(digits),
+            // `1. ` or `1) ` starts an ordered list; `1.2.3.4` does not.
+            Some(_)
+                if digits > 0
+                    && matches!(chars.get(digits), Some('.' | ')'))
+                    && chars.get(digits + 1).is_none_or(|c| c.is_whitespace()) =>
+            {
+                Some(digits)
+            }
             _ => None,
         }
     };

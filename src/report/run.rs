@@ -152,9 +152,21 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
     let views =
         crate::store::views::list(store).await?.into_iter().filter(|v| read.contains(&v.name.as_str())).collect();
     let mut results = Vec::new();
+    let mut present: HashMap<String, bool> = HashMap::new();
     for ((q, c), mut rows) in r.queries.iter().zip(&compiled).zip(rows) {
         if let (Some(fill), Some(w)) = (&q.fill, &window) {
             rows = fill_buckets(rows, &c.output, fill, w).map_err(|e| anyhow!("query {}: {e}", q.name))?;
+        }
+        for (column, source) in &q.enrichment {
+            if !present.contains_key(source) {
+                present.insert(source.clone(), enrichment_present(store, source).await?);
+            }
+            let Some(i) = c.output.iter().position(|(n, _)| n == column) else { continue };
+            if !present[source] {
+                for row in &mut rows {
+                    row[i] = Value::Text("n/a".into());
+                }
+            }
         }
         results.push(QueryResult {
             name: q.name.clone(),
@@ -175,6 +187,23 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
         results,
         views,
     })
+}
+
+/// Whether enrichment `source` ever wrote an event into this database (an index lookup per
+/// event id on (event_type, ts)).
+async fn enrichment_present(store: &Store, source: &str) -> Result<bool> {
+    let ids = crate::report::def::ENRICHMENTS.iter().find(|(s, _)| *s == source).map(|(_, ids)| *ids).unwrap_or(&[]);
+    let sql = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE event_type = $1 LIMIT 1) AS x";
+    for id in ids {
+        let n: i64 = match store {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
+            Store::Postgres(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
+        };
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Adds a row for every bucket of the window that the query did not return, with zeros in

@@ -21,3 +21,19 @@ pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
     }
     Ok(out)
 }
+
+/// Whether any event came from `sensor` (the (sensor, ts) index answers it); when none did,
+/// the sensors that exist, for the warning.
+pub async fn unknown_sensor(store: &Store, sensor: &str) -> Result<Option<Vec<String>>> {
+    let probe = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE sensor = $1 LIMIT 1) AS x";
+    let all = "SELECT DISTINCT sensor FROM sessions ORDER BY sensor LIMIT 50";
+    let (n, known): (i64, Vec<String>) = match store {
+        Store::Sqlite(p) => (sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?, {
+            sqlx::query_scalar(all).fetch_all(p).await?
+        }),
+        Store::Postgres(p) => (sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?, {
+            sqlx::query_scalar(all).fetch_all(p).await?
+        }),
+    };
+    Ok((n == 0).then_some(known))
+}

@@ -32,11 +32,13 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Load named files even when their first lines are not JSON.
     pub force: bool,
+    /// Set to true to stop: batches in flight commit, nothing more is read (Ctrl-C).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { batch_lines: 20_000, progress: false, force: false }
+        Self { batch_lines: 20_000, progress: false, force: false, stop: None }
     }
 }
 
@@ -57,6 +59,8 @@ pub struct IngestStats {
     pub sessions_touched: u64,
     /// Files in the folders named that are not JSON logs (Cowrie's text logs, notes, …).
     pub skipped_files: u64,
+    /// Stopped early (`IngestOptions::stop`): what is counted here is committed.
+    pub interrupted: bool,
     pub elapsed: Duration,
 }
 
@@ -162,8 +166,22 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let mut inflight = FuturesUnordered::new();
     let mut next_seq = 0u64;
     let mut reading = true;
+    let mut stop = opts.stop.clone();
     loop {
         tokio::select! {
+            // Ctrl-C: read no further; the batches in flight still commit.
+            changed = async { stop.as_mut().expect("guarded").changed().await }, if stop.is_some() && reading => {
+                if changed.is_err() || stop.as_ref().is_some_and(|s| *s.borrow()) {
+                    stats.interrupted = stop.as_ref().is_some_and(|s| *s.borrow());
+                    if stats.interrupted {
+                        reading = false;
+                        rx.close();
+                    }
+                    if changed.is_err() {
+                        stop = None;
+                    }
+                }
+            }
             Some::<Written>((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
                 let out = out.with_context(|| format!("writing a batch of {}", b.source))?;
                 order.committed(seq);
@@ -209,7 +227,10 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
             else => break,
         }
     }
-    reader.await.context("reader thread failed")??;
+    let read = reader.await.context("reader thread failed")?;
+    if !stats.interrupted {
+        read?;
+    }
     // Batches that committed out of order wrote only checkpoints known safe at the time;
     // now that everything is stored, every source's final one.
     let mut w = idle.pop().context("no writer connection left")?;

@@ -66,6 +66,9 @@ pub struct TransferReport {
     pub total_seconds: f64,
     /// raw_events rows on the source, the figure events/s is based on.
     pub events: u64,
+    /// A complete copy whose source had grown was brought up to date: rows added per table
+    /// (append-only tables) or rows now held (tables re-copied whole).
+    pub topped_up: Vec<TableCopy>,
     pub validation: Validation,
 }
 
@@ -211,6 +214,7 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
         validate_seconds: 0.0,
         total_seconds: 0.0,
         events,
+        topped_up: Vec::new(),
         validation: Validation { tables: Vec::new(), sequence_problems: Vec::new() },
     };
     let mut status = match &state {
@@ -220,8 +224,19 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
         }
         Some(s) => s.status.clone(),
     };
+    let mut validated = false;
     if status == "complete" {
         report.already_complete = true;
+        // The source may have grown since (a gradual switch-over keeps loading into SQLite):
+        // when the copy no longer matches, bring it up to date, then compare again.
+        let t0 = Instant::now();
+        report.validation = validate(src, dst).await?;
+        validated = report.validation.ok();
+        if !validated {
+            report.topped_up = top_up(src, dst, opts).await?;
+            set_sequences(dst).await?;
+        }
+        report.validate_seconds = t0.elapsed().as_secs_f64();
     }
     if status == "prepared" {
         drop_indexes(dst, opts.replace || state.as_ref().is_some_and(|s| s.replace)).await?;
@@ -234,29 +249,30 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
         status = "indexing".into();
         report.copy_seconds = t0.elapsed().as_secs_f64();
     }
-    let validated = if status == "indexing" {
-        // Index builds (one core for the GIN index alone) and the comparison (reads only)
-        // run side by side: neither needs the other.
-        set_sequences(dst).await?;
-        let (ix, val) = tokio::join!(
-            async {
-                let t = Instant::now();
-                rebuild_indexes(dst, opts.progress).await.map(|_| t.elapsed().as_secs_f64())
-            },
-            async {
-                let t = Instant::now();
-                validate(src, dst).await.map(|v| (v, t.elapsed().as_secs_f64()))
-            }
-        );
-        report.index_seconds = ix?;
-        let (v, secs) = val?;
-        report.validation = v;
-        report.validate_seconds = secs;
-        set_status(dst, "validating").await?;
-        true
-    } else {
-        false
-    };
+    let validated = validated
+        || if status == "indexing" {
+            // Index builds (one core for the GIN index alone) and the comparison (reads only)
+            // run side by side: neither needs the other.
+            set_sequences(dst).await?;
+            let (ix, val) = tokio::join!(
+                async {
+                    let t = Instant::now();
+                    rebuild_indexes(dst, opts.progress).await.map(|_| t.elapsed().as_secs_f64())
+                },
+                async {
+                    let t = Instant::now();
+                    validate(src, dst).await.map(|v| (v, t.elapsed().as_secs_f64()))
+                }
+            );
+            report.index_seconds = ix?;
+            let (v, secs) = val?;
+            report.validation = v;
+            report.validate_seconds = secs;
+            set_status(dst, "validating").await?;
+            true
+        } else {
+            false
+        };
     if !validated {
         let t0 = Instant::now();
         report.validation = validate(src, dst).await?;
@@ -267,6 +283,101 @@ pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Res
     }
     report.total_seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Tables whose stored rows change or go (session summaries merge, checkpoints advance, dead
+/// letters are retried or purged): a top-up copies them whole. The others only grow.
+pub const REWRITTEN: &[&str] = &["sessions", "ingest_checkpoints", "dead_letters"];
+
+/// Brings a completed copy up to date with a source that grew: rows past the target's
+/// highest id are appended to the tables that only grow, and the tables in [`REWRITTEN`]
+/// are replaced whole, each batch or table in one transaction (a killed top-up is redone
+/// by the next run). A target written to directly (ids beyond the source's) is refused.
+async fn top_up(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Vec<TableCopy>> {
+    let mut out = Vec::new();
+    for spec in TABLES {
+        let t0 = Instant::now();
+        let rewrite = REWRITTEN.contains(&spec.name);
+        let after = if rewrite {
+            None
+        } else {
+            // Names come from the constant specs.
+            let sql = format!("SELECT COALESCE(max(id), 0)::bigint FROM {}", spec.name);
+            let target: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(dst).await?;
+            let source: i64 =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT COALESCE(max(id), 0) FROM {}", spec.name)))
+                    .fetch_one(&src.pool)
+                    .await?;
+            // Rows the target got by itself take the ids the source gives its new rows: the
+            // target's newest row must be the source's row of that id.
+            let same_newest = target == 0 || same_row(src, dst, spec.name, target).await?;
+            if target > source || !same_newest {
+                bail!(
+                    "{} on the target has ids up to {target}, the source only up to {source}: the target was \
+                     written to after the migration, so new source rows cannot be added without colliding; \
+                     copy again with --replace, or keep loading into the target only",
+                    spec.name
+                );
+            }
+            if target == source {
+                continue;
+            }
+            Some(vec![Cell::Int(target)])
+        };
+        let (tx, mut rx) = mpsc::channel::<Chunk>(2);
+        let reader = SourceReader::open(spec, &src.path, after, None, opts.batch_size)?;
+        let reader = tokio::task::spawn_blocking(move || read_chunks(reader, tx));
+        let copy_sql = format!("COPY {} ({}) FROM STDIN", spec.name, spec.column_list());
+        let mut rows = 0u64;
+        let written: Result<()> = async {
+            let mut conn = dst.acquire().await?;
+            if rewrite {
+                // One transaction: readers see the old rows until the new ones are all in.
+                let mut t = conn.begin().await?;
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", spec.name))).execute(&mut *t).await?;
+                while let Some(chunk) = rx.recv().await {
+                    super::copytext::copy(&mut t, &copy_sql, chunk.data).await?;
+                    rows += chunk.rows;
+                }
+                t.commit().await?;
+            } else {
+                while let Some(chunk) = rx.recv().await {
+                    let mut t = conn.begin().await?;
+                    super::copytext::copy(&mut t, &copy_sql, chunk.data).await?;
+                    t.commit().await?;
+                    rows += chunk.rows;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(rx);
+        let read = reader.await.map_err(|e| anyhow!("reader task failed: {e}"))?;
+        written.with_context(|| format!("topping up {}", spec.name))?;
+        read?;
+        out.push(TableCopy { table: spec.name, rows, seconds: t0.elapsed().as_secs_f64() });
+    }
+    Ok(out)
+}
+
+/// Whether row `id` of an append-only table is the same event on both sides (the line's hash
+/// for raw_events; the event and session for the fact tables).
+async fn same_row(src: &Source, dst: &PgPool, table: &str, id: i64) -> Result<bool> {
+    let raw = table == "raw_events";
+    let cols = if raw { "content_hash, session_id" } else { "event_id, session_id" };
+    // Names come from the constant specs; the id is bound.
+    let sql = format!("SELECT {cols} FROM {table} WHERE id = $1");
+    Ok(if raw {
+        type R = Option<(Vec<u8>, Option<String>)>;
+        let a: R = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(id).fetch_optional(&src.pool).await?;
+        let b: R = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(dst).await?;
+        a == b
+    } else {
+        type R = Option<(i64, Option<String>)>;
+        let a: R = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(id).fetch_optional(&src.pool).await?;
+        let b: R = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(dst).await?;
+        a == b
+    })
 }
 
 /// First run: refuse foreign data, record the state, create or update the schema.
