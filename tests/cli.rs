@@ -194,7 +194,8 @@ async fn wrong_databases_are_named_with_the_way_out() {
     // A port that answers, but not as PostgreSQL (an SSH-like banner, then close).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
+    // Not joined: should the client never connect, the test must not hang on accept.
+    let _server = std::thread::spawn(move || {
         use std::io::{Read, Write};
         if let Ok((mut s, _)) = listener.accept() {
             let mut buf = [0u8; 64];
@@ -204,7 +205,6 @@ async fn wrong_databases_are_named_with_the_way_out() {
     });
     let url = format!("postgres://cowrie@127.0.0.1:{port}/cowrie");
     let (code, _, err) = run_in(tmp.path(), &["--db", &url, "--connect-timeout", "20", "health"]);
-    server.join().unwrap();
     assert_eq!(code, 2);
     assert!(err.contains("not PostgreSQL"), "{err}");
 
@@ -215,4 +215,67 @@ async fn wrong_databases_are_named_with_the_way_out() {
     let (code, _, err) = run_in(tmp.path(), &["--db", &missing, "health"]);
     assert_eq!(code, 2);
     assert!(err.contains("does not exist") && err.contains("createdb no_such_db"), "{err}");
+}
+
+/// Ctrl-C (SIGINT) during ingest: the batches in flight commit, the command says how much is
+/// stored and exits 130, and a re-run adds exactly the rest, reading nothing twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_ingest_says_what_it_committed_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("cowrie.json");
+    let mut data = Vec::new();
+    cowrieql::gen::generate(60_000, 78, &mut data).unwrap();
+    std::fs::write(&log, &data).unwrap();
+    for db in [fresh_sqlite().await, fresh_pg().await] {
+        let child = cowrieql()
+            .args(["--db", &db.url, "ingest", "--batch-size", "500", "--quiet"])
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while count_if_exists(&db.store).await < 5_000 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(st.success());
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stored = count(&db.store, "raw_events").await;
+        assert!(stored < 60_000, "{}: interrupted too late to test anything", db.label);
+        assert_eq!(out.status.code(), Some(130), "{}: {stdout}{}", db.label, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            stdout.contains(&format!("{stored} accepted")),
+            "{}: the summary counts what is stored: {stdout}",
+            db.label
+        );
+        assert!(stdout.contains("run the same command again to resume"), "{stdout}");
+
+        let out = cowrieql().args(["--db", &db.url, "ingest", "--quiet"]).arg(&log).output().unwrap();
+        assert!(out.status.success());
+        let summary = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            summary.contains(&format!("{} accepted, 0 duplicates", 60_000 - stored)),
+            "{}: the re-run reads only what was not stored: {summary}",
+            db.label
+        );
+        assert_eq!(count(&db.store, "raw_events").await, 60_000);
+    }
+}
+
+/// A sensor no event came from is warned about, with the sensors there are.
+#[test]
+fn an_unknown_sensor_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(tmp.path(), &["ingest", "--quiet", fixture("sample").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_in(tmp.path(), &["run", "daily", "-p", "date=2025-09-18", "--sensor", "honeypot-z"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("no event in this database came from sensor \"honeypot-z\"") && err.contains("\"honeypot-a\""),
+        "{err}"
+    );
+    let (_, _, err) = run_in(tmp.path(), &["run", "daily", "-p", "date=2025-09-18", "--sensor", "honeypot-a"]);
+    assert!(!err.contains("warning"), "{err}");
 }

@@ -177,6 +177,8 @@ async fn a_truncated_last_line_is_read_once_it_is_complete() {
         std::fs::write(&live, bytes).unwrap();
         let first = load(&db.store, std::slice::from_ref(&live)).await;
         assert_eq!(first.incomplete, 1, "{}", db.label);
+        let name = std::fs::canonicalize(&live).unwrap().display().to_string();
+        assert!(first.summary_line().contains(&format!("unfinished last line left for the next run in {name}")));
         assert_eq!(first.dead_letters, 0, "{}: a cut line is not garbage", db.label);
         let rows = count(&db.store, "raw_events").await;
         // Cowrie finishes the line: close the cut JSON and end the line.
@@ -348,9 +350,16 @@ async fn folders_gz_and_stdin_sources() {
     gz.write_all(&b).unwrap();
     std::fs::write(dir.join("cowrie.json.2025-09-20.gz"), gz.finish().unwrap()).unwrap();
     std::fs::write(dir.join("README.txt"), b"not a log").unwrap();
+    // Cowrie's text logs sit beside the JSON ones in /var/log/cowrie.
+    let text_log =
+        b"2025-09-21T10:00:00+0000 [twisted.scripts._twistd_unix.UnixAppLogger#info] twistd 22.10.0 starting up.\n";
+    std::fs::write(dir.join("cowrie.log"), text_log).unwrap();
+    std::fs::write(dir.join("cowrie.log.2025-09-20"), text_log).unwrap();
     for db in both().await {
         let st = load(&db.store, &[tmp.path().join("logs")]).await;
         assert_eq!((st.files, st.accepted, st.dead_letters), (2, 500, 0), "{}", db.label);
+        assert_eq!(st.skipped_files, 3, "{}: README.txt and two text logs", db.label);
+        assert!(st.summary_line().contains("3 other files in the folders skipped (not JSON logs)"));
         let again = load(&db.store, &[tmp.path().join("logs")]).await;
         assert_eq!(again.lines, 0, "{}: the .gz checkpoint holds too", db.label);
     }

@@ -263,3 +263,43 @@ fn schema_lists_tables_columns_and_payload_paths() {
     let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).args(["compile", "-e", example]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `dead-letters purge` removes what its filters name, says how many first, and asks (or
+/// wants --yes when nobody can answer).
+#[tokio::test]
+async fn dead_letters_purge_by_reason_file_and_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.json");
+    let b = tmp.path().join("b.json");
+    std::fs::write(&a, "{not json\n{\"eventid\":\"x\"}\n[1]\n").unwrap();
+    std::fs::write(&b, "{broken too\n").unwrap();
+    for db in both().await {
+        let (code, _, err) = cq(&db, &["ingest", "--quiet", a.to_str().unwrap(), b.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(count(&db.store, "dead_letters").await, 4, "{}", db.label);
+        // Nobody at a terminal to ask: refused, nothing deleted.
+        let (code, _, err) = cq(&db, &["dead-letters", "purge", "--reason", "not valid JSON"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("2 dead letters match") && err.contains("--yes"), "{}: {err}", db.label);
+        assert_eq!(count(&db.store, "dead_letters").await, 4);
+        // Stored before 2000: none.
+        let (code, out, _) = cq(&db, &["dead-letters", "purge", "--before", "2000-01-01", "--yes"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("nothing deleted"), "{out}");
+        // By reason and file: of the two unparseable lines, b.json's.
+        let (code, out, err) =
+            cq(&db, &["dead-letters", "purge", "--reason", "not valid JSON", "--file", b.to_str().unwrap(), "--yes"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("deleted 1 dead letters"), "{}: {out}", db.label);
+        let (_, out, _) = cq(&db, &["dead-letters", "purge", "--reason", "not valid JSON", "--yes"]);
+        assert!(out.contains("deleted 1 dead letters"), "{}: {out}", db.label);
+        // Left: the line without a timestamp and the array; stored before tomorrow, they go too.
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        let (_, out, _) = cq(&db, &["dead-letters", "purge", "--before", &tomorrow, "--yes"]);
+        assert!(out.contains("deleted 2 dead letters"), "{}: {out}", db.label);
+        assert_eq!(count(&db.store, "dead_letters").await, 0);
+        let (code, _, err) = cq(&db, &["dead-letters", "purge", "--before", "soon", "--yes"]);
+        assert_eq!(code, 2);
+        assert!(err.contains("invalid time"), "{err}");
+    }
+}

@@ -477,3 +477,42 @@ async fn failed_download_attempts_have_their_own_section() {
     }
     assert_eq!(per_backend[0], per_backend[1]);
 }
+
+/// Enrichment figures read "n/a" until an enrichment source has written an event: a 0 would
+/// say "checked, clean".
+#[tokio::test]
+async fn enrichment_figures_never_computed_are_not_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("hand.json");
+    std::fs::write(&f, HAND_LOG).unwrap();
+    let vt = tmp.path().join("vt.json");
+    std::fs::write(
+        &vt,
+        r#"{"eventid":"cowrie.virustotal.scanfile","session":"a1","src_ip":"10.0.0.1","sensor":"s1","sha256":"aa","positives":3,"total":60,"timestamp":"2025-09-22T10:00:06.500000Z"}
+"#,
+    )
+    .unwrap();
+    let report = builtin::builtin("daily").unwrap().unwrap();
+    let json = |r: &cowrieql::report::run::ReportResult| -> serde_json::Value {
+        serde_json::from_str(&render(r, Format::Json, report.templates.get("json").map(String::as_str), None).unwrap())
+            .unwrap()
+    };
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
+        let r = run(&db.store, &report, &p(&[("date", "2025-09-22")]), Utc::now()).await.unwrap();
+        let j = json(&r);
+        assert_eq!(
+            (j["sessions"]["vt_flagged"].clone(), j["sessions"]["dshield_flagged"].clone()),
+            ("n/a".into(), "n/a".into()),
+            "{}",
+            db.label
+        );
+        let text = render(&r, Format::Text, None, None).unwrap();
+        assert!(text.contains("n/a"), "{text}");
+        ingest(&db.store, std::slice::from_ref(&vt), &Default::default()).await.unwrap();
+        cowrieql::store::views::refresh(&db.store, &[], false, false).await.unwrap();
+        let j = json(&run(&db.store, &report, &p(&[("date", "2025-09-22")]), Utc::now()).await.unwrap());
+        assert_eq!(j["sessions"]["vt_flagged"], 1, "{}: a1 was flagged", db.label);
+        assert_eq!(j["sessions"]["dshield_flagged"], "n/a", "{}: DShield writes no events", db.label);
+    }
+}
