@@ -367,6 +367,16 @@ async fn windows_all_year_and_ranges_cover_what_they_say() {
         assert_ne!(all, rows("2025-09-15..2025-09-20").await, "{}: a shorter range is less", db.label);
         assert!(rows("2024").await[0].is_empty(), "{}", db.label);
         assert_eq!(rows("2025-09-18..2025-09-18").await, rows("2025-09-18").await, "{}", db.label);
+        // The period documents take the same forms: a summary of the whole sample.
+        let daily = builtin::builtin("daily").unwrap().unwrap();
+        let summary = |w: &'static str| {
+            let (store, daily) = (&db.store, &daily);
+            async move { run(store, daily, &p(&[("date", w)]), now).await.unwrap().results[0].rows.clone() }
+        };
+        let whole = summary("all").await;
+        assert_eq!(whole, summary("2025").await, "{}", db.label);
+        assert_eq!(whole, summary("2025-09-14..2025-09-22").await, "{}", db.label);
+        assert_eq!(whole[0][0].display(), count(&db.store, "sessions").await.to_string(), "{}", db.label);
         // Filled series over `all` span the data, not 1900 to 9999.
         let activity = builtin::builtin("activity").unwrap().unwrap();
         let r = run(&db.store, &activity, &p(&[("window", "all")]), now).await.unwrap();
