@@ -279,3 +279,35 @@ fn an_unknown_sensor_is_warned_about() {
     let (_, _, err) = run_in(tmp.path(), &["run", "daily", "-p", "date=2025-09-18", "--sensor", "honeypot-a"]);
     assert!(!err.contains("warning"), "{err}");
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), text tables fit its width;
+/// `--wide` and a pipe print values whole.
+#[test]
+fn tables_fit_a_real_terminal_unless_wide() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(tmp.path(), &["ingest", "--quiet", fixture("sample").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let bin = env!("CARGO_BIN_EXE_cowrieql");
+    let on_terminal = |extra: &str| {
+        let cmd = format!("{bin} run commands -p window=all {extra}");
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(tmp.path())
+            .env("COLUMNS", "60")
+            .env_remove("COWRIEQL_DB")
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux) runs a command on a pseudo-terminal");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+    };
+    let widest = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let fitted = on_terminal("");
+    assert!(fitted.contains("== Top commands =="), "{fitted}");
+    assert!(widest(&fitted) <= 60, "a line wider than the terminal:\n{fitted}");
+    assert!(fitted.contains('…'), "long commands are cut on a terminal:\n{fitted}");
+    let wide = on_terminal("--wide");
+    assert!(widest(&wide) > 60 && !wide.contains('…'), "--wide prints values whole");
+    let (_, piped, _) = run_in(tmp.path(), &["run", "commands", "-p", "window=all"]);
+    assert!(widest(&piped) > 60 && !piped.contains('…'), "a pipe gets values whole");
+}
