@@ -311,3 +311,16 @@ fn tables_fit_a_real_terminal_unless_wide() {
     let (_, piped, _) = run_in(tmp.path(), &["run", "commands", "-p", "window=all"]);
     assert!(widest(&piped) > 60 && !piped.contains('…'), "a pipe gets values whole");
 }
+
+/// A window no timestamp can hold is a usage error, never a panic.
+#[test]
+fn an_absurd_window_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(tmp.path(), &["ingest", "--quiet", fixture("quirks.json").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for w in ["window=last 99999999d", "window=last 9223372036854775807s", "window=99999", "window=0000"] {
+        let (code, _, err) = run_in(tmp.path(), &["run", "attackers", "-p", w]);
+        assert_eq!(code, 2, "{w}: {err}");
+        assert!(err.starts_with("error: parameter window:") && !err.contains("panicked"), "{w}: {err}");
+    }
+}

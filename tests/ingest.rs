@@ -395,3 +395,73 @@ async fn lines_repeated_in_neighbouring_batches_are_stored_once() {
         assert_eq!(fact_rows(&victim.store).await, fact_rows(&clean.store).await, "{}", victim.label);
     }
 }
+
+/// A FIFO (as `ingest <(zcat x.gz)` gives) is read from its first byte: every line is
+/// accounted for, and nothing is checkpointed by offset.
+#[tokio::test(flavor = "multi_thread")]
+async fn pipes_are_read_from_their_first_byte() {
+    let lines = generated(1_000, 31);
+    for db in both().await {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("stream.json");
+        let st = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success(), "mkfifo");
+        let (path, data) = (fifo.clone(), lines.clone());
+        // Opening a FIFO for writing waits for its reader.
+        let writer = std::thread::spawn(move || std::fs::write(path, data).unwrap());
+        let st = load(&db.store, std::slice::from_ref(&fifo)).await;
+        writer.join().unwrap();
+        assert_eq!(st.lines, 1_000, "{}: every line of the pipe", db.label);
+        assert_eq!((st.accepted, st.duplicates, st.dead_letters), (1_000, 0, 0), "{}", db.label);
+        assert_eq!(count(&db.store, "raw_events").await, 1_000, "{}", db.label);
+        assert_eq!(count(&db.store, "ingest_checkpoints").await, 0, "{}: a pipe has no offset to resume at", db.label);
+    }
+}
+
+/// Lines that parse in one database but not the other, decided once before either sees
+/// them: a byte order mark is dropped, a leap second is held at the end of its second,
+/// times outside years 1970-9999 and JSON nested deeper than the limit are dead letters, on
+/// both backends alike.
+#[tokio::test]
+async fn hostile_times_depths_and_byte_order_marks_land_alike_on_both_backends() {
+    let ev = |ts: &str, extra: &str| {
+        format!(r#"{{"eventid":"cowrie.session.connect","session":"h1","sensor":"s","timestamp":"{ts}"{extra}}}"#)
+    };
+    let nest = |n: usize| format!(r#","deep":{}1{}"#, "[".repeat(n), "]".repeat(n));
+    let cowrieql_max = cowrieql::store::ingest::event::MAX_DEPTH;
+    let text = [
+        format!("\u{feff}{}", ev("2025-09-22T10:00:00Z", "")),
+        ev("2016-12-31T23:59:60.5Z", r#","n":1"#),
+        ev("0000-01-01T00:00:00Z", ""),
+        ev("-0001-06-01T00:00:00Z", ""),
+        ev("+10000-01-01T00:00:00Z", ""),
+        ev("1969-12-31T23:59:59Z", ""),
+        ev("2025-09-22T10:00:01Z", &nest(cowrieql_max - 1)),
+        ev("2025-09-22T10:00:02Z", &nest(cowrieql_max + 1)),
+        ev("2025-09-22T10:00:03Z", &nest(20_000)),
+    ]
+    .join("\n")
+        + "\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let f = log_file(&tmp, "hostile.json", &text);
+    let mut seen = Vec::new();
+    for db in both().await {
+        let st = load(&db.store, std::slice::from_ref(&f)).await;
+        assert_eq!((st.lines, st.accepted, st.dead_letters), (9, 3, 6), "{}", db.label);
+        let reasons = dead_letter_reasons(&db.store).await;
+        assert_eq!(reasons.iter().filter(|r| r.contains("outside the stored range")).count(), 4, "{reasons:?}");
+        assert_eq!(reasons.iter().filter(|r| r.contains("nested deeper than")).count(), 2, "{reasons:?}");
+        let rows = session_rows(&db.store).await;
+        assert!(rows[0].contains("2016-12-31T23:59:59.999999Z"), "{}: the leap second: {rows:?}", db.label);
+        // Every stored payload can be read back as JSON by the database itself.
+        let q = "from raw_events | derive d = payload.deep | aggregate n = count(), with_deep = count(d)";
+        let c = cowrieql::compile::compile(q, cowrieql::sql::dialect(db.label).unwrap(), &Default::default()).unwrap();
+        let rows2 = cowrieql::report::execute(&db.store, &c, &[]).await.unwrap();
+        seen.push((
+            reasons,
+            rows,
+            rows2.iter().map(|r| r.iter().map(|v| v.display()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "SQLite and PostgreSQL disagree");
+}

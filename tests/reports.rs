@@ -207,6 +207,8 @@ async fn hostile_strings_are_escaped_in_every_format_and_change_no_query() {
                 csv.lines().nth(1).is_some_and(|l| l.starts_with("\"'<script>") || l.starts_with("<script>")),
                 "{name}: {csv}"
             );
+            // Terminal escapes are shown, not sent, in CSV as in text.
+            assert!(!csv.contains('\u{1b}') && csv.contains("\\x1b[31m"), "{name}: {csv}");
         }
         // A hostile parameter is bound, not spliced: no rows, and the tables are intact.
         let report = builtin::builtin("daily").unwrap().unwrap();

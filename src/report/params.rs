@@ -151,7 +151,8 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
             unbounded: false,
         });
     }
-    if let (true, Ok(y)) = (allowed(WindowKind::Year), s.parse::<i32>()) {
+    let year = s.parse::<i32>().ok().filter(|y| (1900..=9998).contains(y));
+    if let (true, Some(y)) = (allowed(WindowKind::Year), year) {
         let (Some(a), Some(b)) = (NaiveDate::from_ymd_opt(y, 1, 1), NaiveDate::from_ymd_opt(y + 1, 1, 1)) else {
             return Err(expected());
         };
@@ -208,12 +209,13 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
     }
     if allowed(WindowKind::Relative) {
         if let Some(secs) = s.strip_prefix("last ").and_then(parse_duration).filter(|s| *s > 0) {
-            return Ok(Window {
-                unbounded: false,
-                label: s.to_string(),
-                start: now - Duration::seconds(secs),
-                end: now,
-            });
+            // Checked: `last 99999999d` reaches past what a timestamp can hold.
+            let earliest = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
+            let start = Duration::try_seconds(secs).and_then(|d| now.checked_sub_signed(d)).filter(|t| *t >= earliest);
+            let Some(start) = start else {
+                return Err(format!("{s:?} reaches back before 1900: use `all` for everything stored"));
+            };
+            return Ok(Window { unbounded: false, label: s.to_string(), start, end: now });
         }
     }
     Err(expected())
@@ -278,5 +280,11 @@ mod tests {
         assert!(parse_window("all", &[WindowKind::Day], now).is_err());
         assert!(parse_window("2018", &[WindowKind::Day], now).unwrap_err().contains("a day"));
         assert!(parse_window("12345", &kinds, now).is_err());
+        // Never a panic on a span no timestamp can hold.
+        for s in ["last 99999999d", "last 9223372036854775807s"] {
+            assert!(parse_window(s, &kinds, now).unwrap_err().contains("before 1900"), "{s}");
+        }
+        // Too many seconds for a number at all: not a span.
+        assert!(parse_window("last 106751991167301d", &kinds, now).is_err());
     }
 }

@@ -436,7 +436,8 @@ fn render_csv(r: &ReportResult, query: Option<&str>) -> Result<String> {
     for row in &q.rows {
         w.write_record(row.iter().zip(&q.columns).map(|(v, (_, t))| match (v, t) {
             (Value::Null, _) => String::new(),
-            (_, Ty::Text) | (Value::Text(_), _) => escape::csv_cell(&v.display()),
+            // Control characters (terminal escapes) shown as in every other format.
+            (_, Ty::Text) | (Value::Text(_), _) => escape::csv_cell(&escape::text(&v.display())),
             _ => v.display(),
         }))?;
     }

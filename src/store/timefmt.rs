@@ -28,6 +28,20 @@ pub fn parse_cowrie_ts(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// The one form both databases store a time in, or None outside their common range: years
+/// 1970 to 9999 (PostgreSQL refuses year 0 and SQLite's text order breaks on negative or
+/// five-digit years), microseconds (PostgreSQL's precision; finer digits are dropped), and a
+/// leap second (`23:59:60.5`, which chrono keeps as a 61st second) held at `23:59:59.999999`,
+/// the same instant on both.
+pub fn normalise(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, Timelike};
+    if !(1970..=9999).contains(&t.year()) {
+        return None;
+    }
+    let micros = (t.nanosecond() / 1000).min(999_999);
+    t.with_nanosecond(micros * 1000)
+}
+
 /// The stored SQLite form: always 27 characters, microseconds, `Z`.
 pub fn to_sqlite_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -36,6 +50,18 @@ pub fn to_sqlite_text(t: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_outside_the_common_range_are_refused_and_leap_seconds_held() {
+        let p = |s: &str| parse_cowrie_ts(s).and_then(normalise).map(|t| to_sqlite_text(&t));
+        assert_eq!(p("2016-12-31T23:59:60.5Z").as_deref(), Some("2016-12-31T23:59:59.999999Z"));
+        assert_eq!(p("2016-12-31T23:59:60Z").as_deref(), Some("2016-12-31T23:59:59.999999Z"));
+        assert_eq!(p("2020-01-21T13:14:26.4578929Z").as_deref(), Some("2020-01-21T13:14:26.457892Z"));
+        for s in ["0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "-0001-01-01T00:00:00Z", "+10000-01-01T00:00:00Z"] {
+            assert_eq!(p(s), None, "{s}");
+        }
+        assert!(p("1970-01-01T00:00:00Z").is_some() && p("9999-12-31T23:59:59Z").is_some());
+    }
 
     #[test]
     fn all_cowrie_variants_normalise_to_utc() {

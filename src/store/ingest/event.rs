@@ -152,7 +152,10 @@ pub enum Reject {
     MissingEventId,
     MissingTimestamp,
     BadTimestamp(String),
+    /// Parses, but outside the range both databases store alike.
+    TimestampOutOfRange(String),
     BadUnicode(String),
+    TooDeep,
 }
 
 impl fmt::Display for Reject {
@@ -164,7 +167,11 @@ impl fmt::Display for Reject {
             Reject::MissingEventId => write!(f, "missing eventid"),
             Reject::MissingTimestamp => write!(f, "missing timestamp"),
             Reject::BadTimestamp(t) => write!(f, "unparsable timestamp {t:?}"),
+            Reject::TimestampOutOfRange(t) => {
+                write!(f, "timestamp {t:?} outside the stored range (years 1970 to 9999)")
+            }
             Reject::BadUnicode(e) => write!(f, "invalid unicode escape: {e}"),
+            Reject::TooDeep => write!(f, "JSON nested deeper than {MAX_DEPTH} levels"),
         }
     }
 }
@@ -277,16 +284,51 @@ struct Fields {
     positives: Text,
 }
 
+/// Deepest JSON nesting accepted. Cowrie's events nest two or three levels; PostgreSQL's
+/// jsonb runs out of stack somewhere past a few thousand and SQLite's JSON functions refuse
+/// more than 1,000, so a deeper line would be stored on one backend and fail on the other.
+pub const MAX_DEPTH: usize = 64;
+
+/// The deepest `[`/`{` nesting in `json`, outside strings (a cheap scan before parsing).
+fn nesting_depth(json: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json.as_bytes() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// Parses one line (without its newline). `offset` is where the line starts.
 pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     let text = std::str::from_utf8(line).map_err(|_| Reject::NotUtf8)?;
-    let trimmed = text.trim_end_matches('\r');
+    // A UTF-8 byte order mark (editors and some shippers write one) is not part of the JSON.
+    let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim_end_matches('\r');
     if !trimmed.trim_start().starts_with('{') {
         // serde would also read a JSON array into a struct, positionally.
         return match serde_json::from_str::<serde::de::IgnoredAny>(trimmed) {
             Ok(_) => Err(Reject::NotObject),
             Err(e) => Err(Reject::NotJson(e.to_string())),
         };
+    }
+    if nesting_depth(trimmed) > MAX_DEPTH {
+        return Err(Reject::TooDeep);
     }
     // Parse the stored form, so extracted columns carry no NUL either.
     let stored = escape_nul(trimmed);
@@ -298,7 +340,8 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     }
     let event_type = f.eventid.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingEventId)?;
     let ts_text = f.timestamp.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingTimestamp)?;
-    let ts = parse_cowrie_ts(&ts_text).ok_or(Reject::BadTimestamp(ts_text))?;
+    let parsed = parse_cowrie_ts(&ts_text).ok_or_else(|| Reject::BadTimestamp(ts_text.clone()))?;
+    let ts = crate::store::timefmt::normalise(parsed).ok_or(Reject::TimestampOutOfRange(ts_text))?;
     let session_id = f.session.get().filter(|s| !s.is_empty());
     let src_ip = f.src_ip.get();
     let sensor = f.sensor.get().unwrap_or_default();

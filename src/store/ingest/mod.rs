@@ -355,7 +355,8 @@ fn read_all(
 /// Where to resume a source: its checkpoint, unless the file's head changed (rotated or
 /// replaced) or it is now shorter than what was read (truncated).
 fn resume_point(s: &Source, head: &[u8], cp: Option<&Checkpoint>) -> (u64, u64, bool) {
-    let Some(cp) = cp else { return (0, 0, false) };
+    // Streams are read from their first byte, every time.
+    let Some(cp) = cp.filter(|_| s.resumable()) else { return (0, 0, false) };
     let same_head = (cp.head_len as usize) <= head.len()
         && blake3::hash(&head[..cp.head_len as usize]).as_bytes()[..] == cp.head_hash[..];
     let long_enough = !s.may_grow() || s.disk_len() >= cp.byte_offset;
@@ -381,7 +382,7 @@ fn read_source(s: &Source, cp: Option<&Checkpoint>, batch_lines: usize, tx: &mps
         send(tx, Msg::Restarted(name.clone()))?;
     }
     let checkpoint = |offset: u64, lines: u64| {
-        (*s != Source::Stdin).then(|| {
+        s.resumable().then(|| {
             let head_len = (offset as usize).min(head.len());
             Checkpoint {
                 source_file: name.clone(),

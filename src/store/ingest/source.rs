@@ -14,6 +14,10 @@ pub const HEAD_LEN: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     File(PathBuf),
+    /// A FIFO, a process substitution (`<(zcat x.gz)`) or another file that is not a regular
+    /// one: read once from its first byte, like standard input (no head to sniff, no
+    /// checkpoint; content hashes still make a second read a no-op).
+    Stream(PathBuf),
     Stdin,
 }
 
@@ -21,13 +25,19 @@ impl Source {
     /// The name stored in `source_file` and used as the checkpoint key.
     pub fn name(&self) -> String {
         match self {
-            Source::File(p) => p.display().to_string(),
+            Source::File(p) | Source::Stream(p) => p.display().to_string(),
             Source::Stdin => "-".to_string(),
         }
     }
 
     pub fn is_gzip(&self) -> bool {
-        matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "gz"))
+        matches!(self, Source::File(p) | Source::Stream(p) if p.extension().is_some_and(|e| e == "gz"))
+    }
+
+    /// Whether progress can be checkpointed by offset (only regular files can be reopened
+    /// at an offset).
+    pub fn resumable(&self) -> bool {
+        matches!(self, Source::File(_))
     }
 
     /// A live plain file may still grow: an unterminated last line may be incomplete.
@@ -39,7 +49,7 @@ impl Source {
     pub fn disk_len(&self) -> u64 {
         match self {
             Source::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-            Source::Stdin => 0,
+            Source::Stream(_) | Source::Stdin => 0,
         }
     }
 
@@ -47,7 +57,7 @@ impl Source {
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
         Ok(match self {
             Source::Stdin => Box::new(io::stdin()),
-            Source::File(p) => {
+            Source::File(p) | Source::Stream(p) => {
                 let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
                 if self.is_gzip() {
                     Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f)))
@@ -58,9 +68,10 @@ impl Source {
         })
     }
 
-    /// The first `HEAD_LEN` bytes of the (decompressed) stream; empty for stdin.
+    /// The first `HEAD_LEN` bytes of the (decompressed) stream; empty for streams, whose
+    /// bytes can be read only once.
     pub fn head(&self) -> Result<Vec<u8>> {
-        if matches!(self, Source::Stdin) {
+        if !self.resumable() {
             return Ok(Vec::new());
         }
         let mut head = Vec::with_capacity(HEAD_LEN);
@@ -99,8 +110,9 @@ pub fn discover(paths: &[PathBuf], force: bool) -> Result<Discovered> {
         } else if p.is_dir() {
             walk(p, &mut out)?;
         } else if p.exists() {
-            let s = Source::File(absolute(p));
-            if !force && !starts_like_json(&s.head()?) {
+            let s = file_or_stream(p);
+            // A stream cannot be sniffed without losing what was read.
+            if s.resumable() && !force && !starts_like_json(&s.head()?) {
                 anyhow::bail!(
                     "{} does not look like a Cowrie JSON log (its first lines are not JSON objects); \
                      give --force to load it anyway, its lines becoming dead letters",
@@ -132,12 +144,22 @@ fn walk(dir: &Path, out: &mut Discovered) -> Result<()> {
         if p.is_dir() {
             walk(&p, out)?;
         } else if p.file_name().and_then(|n| n.to_str()).is_some_and(looks_like_log) {
-            out.sources.push(Source::File(absolute(&p)));
+            out.sources.push(file_or_stream(&p));
         } else {
             out.skipped.push(p);
         }
     }
     Ok(())
+}
+
+/// A regular file, or a stream (FIFO, process substitution, device) to read once.
+fn file_or_stream(p: &Path) -> Source {
+    let regular = std::fs::metadata(p).is_ok_and(|m| m.is_file());
+    if regular {
+        Source::File(absolute(p))
+    } else {
+        Source::Stream(p.to_path_buf())
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
