@@ -238,7 +238,9 @@ async fn an_interrupted_ingest_says_what_it_committed_and_resumes() {
         while count_if_exists(&db.store).await < 5_000 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        // Ctrl-C on SQLite, a service manager's SIGTERM on PostgreSQL: handled alike.
+        let signal = if db.label == "sqlite" { "-INT" } else { "-TERM" };
+        let st = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
         assert!(st.success());
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -323,4 +325,49 @@ fn an_absurd_window_is_an_error_not_a_panic() {
         assert_eq!(code, 2, "{w}: {err}");
         assert!(err.starts_with("error: parameter window:") && !err.contains("panicked"), "{w}: {err}");
     }
+}
+
+/// Another application's database is refused, untouched, unless --init says to add
+/// cowrieql's tables to it.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_applications_database_is_refused_unless_init() {
+    let sample = fixture("quirks.json");
+    for db in both().await {
+        let create = "CREATE TABLE users (name TEXT)";
+        match &db.store {
+            cowrieql::store::Store::Sqlite(p) => drop(sqlx::query(create).execute(p).await.unwrap()),
+            cowrieql::store::Store::Postgres(p) => drop(sqlx::query(create).execute(p).await.unwrap()),
+        }
+        let out = cowrieql().args(["--db", &db.url, "ingest", "--quiet"]).arg(&sample).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", db.label);
+        assert!(err.contains("holds tables of something else (users)") && err.contains("--init"), "{err}");
+        assert_eq!(count_if_exists(&db.store).await, 0, "{}: nothing added", db.label);
+        let q = "SELECT count(*) FROM schema_migrations";
+        let has = match &db.store {
+            cowrieql::store::Store::Sqlite(p) => sqlx::query(q).fetch_one(p).await.is_ok(),
+            cowrieql::store::Store::Postgres(p) => sqlx::query(q).fetch_one(p).await.is_ok(),
+        };
+        assert!(!has, "{}: no cowrieql table was created", db.label);
+        let out = cowrieql().args(["--db", &db.url, "ingest", "--quiet", "--init"]).arg(&sample).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(count(&db.store, "raw_events").await, 18, "{}", db.label);
+        // Once cowrieql's schema is there, no flag is needed.
+        let out = cowrieql().args(["--db", &db.url, "ingest", "--quiet"]).arg(&sample).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A folder with a damaged file loads the rest, names the file and exits 1.
+#[test]
+fn a_damaged_file_in_a_folder_is_named_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::copy(fixture("quirks.json"), logs.join("cowrie.json")).unwrap();
+    std::fs::write(logs.join("cowrie.json.1.gz"), b"\x1f\x8b\x08\x00 not really gzip").unwrap();
+    let (code, out, err) = run_in(tmp.path(), &["ingest", "--quiet", logs.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("18 accepted"), "{out}");
+    assert!(err.contains("problem: ") && err.contains("cowrie.json.1.gz"), "{err}");
 }

@@ -465,3 +465,55 @@ async fn hostile_times_depths_and_byte_order_marks_land_alike_on_both_backends()
     }
     assert_eq!(seen[0], seen[1], "SQLite and PostgreSQL disagree");
 }
+
+/// One bad file does not stop a folder: a cut .gz and one with trailing garbage give every
+/// whole line before the damage, an empty .gz gives nothing, a dangling link and an
+/// unreadable file are reported, and every other file is loaded.
+#[tokio::test]
+async fn one_bad_file_does_not_stop_a_folder() {
+    use flate2::write::GzEncoder;
+    let gz = |data: &[u8]| {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let good = generated(300, 41);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.json"), generated(200, 42)).unwrap();
+    let mut garbage = gz(&good);
+    garbage.extend_from_slice(b"this is not gzip at all, just trailing bytes\n");
+    std::fs::write(dir.join("b.json.gz"), garbage).unwrap();
+    let whole = gz(&generated(2_000, 43));
+    std::fs::write(dir.join("c.json.gz"), &whole[..whole.len() / 2]).unwrap();
+    std::fs::write(dir.join("d.json.gz"), b"").unwrap();
+    std::os::unix::fs::symlink(dir.join("gone.json"), dir.join("e.json")).unwrap();
+    std::fs::write(dir.join("f.json"), generated(100, 44)).unwrap();
+    for db in both().await {
+        let st = load(&db.store, std::slice::from_ref(&dir)).await;
+        assert_eq!(st.lines, st.accepted + st.duplicates + st.dead_letters, "{}", db.label);
+        let problems: Vec<&str> = st.file_problems.iter().map(|(f, _)| f.rsplit('/').next().unwrap()).collect();
+        assert!(
+            problems.contains(&"b.json.gz") && problems.contains(&"c.json.gz"),
+            "{}: {:?}",
+            db.label,
+            st.file_problems
+        );
+        assert!(problems.contains(&"e.json"), "{}: the dangling link: {:?}", db.label, st.file_problems);
+        assert!(!problems.contains(&"d.json.gz") && !problems.contains(&"a.json"), "{:?}", st.file_problems);
+        assert!(st.file_problems.iter().all(|(_, why)| !why.is_empty()));
+        // a, b (all 300 lines before the garbage) and f whole; c up to its cut.
+        let stored = count(&db.store, "raw_events").await as u64;
+        assert!(stored > 200 + 300 + 100 && stored < 200 + 300 + 100 + 2_000, "{}: {stored}", db.label);
+        let from_b: i64 = {
+            let q = "SELECT count(*) FROM raw_events WHERE source_file LIKE '%b.json.gz'";
+            match &db.store {
+                Store::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
+                Store::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
+            }
+        };
+        assert_eq!(from_b, 300, "{}: every line before the trailing garbage", db.label);
+        assert!(st.summary_line().contains("PROBLEM"), "{}", st.summary_line());
+    }
+}

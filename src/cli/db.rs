@@ -6,7 +6,11 @@ use crate::store::{migrate, Store};
 #[derive(Subcommand, Debug)]
 pub enum DbAction {
     /// Apply pending migrations.
-    Migrate,
+    Migrate {
+        /// Also into a database that holds another application's tables.
+        #[arg(long)]
+        init: bool,
+    },
     /// List applied and pending migrations.
     Status,
     /// Refresh planner statistics (SQLite ANALYZE + PRAGMA optimize; PostgreSQL ANALYZE).
@@ -25,8 +29,8 @@ pub enum DbAction {
 
 pub async fn run(store: &Store, url: &str, action: &DbAction) -> Result<i32> {
     match action {
-        DbAction::Migrate => {
-            let ran = migrate::migrate(store).await?;
+        DbAction::Migrate { init } => {
+            let ran = if *init { migrate::migrate_adopting(store).await? } else { migrate::migrate(store).await? };
             if ran.is_empty() {
                 super::say(format!("{}: schema is up to date", store.backend().name()));
             } else {

@@ -21,19 +21,35 @@ pub struct IngestArgs {
     /// Load a named file even if its first lines are not JSON (its lines become dead letters).
     #[arg(long)]
     pub force: bool,
+    /// Add cowrieql's tables to a database that holds another application's tables.
+    #[arg(long)]
+    pub init: bool,
 }
 
 pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
+    if args.init {
+        crate::store::migrate::migrate_adopting(store).await?;
+    }
     // Ctrl-C stops reading; what is in flight commits, and the summary says what is stored.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // SIGTERM (a service manager stopping us) is handled the same way.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        let stop = async {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = term.recv() => r.is_some(),
+            }
+        };
+        if stop.await {
             eprintln!("\ninterrupted: finishing the batches in flight (Ctrl-C again to quit at once)");
             let _ = stop_tx.send(true);
-            // A second Ctrl-C quits at once; the last committed batch's checkpoint still holds.
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+            // A second signal quits at once; the last committed batch's checkpoint still holds.
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
+            std::process::exit(130);
         }
     });
     let opts = IngestOptions {
@@ -65,5 +81,12 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
         }
     }
     store.checkpoint_wal().await?;
+    if !stats.file_problems.is_empty() {
+        for (f, why) in &stats.file_problems {
+            eprintln!("problem: {f}: {why}");
+        }
+        eprintln!("{} file(s) could not be read whole; every other file was loaded", stats.file_problems.len());
+        return Ok(1);
+    }
     Ok(0)
 }

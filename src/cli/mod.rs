@@ -57,7 +57,7 @@ pub enum Command {
         #[command(subcommand)]
         action: db::DbAction,
     },
-    /// Create the schema (same as `db migrate`).
+    /// Create the schema (`db migrate --init`: also beside another application's tables).
     Init,
     /// Load Cowrie JSON logs: files, .gz, folders (recursively) or - for standard input.
     Ingest(ingest::IngestArgs),
@@ -139,7 +139,8 @@ pub(crate) fn say(text: impl std::fmt::Display) {
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Command::Db { action } => db::run(&cli.store().await?, &cli.db, action).await,
-        Command::Init => db::run(&cli.store().await?, &cli.db, &db::DbAction::Migrate).await,
+        // `init` says so explicitly: it creates the schema even beside another application's tables.
+        Command::Init => db::run(&cli.store().await?, &cli.db, &db::DbAction::Migrate { init: true }).await,
         Command::Ingest(args) => ingest::run(&cli.store().await?, args).await,
         Command::Gen(args) => gen::run(args),
         Command::Compile(args) => compile::run_compile(args),

@@ -167,8 +167,46 @@ pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> 
 }
 
 /// Applies the built-in migrations that are pending.
+/// Refuses another application's database: one that holds tables but no cowrieql schema.
 pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
+    if !has_schema(store).await {
+        let foreign = foreign_tables(store).await?;
+        if !foreign.is_empty() {
+            let shown: Vec<&str> = foreign.iter().take(5).map(String::as_str).collect();
+            bail!(
+                "this database already holds tables of something else ({}{}) and no cowrieql schema: \
+                 choose another database with --db, or add cowrieql's tables to it with --init",
+                shown.join(", "),
+                if foreign.len() > 5 { ", …" } else { "" }
+            );
+        }
+    }
     migrate_with(store, &builtin(store.backend())).await
+}
+
+/// Applies the built-in migrations to any database, another application's included (`--init`).
+pub async fn migrate_adopting(store: &Store) -> Result<Vec<i64>> {
+    migrate_with(store, &builtin(store.backend())).await
+}
+
+/// Tables in the database that cowrieql did not make (its own state tables start `cowrieql_`).
+async fn foreign_tables(store: &Store) -> Result<Vec<String>> {
+    let names: Vec<String> = match store {
+        Store::Sqlite(p) => {
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+                .fetch_all(p)
+                .await?
+        }
+        Store::Postgres(p) => {
+            sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
+            )
+            .fetch_all(p)
+            .await?
+        }
+    };
+    Ok(names.into_iter().filter(|n| !n.starts_with("cowrieql_") && n != "schema_migrations").collect())
 }
 
 /// Whether `store` holds a cowrieql schema (its migrations table).

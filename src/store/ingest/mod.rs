@@ -59,6 +59,8 @@ pub struct IngestStats {
     pub sessions_touched: u64,
     /// Files in the folders named that are not JSON logs (Cowrie's text logs, notes, …).
     pub skipped_files: u64,
+    /// Files (and folders) that could not be read, or only in part: (name, reason).
+    pub file_problems: Vec<(String, String)>,
     /// Stopped early (`IngestOptions::stop`): what is counted here is committed.
     pub interrupted: bool,
     pub elapsed: Duration,
@@ -96,6 +98,9 @@ impl IngestStats {
         if let Some(mib) = peak_rss_mib() {
             s.push_str(&format!("; peak memory {mib} MiB"));
         }
+        for (f, why) in &self.file_problems {
+            s.push_str(&format!("; PROBLEM {f}: {why}"));
+        }
         for r in &self.restarted {
             s.push_str(&format!("; {r} was rotated or truncated and read from its start"));
         }
@@ -121,6 +126,8 @@ enum Msg {
     Batch(Batch),
     Restarted(String),
     Incomplete(String),
+    /// A file that could not be read, or only up to some byte: (name, reason).
+    FileProblem(String, String),
     FileDone(u64),
 }
 
@@ -157,8 +164,12 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let reader_sources = sources.clone();
     let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));
 
-    let mut stats =
-        IngestStats { files: sources.len() as u64, skipped_files: found.skipped.len() as u64, ..Default::default() };
+    let mut stats = IngestStats {
+        files: sources.len() as u64,
+        skipped_files: found.skipped.len() as u64,
+        file_problems: found.problems,
+        ..Default::default()
+    };
     // A 64-bit digest per session, not the key itself: a long log touches millions of
     // sessions, and their keys would grow the memory with the file (measured at 10M events).
     let mut touched: HashSet<u64> = HashSet::new();
@@ -217,6 +228,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                     w.forget_checkpoint(&name).await?;
                     stats.restarted.push(name);
                 }
+                Some(Msg::FileProblem(name, reason)) => stats.file_problems.push((name, reason)),
                 Some(Msg::Incomplete(name)) => {
                     stats.incomplete += 1;
                     stats.incomplete_files.push(name);
@@ -345,7 +357,10 @@ fn read_all(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<()> {
     for s in sources {
-        read_source(s, checkpoints.get(&s.name()), batch_lines, tx)?;
+        // One unreadable or damaged file is reported; the others are still loaded.
+        if let Err(ReadError::File(reason)) = read_source(s, checkpoints.get(&s.name()), batch_lines, tx) {
+            send(tx, Msg::FileProblem(s.name(), reason))?;
+        }
         // Compressed files advance the bar by their size on disk once they are done.
         send(tx, Msg::FileDone(if s.is_gzip() { s.disk_len() } else { 0 }))?;
     }
@@ -367,14 +382,37 @@ fn resume_point(s: &Source, head: &[u8], cp: Option<&Checkpoint>) -> (u64, u64, 
     }
 }
 
-fn read_source(s: &Source, cp: Option<&Checkpoint>, batch_lines: usize, tx: &mpsc::Sender<Msg>) -> Result<()> {
+/// Why reading a source stopped early: the file (its reason is reported, the run goes on),
+/// or the writer side is gone (the run is over).
+enum ReadError {
+    File(String),
+    Stopped,
+}
+
+impl From<anyhow::Error> for ReadError {
+    fn from(_: anyhow::Error) -> Self {
+        // Only `send` returns anyhow errors here: the writer has stopped.
+        ReadError::Stopped
+    }
+}
+
+fn file_error(e: impl std::fmt::Display) -> ReadError {
+    ReadError::File(e.to_string())
+}
+
+fn read_source(
+    s: &Source,
+    cp: Option<&Checkpoint>,
+    batch_lines: usize,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<(), ReadError> {
     let name = s.name();
-    let head = s.head()?;
+    let head = s.head().map_err(|e| file_error(format!("{e:#}")))?;
     let (mut start, mut lines_before, restarted) = resume_point(s, &head, cp);
-    let mut reader = LineReader::open(s, start)?;
+    let mut reader = LineReader::open(s, start).map_err(|e| file_error(format!("{e:#}")))?;
     if reader.pos() < start {
         // A compressed file that got shorter: it was replaced.
-        reader = LineReader::open(s, 0)?;
+        reader = LineReader::open(s, 0).map_err(|e| file_error(format!("{e:#}")))?;
         start = 0;
         lines_before = 0;
         send(tx, Msg::Restarted(name.clone()))?;
@@ -399,7 +437,18 @@ fn read_source(s: &Source, cp: Option<&Checkpoint>, batch_lines: usize, tx: &mps
     let mut consumed = start;
     let mut lines_total = lines_before;
     let mut incomplete = false;
-    while let Some(line) = reader.next_line().with_context(|| format!("reading {name}"))? {
+    let mut damaged = None;
+    loop {
+        let at = reader.pos();
+        let line = match reader.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            // A cut or corrupt .gz, an I/O error: keep every whole line before it.
+            Err(e) => {
+                damaged = Some(format!("unreadable after byte {at}: {e}"));
+                break;
+            }
+        };
         let is_blank = line.bytes.iter().all(u8::is_ascii_whitespace);
         let parsed = if is_blank { None } else { Some(event::parse_line(line.bytes, line.offset)) };
         if !line.terminated && s.may_grow() && !matches!(parsed, Some(Ok(_))) {
@@ -434,5 +483,8 @@ fn read_source(s: &Source, cp: Option<&Checkpoint>, batch_lines: usize, tx: &mps
     if incomplete {
         send(tx, Msg::Incomplete(name))?;
     }
-    Ok(())
+    match damaged {
+        Some(reason) => Err(ReadError::File(reason)),
+        None => Ok(()),
+    }
 }

@@ -59,7 +59,12 @@ impl Source {
             Source::Stdin => Box::new(io::stdin()),
             Source::File(p) | Source::Stream(p) => {
                 let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-                if self.is_gzip() {
+                // An empty .gz (a rotation that wrote nothing) holds no lines; gzip calls it
+                // a cut stream.
+                let empty = f.metadata().is_ok_and(|m| m.is_file() && m.len() == 0);
+                if self.is_gzip() && empty {
+                    Box::new(io::empty())
+                } else if self.is_gzip() {
                     Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f)))
                 } else {
                     Box::new(f)
@@ -75,10 +80,9 @@ impl Source {
             return Ok(Vec::new());
         }
         let mut head = Vec::with_capacity(HEAD_LEN);
-        self.open()?
-            .take(HEAD_LEN as u64)
-            .read_to_end(&mut head)
-            .with_context(|| format!("cannot read {}", self.name()))?;
+        // A damaged stream (a cut .gz) still has a head: the bytes before the damage, which
+        // read_to_end keeps; the damage itself is met, and reported, when its lines are read.
+        let _ = self.open()?.take(HEAD_LEN as u64).read_to_end(&mut head);
         Ok(head)
     }
 }
@@ -92,11 +96,13 @@ fn looks_like_log(name: &str) -> bool {
     bare.ends_with(".json") || (name.starts_with("cowrie") && bare.contains(".json"))
 }
 
-/// The sources the command-line paths name, and the files folders held that are not JSON logs.
+/// The sources the command-line paths name, the files folders held that are not JSON logs,
+/// and what in the folders could not be read at all (with why).
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub sources: Vec<Source>,
     pub skipped: Vec<PathBuf>,
+    pub problems: Vec<(String, String)>,
 }
 
 /// Expands the command-line paths: `-` is standard input, folders are walked recursively
@@ -134,16 +140,29 @@ fn starts_like_json(head: &[u8]) -> bool {
     lines.peek().is_none() || lines.any(|l| l.starts_with(b"{"))
 }
 
+/// Walks `dir`; a folder that cannot be listed or an entry that cannot be looked at (a
+/// dangling link) is a problem to report, and the walk goes on.
 fn walk(dir: &Path, out: &mut Discovered) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+    let listing = match std::fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) => {
+            out.problems.push((dir.display().to_string(), format!("cannot list the folder: {e}")));
+            return Ok(());
+        }
+    };
+    let mut entries: Vec<_> = listing.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
+        let wanted = p.file_name().and_then(|n| n.to_str()).is_some_and(looks_like_log);
+        if let Err(e) = std::fs::metadata(&p) {
+            if wanted || p.is_symlink() {
+                out.problems.push((p.display().to_string(), format!("cannot read: {e}")));
+            }
+            continue;
+        }
         if p.is_dir() {
             walk(&p, out)?;
-        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(looks_like_log) {
+        } else if wanted {
             out.sources.push(file_or_stream(&p));
         } else {
             out.skipped.push(p);
