@@ -156,6 +156,7 @@ pub enum Reject {
     TimestampOutOfRange(String),
     BadUnicode(String),
     TooDeep,
+    FieldTooLong(&'static str, usize),
 }
 
 impl fmt::Display for Reject {
@@ -172,6 +173,9 @@ impl fmt::Display for Reject {
             }
             Reject::BadUnicode(e) => write!(f, "invalid unicode escape: {e}"),
             Reject::TooDeep => write!(f, "JSON nested deeper than {MAX_DEPTH} levels"),
+            Reject::FieldTooLong(field, n) => {
+                write!(f, "field {field} is {n} bytes, longer than the {MAX_INDEXED_BYTES} an index can hold")
+            }
         }
     }
 }
@@ -273,6 +277,7 @@ struct Fields {
     protocol: Text,
     version: Text,
     hassh: Text,
+    dst_ip: Text,
     duration: Text,
     duration_ms: Text,
     username: Text,
@@ -288,6 +293,11 @@ struct Fields {
 /// jsonb runs out of stack somewhere past a few thousand and SQLite's JSON functions refuse
 /// more than 1,000, so a deeper line would be stored on one backend and fail on the other.
 pub const MAX_DEPTH: usize = 64;
+
+/// Longest value accepted in a field that an index holds (eventid, session, src_ip, sensor,
+/// and the payload's dst_ip and hassh): two of them fit one PostgreSQL index row (at most
+/// 2,704 bytes) with room to spare. Cowrie writes a few dozen bytes.
+pub const MAX_INDEXED_BYTES: usize = 1024;
 
 /// The deepest `[`/`{` nesting in `json`, outside strings (a cheap scan before parsing).
 fn nesting_depth(json: &str) -> usize {
@@ -345,6 +355,20 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     let session_id = f.session.get().filter(|s| !s.is_empty());
     let src_ip = f.src_ip.get();
     let sensor = f.sensor.get().unwrap_or_default();
+    // Values that land in a B-tree index: PostgreSQL refuses an index row over ~2.7 KB,
+    // which would stop every batch holding the line; both backends refuse the line instead.
+    for (field, value) in [
+        ("eventid", Some(&event_type)),
+        ("session", session_id.as_ref()),
+        ("src_ip", src_ip.as_ref()),
+        ("sensor", Some(&sensor)),
+        ("dst_ip", f.dst_ip.0.as_ref()),
+        ("hassh", f.hassh.0.as_ref()),
+    ] {
+        if let Some(v) = value.filter(|v| v.len() > MAX_INDEXED_BYTES) {
+            return Err(Reject::FieldTooLong(field, v.len()));
+        }
+    }
 
     let et = event_type.as_str();
     let fact = match et {
