@@ -564,3 +564,47 @@ async fn values_too_long_for_an_index_are_dead_letters_on_both_backends() {
     }
     assert_eq!(seen[0], seen[1]);
 }
+
+/// A line longer than the maximum is a dead letter keeping a prefix, read in bounded memory
+/// (plain and gzip), and the lines after it load; the same on both backends.
+#[tokio::test]
+async fn an_overlong_line_is_a_dead_letter_with_a_prefix() {
+    use cowrieql::store::ingest::source::{DEAD_PREFIX, MAX_LINE};
+    use flate2::write::GzEncoder;
+    let before = generated(50, 51);
+    let after = generated(50, 52);
+    let mut data = before.clone();
+    // An event whose one field runs to three times the limit.
+    let head = br#"{"eventid":"cowrie.command.input","session":"big","timestamp":"2025-09-22T10:00:00Z","input":""#;
+    let long_len = head.len() + 3 * MAX_LINE + 2;
+    data.extend_from_slice(head);
+    data.extend(std::iter::repeat_n(b'A', 3 * MAX_LINE));
+    data.extend_from_slice(b"\"}\n");
+    data.extend_from_slice(&after);
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("big.json");
+    std::fs::write(&plain, &data).unwrap();
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&data).unwrap();
+    let zipped = tmp.path().join("big.json.gz");
+    std::fs::write(&zipped, gz.finish().unwrap()).unwrap();
+    for db in both().await {
+        for f in [&plain, &zipped] {
+            let st = load(&db.store, std::slice::from_ref(f)).await;
+            assert_eq!(st.lines, 101, "{}", db.label);
+            assert_eq!(st.dead_letters, 1, "{} {}", db.label, f.display());
+        }
+        assert_eq!(count(&db.store, "raw_events").await, 100, "{}: the lines around it, once", db.label);
+        let rows = cowrieql::store::dead_letters::list(&db.store, None).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        for r in rows {
+            assert!(
+                r.reason.starts_with(&format!("line of {long_len} bytes, longer than the maximum")),
+                "{}",
+                r.reason
+            );
+            assert_eq!(r.raw.len(), DEAD_PREFIX, "{}: the prefix is kept", db.label);
+            assert!(r.raw.starts_with(r#"{"eventid":"cowrie.command.input""#));
+        }
+    }
+}

@@ -157,6 +157,8 @@ pub enum Reject {
     BadUnicode(String),
     TooDeep,
     FieldTooLong(&'static str, usize),
+    /// Longer than the reader keeps (its length in bytes).
+    TooLong(u64),
 }
 
 impl fmt::Display for Reject {
@@ -173,6 +175,12 @@ impl fmt::Display for Reject {
             }
             Reject::BadUnicode(e) => write!(f, "invalid unicode escape: {e}"),
             Reject::TooDeep => write!(f, "JSON nested deeper than {MAX_DEPTH} levels"),
+            Reject::TooLong(n) => write!(
+                f,
+                "line of {n} bytes, longer than the maximum of {} (its first {} bytes are kept)",
+                crate::store::ingest::source::MAX_LINE,
+                crate::store::ingest::source::DEAD_PREFIX
+            ),
             Reject::FieldTooLong(field, n) => {
                 write!(f, "field {field} is {n} bytes, longer than the {MAX_INDEXED_BYTES} an index can hold")
             }

@@ -350,6 +350,10 @@ fn send(tx: &mpsc::Sender<Msg>, m: Msg) -> Result<()> {
     tx.blocking_send(m).map_err(|_| anyhow::anyhow!("ingest writer stopped"))
 }
 
+/// Most bytes of a source in one batch (besides the line count): memory stays bounded
+/// whatever the lines' lengths.
+const BATCH_BYTES: u64 = 32 << 20;
+
 fn read_all(
     sources: &[Source],
     checkpoints: &HashMap<String, Checkpoint>,
@@ -449,8 +453,15 @@ fn read_source(
                 break;
             }
         };
-        let is_blank = line.bytes.iter().all(u8::is_ascii_whitespace);
-        let parsed = if is_blank { None } else { Some(event::parse_line(line.bytes, line.offset)) };
+        let overlong = line.len > source::MAX_LINE as u64;
+        let is_blank = !overlong && line.bytes.iter().all(u8::is_ascii_whitespace);
+        let parsed = if is_blank {
+            None
+        } else if overlong {
+            Some(Err(event::Reject::TooLong(line.len)))
+        } else {
+            Some(event::parse_line(line.bytes, line.offset))
+        };
         if !line.terminated && s.may_grow() && !matches!(parsed, Some(Ok(_))) {
             // Cowrie may still be writing this line: leave it for the next run.
             incomplete = true;
@@ -464,11 +475,13 @@ fn read_source(
             }
             Some(Err(reason)) => {
                 b.lines += 1;
-                b.dead.push(DeadLetter::new(line.offset, line.bytes, reason.to_string()));
+                let kept = if overlong { &line.bytes[..source::DEAD_PREFIX.min(line.bytes.len())] } else { line.bytes };
+                b.dead.push(DeadLetter::new(line.offset, kept, reason.to_string()));
             }
         }
         consumed = reader.pos();
-        if b.lines + b.blank >= batch_lines as u64 {
+        // A batch also ends at BATCH_BYTES, so long lines cannot pile up in memory.
+        if b.lines + b.blank >= batch_lines as u64 || consumed - batch_start >= BATCH_BYTES {
             lines_total += b.lines;
             b.checkpoint = checkpoint(consumed, lines_total);
             b.bytes = if s.is_gzip() { 0 } else { consumed - batch_start };

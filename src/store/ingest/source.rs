@@ -10,6 +10,15 @@ use flate2::read::MultiGzDecoder;
 /// Bytes at the start of a file that identify it across runs (rotation detection).
 pub const HEAD_LEN: usize = 4096;
 
+/// Longest line accepted, in bytes (without its newline). Cowrie's lines are a few hundred
+/// bytes; the largest real ones (a binary echoed as base64, port-forward payloads) reach
+/// megabytes. A longer line is a dead letter keeping its first [`DEAD_PREFIX`] bytes, and is
+/// read in bounded memory.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// How much of an over-long line its dead letter keeps.
+pub const DEAD_PREFIX: usize = 4096;
+
 /// Where lines come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -188,8 +197,10 @@ fn absolute(p: &Path) -> PathBuf {
 /// A line read from a source.
 pub struct Line<'a> {
     pub offset: u64,
-    /// Without its `\n`.
+    /// Without its `\n`; only the first [`MAX_LINE`] bytes of a longer line.
     pub bytes: &'a [u8],
+    /// The whole line's length without its `\n` (more than `bytes` holds when over the limit).
+    pub len: u64,
     /// False for a last line with no newline after it.
     pub terminated: bool,
 }
@@ -214,17 +225,42 @@ impl LineReader {
         self.pos
     }
 
+    /// The next line, read in bounded memory: past [`MAX_LINE`] bytes the rest of the line
+    /// is skipped (counted, not kept), so a gigabyte line costs no more than a short one.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         self.buf.clear();
-        let n = self.inner.read_until(b'\n', &mut self.buf)?;
+        let offset = self.pos;
+        let mut n: u64 = 0;
+        let mut terminated = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let (take, found) = match memchr::memchr(b'\n', available) {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let room = (MAX_LINE + 1).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&available[..take.min(room)]);
+            self.inner.consume(take);
+            n += take as u64;
+            if found {
+                terminated = true;
+                break;
+            }
+        }
         if n == 0 {
             return Ok(None);
         }
-        let offset = self.pos;
-        self.pos += n as u64;
-        let terminated = self.buf.last() == Some(&b'\n');
-        let end = if terminated { self.buf.len() - 1 } else { self.buf.len() };
-        Ok(Some(Line { offset, bytes: &self.buf[..end], terminated }))
+        self.pos += n;
+        let len = if terminated { n - 1 } else { n };
+        let end = (len as usize).min(MAX_LINE).min(self.buf.len());
+        Ok(Some(Line { offset, bytes: &self.buf[..end], len, terminated }))
     }
 }
 
