@@ -371,3 +371,43 @@ fn a_damaged_file_in_a_folder_is_named_and_exits_1() {
     assert!(out.contains("18 accepted"), "{out}");
     assert!(err.contains("problem: ") && err.contains("cowrie.json.1.gz"), "{err}");
 }
+
+/// First use by several commands at once: four `db migrate` on a new database, then four
+/// `run monthly` before its views exist, all succeed (each waits for the lock it needs).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_first_use_waits_instead_of_failing() {
+    for db in [fresh_sqlite().await, fresh_pg().await] {
+        let all_at_once = |args: Vec<String>| {
+            let children: Vec<_> = (0..4)
+                .map(|_| {
+                    cowrieql()
+                        .arg("--db")
+                        .arg(&db.url)
+                        .args(&args)
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            children.into_iter().map(|c| c.wait_with_output().unwrap()).collect::<Vec<_>>()
+        };
+        for out in all_at_once(vec!["db".into(), "migrate".into()]) {
+            assert!(out.status.success(), "{}: {}", db.label, String::from_utf8_lossy(&out.stderr));
+        }
+        let out = cowrieql().args(["--db", &db.url, "ingest", "--quiet"]).arg(fixture("sample")).output().unwrap();
+        assert!(out.status.success());
+        // No view exists yet: the first report that reads one makes it.
+        assert!(cowrieql::store::views::list(&db.store).await.unwrap().is_empty(), "{}", db.label);
+        let reports = all_at_once(vec!["run".into(), "monthly".into(), "-p".into(), "month=2025-09".into()]);
+        let texts: Vec<String> = reports
+            .iter()
+            .map(|o| {
+                assert!(o.status.success(), "{}: {}", db.label, String::from_utf8_lossy(&o.stderr));
+                let t = String::from_utf8_lossy(&o.stdout).to_string();
+                t[t.find("== Sessions ==").unwrap()..].to_string()
+            })
+            .collect();
+        assert!(texts.iter().all(|t| t == &texts[0]), "{}: the four reports agree", db.label);
+    }
+}

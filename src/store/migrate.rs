@@ -74,15 +74,17 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT   NOT NULL
 )";
 
+/// The migrations recorded (none before the bookkeeping table exists). Reads only.
 async fn applied(store: &Store) -> Result<Vec<(i64, String, String, String)>> {
+    if !has_schema(store).await {
+        return Ok(Vec::new());
+    }
     let q = "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version";
     let rows = match store {
         Store::Sqlite(p) => {
-            sqlx::query(CREATE_TABLE).execute(p).await?;
             sqlx::query(q).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
         }
         Store::Postgres(p) => {
-            sqlx::query(CREATE_TABLE).execute(p).await?;
             sqlx::query(q).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
         }
     };
@@ -126,42 +128,66 @@ pub async fn status(store: &Store) -> Result<Vec<MigrationStatus>> {
     status_with(store, &builtin(store.backend())).await
 }
 
+/// The PostgreSQL advisory lock migrations take (any constant no other lock of ours uses).
+const MIGRATION_LOCK: i64 = 0x636f_7772_6965_716c; // "cowrieql"
+
+/// In `$tx` (holding the write lock): create the bookkeeping table if need be, and apply `$m`
+/// unless it is recorded already; commits; evaluates to whether it was applied here.
+macro_rules! apply_locked {
+    ($tx:ident, $m:expr, $set:expr, $now:expr, $values:literal) => {{
+        sqlx::query(CREATE_TABLE).execute(&mut *$tx).await?;
+        let q = "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version";
+        let done: Vec<(i64, String, String, String)> = sqlx::query_as(q).fetch_all(&mut *$tx).await?;
+        verify(&done, $set)?;
+        let pending = !done.iter().any(|d| d.0 == $m.version);
+        if pending {
+            let ctx = || format!("migration {} ({}) failed", $m.version, $m.name);
+            sqlx::raw_sql(AssertSqlSafe($m.sql.clone())).execute(&mut *$tx).await.with_context(ctx)?;
+            let record =
+                concat!("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ", $values);
+            sqlx::query(record)
+                .bind($m.version)
+                .bind($m.name)
+                .bind($m.checksum())
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        $tx.commit().await?;
+        pending
+    }};
+}
+
 /// Applies the pending migrations of `set`; returns the versions applied.
 pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> {
+    // Up to date (the common case, on every ingest): no write lock taken.
     let done = applied(store).await?;
     verify(&done, set)?;
+    if set.iter().all(|m| done.iter().any(|d| d.0 == m.version)) {
+        return Ok(Vec::new());
+    }
     let mut ran = Vec::new();
-    for m in set.iter().filter(|m| !done.iter().any(|d| d.0 == m.version)) {
+    for m in set {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let record = "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ";
-        let ctx = || format!("migration {} ({}) failed", m.version, m.name);
-        match store {
+        // Each migration under the database's write lock, its state read again inside it: of
+        // several commands migrating at once, one applies it and the others wait, then skip it.
+        let applied_here = match store {
             Store::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::raw_sql(AssertSqlSafe(m.sql.clone())).execute(&mut *tx).await.with_context(ctx)?;
-                sqlx::query(AssertSqlSafe(format!("{record}(?1, ?2, ?3, ?4)")))
-                    .bind(m.version)
-                    .bind(m.name)
-                    .bind(m.checksum())
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                let mut conn = p.acquire().await?;
+                // IMMEDIATE takes the write lock at once (waiting out the busy timeout), where a
+                // deferred transaction could fail with "database is locked" when it came to write.
+                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+                apply_locked!(tx, m, set, &now, "(?1, ?2, ?3, ?4)")
             }
             Store::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                sqlx::raw_sql(AssertSqlSafe(m.sql.clone())).execute(&mut *tx).await.with_context(ctx)?;
-                sqlx::query(AssertSqlSafe(format!("{record}($1, $2, $3, $4)")))
-                    .bind(m.version)
-                    .bind(m.name)
-                    .bind(m.checksum())
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
+                apply_locked!(tx, m, set, &now, "($1, $2, $3, $4)")
             }
+        };
+        if applied_here {
+            ran.push(m.version);
         }
-        ran.push(m.version);
     }
     Ok(ran)
 }

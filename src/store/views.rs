@@ -108,7 +108,10 @@ pub async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<
 
 /// [`ensure_pg`] for SQLite, where the view is a table (SQLite serialises writers itself).
 pub async fn ensure_sqlite(conn: &mut SqliteConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
-    let mut tx = conn.begin().await?;
+    // IMMEDIATE: the write lock up front (waiting out the busy timeout). A deferred
+    // transaction that read first fails with "database is locked" when another connection
+    // created the view meanwhile (several first reports at once).
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let now = Utc::now();
     ensure_in!(tx, v, sqlite_time(&now));
     Ok(now)
@@ -167,7 +170,8 @@ pub async fn refresh(store: &Store, names: &[String], concurrently: bool, only_o
                 sqlx::query(TOUCH).bind(&name).bind(now).execute(p).await?;
             }
             Store::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+                let mut conn = p.acquire().await?;
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
                 for s in stmts {
                     sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(&mut *tx).await.with_context(ctx)?;
                 }
