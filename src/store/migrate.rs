@@ -195,10 +195,13 @@ pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> 
 /// Applies the built-in migrations that are pending.
 /// Refuses another application's database: one that holds tables but no cowrieql schema.
 pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
-    if !has_schema(store).await {
-        let foreign = foreign_tables(store).await?;
+    // One read of the table list: a migration committing meanwhile creates its tables and
+    // schema_migrations in one transaction, so the list has both or neither.
+    let tables = table_names(store).await?;
+    if !tables.iter().any(|t| t == "schema_migrations") {
+        let foreign: Vec<&String> = tables.iter().filter(|n| !n.starts_with("cowrieql_")).collect();
         if !foreign.is_empty() {
-            let shown: Vec<&str> = foreign.iter().take(5).map(String::as_str).collect();
+            let shown: Vec<&str> = foreign.iter().take(5).map(|s| s.as_str()).collect();
             bail!(
                 "this database already holds tables of something else ({}{}) and no cowrieql schema: \
                  choose another database with --db, or add cowrieql's tables to it with --init",
@@ -215,8 +218,8 @@ pub async fn migrate_adopting(store: &Store) -> Result<Vec<i64>> {
     migrate_with(store, &builtin(store.backend())).await
 }
 
-/// Tables in the database that cowrieql did not make (its own state tables start `cowrieql_`).
-async fn foreign_tables(store: &Store) -> Result<Vec<String>> {
+/// Every table in the database (the current schema on PostgreSQL).
+async fn table_names(store: &Store) -> Result<Vec<String>> {
     let names: Vec<String> = match store {
         Store::Sqlite(p) => {
             sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
@@ -232,7 +235,7 @@ async fn foreign_tables(store: &Store) -> Result<Vec<String>> {
             .await?
         }
     };
-    Ok(names.into_iter().filter(|n| !n.starts_with("cowrieql_") && n != "schema_migrations").collect())
+    Ok(names)
 }
 
 /// Whether `store` holds a cowrieql schema (its migrations table).
