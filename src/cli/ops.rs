@@ -55,14 +55,10 @@ pub enum DeadLetterAction {
     },
 }
 
-/// `2025-09-22` (midnight UTC) or an RFC 3339 time.
+/// `2025-09-22` (midnight UTC) or a time, read as report parameters are.
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| anyhow::anyhow!("invalid time {text:?}: expected 2025-09-22 or 2025-09-22T10:00:00Z"))
+    crate::report::value::parse_ts(text)
+        .ok_or_else(|| anyhow::anyhow!("invalid time {text:?}: expected 2025-09-22 or 2025-09-22T10:00:00Z"))
 }
 
 #[derive(Args, Debug)]

@@ -112,9 +112,8 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
     // A wrong report name or parameter is said before any database is opened.
     crate::report::run::resolve_params(&report, &params, now)?;
     let store = cli.existing_store().await?;
-    let store = &store;
     if let Some(s) = params.iter().rev().find(|(k, _)| k == "sensor").map(|(_, v)| v) {
-        if let Some(known) = crate::store::tables::unknown_sensor(store, s).await? {
+        if let Some(known) = crate::store::tables::unknown_sensor(&store, s).await? {
             let shown: Vec<String> = known.iter().map(|k| format!("{:?}", crate::report::escape::text(k))).collect();
             eprintln!(
                 "warning: no event in this database came from sensor {:?}; sensors: {}",
@@ -123,7 +122,7 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
             );
         }
     }
-    let result = run(store, &report, &params, now).await?;
+    let result = run(&store, &report, &params, now).await?;
     let template = report.templates.get(format.name()).map(String::as_str);
     let text = render_fit(&result, format, template, args.query.as_deref(), table_width(args.wide, &args.out))?;
     emit(&text, &args.out)?;

@@ -104,8 +104,11 @@ fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     let word = src[start..].find(char::is_whitespace).unwrap_or(src.len() - start);
     let end = start + word.max(1);
     let word_found = src[start..].split_whitespace().next().unwrap_or("");
-    let found = src[start..].split_whitespace().next().map(|w| format!("`{}`", w.chars().take(20).collect::<String>()));
-    let found = found.unwrap_or_else(|| "the end of the query".into());
+    let found = if word_found.is_empty() {
+        "the end of the query".to_string()
+    } else {
+        format!("`{}`", word_found.chars().take(20).collect::<String>())
+    };
     // The slips a newcomer makes most: SQL's `=`, a string never closed, a misspelt stage.
     let rest = &src[start..];
     let single_eq = rest.starts_with('=') && !rest.starts_with("==");

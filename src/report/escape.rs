@@ -53,9 +53,7 @@ pub fn markdown(s: &str) -> String {
                 out.push(c);
             }
             ':' if chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/') => out.push_str("\\:"),
-            '.' if i >= 3 && chars[i - 3..i].iter().collect::<String>().eq_ignore_ascii_case("www") => {
-                out.push_str("\\.")
-            }
+            '.' if i >= 3 && chars[i - 3..i].iter().all(|c| c.eq_ignore_ascii_case(&'w')) => out.push_str("\\."),
             c if block_start == Some(i) => {
                 out.push('\\');
                 out.push(c);

@@ -189,21 +189,10 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
     })
 }
 
-/// Whether enrichment `source` ever wrote an event into this database (an index lookup per
-/// event id on (event_type, ts)).
+/// Whether enrichment `source` ever wrote an event into this database.
 async fn enrichment_present(store: &Store, source: &str) -> Result<bool> {
     let ids = crate::report::def::ENRICHMENTS.iter().find(|(s, _)| *s == source).map(|(_, ids)| *ids).unwrap_or(&[]);
-    let sql = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE event_type = $1 LIMIT 1) AS x";
-    for id in ids {
-        let n: i64 = match store {
-            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
-            Store::Postgres(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
-        };
-        if n > 0 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    crate::store::tables::any_event_of(store, ids).await
 }
 
 /// Adds a row for every bucket of the window that the query did not return, with zeros in

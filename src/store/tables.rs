@@ -27,13 +27,32 @@ pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
 pub async fn unknown_sensor(store: &Store, sensor: &str) -> Result<Option<Vec<String>>> {
     let probe = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE sensor = $1 LIMIT 1) AS x";
     let all = "SELECT DISTINCT sensor FROM sessions ORDER BY sensor LIMIT 50";
-    let (n, known): (i64, Vec<String>) = match store {
-        Store::Sqlite(p) => (sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?, {
-            sqlx::query_scalar(all).fetch_all(p).await?
-        }),
-        Store::Postgres(p) => (sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?, {
-            sqlx::query_scalar(all).fetch_all(p).await?
-        }),
+    let n: i64 = match store {
+        Store::Sqlite(p) => sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?,
+        Store::Postgres(p) => sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?,
     };
-    Ok((n == 0).then_some(known))
+    if n > 0 {
+        return Ok(None);
+    }
+    // Only now, for the warning: the sensors there are.
+    Ok(Some(match store {
+        Store::Sqlite(p) => sqlx::query_scalar(all).fetch_all(p).await?,
+        Store::Postgres(p) => sqlx::query_scalar(all).fetch_all(p).await?,
+    }))
+}
+
+/// Whether any event with one of `event_ids` is stored (an index lookup per id on
+/// (event_type, ts)).
+pub async fn any_event_of(store: &Store, event_ids: &[&str]) -> Result<bool> {
+    let sql = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE event_type = $1 LIMIT 1) AS x";
+    for id in event_ids {
+        let n: i64 = match store {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
+            Store::Postgres(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
+        };
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

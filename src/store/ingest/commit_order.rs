@@ -15,7 +15,7 @@
 //! of hand-outs, commits and a kill. After the last batch, `finish` gives each source's final
 //! checkpoint to write.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::batch::Checkpoint;
 
@@ -24,7 +24,7 @@ pub struct CommitOrder {
     /// Every batch before this one has committed.
     prefix: u64,
     /// Committed batches at or after `prefix`.
-    committed: std::collections::BTreeSet<u64>,
+    committed: BTreeSet<u64>,
     /// Own checkpoints of batches handed out while an earlier batch was still writing.
     pending: BTreeMap<u64, Checkpoint>,
     /// Newest checkpoint per source inside the committed prefix that no committed batch has

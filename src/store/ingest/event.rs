@@ -254,15 +254,10 @@ impl Text {
 /// what is left empty is no version.
 pub fn clean_client_version(raw: &str) -> Option<String> {
     let mut v = raw.trim();
+    const QUOTES: [(&str, &str); 4] = [("b'", "'"), ("b\"", "\""), ("'", "'"), ("\"", "\"")];
     loop {
         let before = v;
-        if let Some(inner) = v.strip_prefix("b'").and_then(|s| s.strip_suffix('\'')) {
-            v = inner;
-        } else if let Some(inner) = v.strip_prefix("b\"").and_then(|s| s.strip_suffix('"')) {
-            v = inner;
-        } else if let Some(inner) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
-            v = inner;
-        } else if let Some(inner) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        if let Some(inner) = QUOTES.iter().find_map(|(open, close)| v.strip_prefix(open)?.strip_suffix(close)) {
             v = inner;
         }
         v = v.trim_end_matches("\\n").trim_end_matches("\\r").trim();
@@ -307,9 +302,14 @@ pub const MAX_DEPTH: usize = 64;
 /// 2,704 bytes) with room to spare. Cowrie writes a few dozen bytes.
 pub const MAX_INDEXED_BYTES: usize = 1024;
 
-/// The deepest `[`/`{` nesting in `json`, outside strings (a cheap scan before parsing).
-fn nesting_depth(json: &str) -> usize {
-    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+/// Whether `json` nests `[`/`{` deeper than [`MAX_DEPTH`] outside strings (a cheap scan
+/// before parsing). A line with no more opening brackets than the limit cannot pass it:
+/// counting them (memchr, vectorised) spares nearly every line the byte-by-byte walk.
+fn too_deep(json: &str) -> bool {
+    if memchr::memchr2_iter(b'{', b'[', json.as_bytes()).count() <= MAX_DEPTH {
+        return false;
+    }
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
     for &b in json.as_bytes() {
         if in_str {
             match b {
@@ -324,13 +324,15 @@ fn nesting_depth(json: &str) -> usize {
             b'"' => in_str = true,
             b'{' | b'[' => {
                 depth += 1;
-                max = max.max(depth);
+                if depth > MAX_DEPTH {
+                    return true;
+                }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    max
+    false
 }
 
 /// Parses one line (without its newline). `offset` is where the line starts.
@@ -345,7 +347,7 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
             Err(e) => Err(Reject::NotJson(e.to_string())),
         };
     }
-    if nesting_depth(trimmed) > MAX_DEPTH {
+    if too_deep(trimmed) {
         return Err(Reject::TooDeep);
     }
     // Parse the stored form, so extracted columns carry no NUL either.

@@ -177,21 +177,15 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let mut inflight = FuturesUnordered::new();
     let mut next_seq = 0u64;
     let mut reading = true;
-    let mut stop = opts.stop.clone();
+    let stopped = stop_requested(opts.stop.clone());
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             // Ctrl-C: read no further; the batches in flight still commit.
-            changed = async { stop.as_mut().expect("guarded").changed().await }, if stop.is_some() && reading => {
-                if changed.is_err() || stop.as_ref().is_some_and(|s| *s.borrow()) {
-                    stats.interrupted = stop.as_ref().is_some_and(|s| *s.borrow());
-                    if stats.interrupted {
-                        reading = false;
-                        rx.close();
-                    }
-                    if changed.is_err() {
-                        stop = None;
-                    }
-                }
+            _ = &mut stopped, if reading => {
+                stats.interrupted = true;
+                reading = false;
+                rx.close();
             }
             Some::<Written>((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
                 let out = out.with_context(|| format!("writing a batch of {}", b.source))?;
@@ -251,6 +245,16 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     stats.sessions_touched = touched.len() as u64;
     stats.elapsed = started.elapsed();
     Ok(stats)
+}
+
+/// Resolves once `stop` is set to true; never, without one (or once its sender is gone).
+async fn stop_requested(stop: Option<tokio::sync::watch::Receiver<bool>>) {
+    if let Some(mut s) = stop {
+        if s.wait_for(|v| *v).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// A written batch: the connection handed back, the batch's number, the batch, the outcome.
