@@ -14,7 +14,7 @@ async fn main() {
     let code = match cowrieql::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cowrieql::store::errors::describe(&e));
             2
         }
     };

@@ -411,3 +411,150 @@ async fn concurrent_first_use_waits_instead_of_failing() {
         assert!(texts.iter().all(|t| t == &texts[0]), "{}: the four reports agree", db.label);
     }
 }
+
+/// Runs the binary as an unprivileged user when this process is root (root may write any
+/// file, so a read-only file is read-only only to someone else).
+fn as_reader(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false);
+    let mut c = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_cowrieql")]);
+        c
+    } else {
+        cowrieql()
+    };
+    c.env_remove("COWRIEQL_DB").args(args).output().unwrap()
+}
+
+/// A SQLite file this process may only read, in a folder it may not write (so SQLite can
+/// create neither `-wal` nor `-shm`): every report runs, with the same output as on a
+/// writable copy, and the file is not changed.
+#[test]
+fn a_read_only_sqlite_file_runs_reports_and_is_not_changed() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    let db = dir.join("c.sqlite");
+    let (code, _, err) = run_in(&dir, &["--db", db.to_str().unwrap(), "ingest", fixture("sample").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let writable = tmp.path().join("copy.sqlite");
+    std::fs::copy(&db, &writable).unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let p = f.unwrap().path();
+        if p != db {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let corpus = own_corpus();
+    for name in ["daily", "monthly", "activity"] {
+        let mut args: Vec<String> = vec!["run".into(), name.into()];
+        for (k, v) in params_for(name, &corpus) {
+            args.extend(["-p".into(), format!("{k}={v}")]);
+        }
+        let os = |db: &std::path::Path| {
+            let mut v: Vec<std::ffi::OsString> = vec!["--db".into(), db.into()];
+            v.extend(args.iter().map(Into::into));
+            v
+        };
+        let ro_args = os(&db);
+        let out = as_reader(&ro_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {err}");
+        let rw = cowrieql().args(os(&writable)).output().unwrap();
+        assert!(rw.status.success());
+        let strip = |b: &[u8]| {
+            String::from_utf8_lossy(b).lines().filter(|l| !l.contains("refreshed")).collect::<Vec<_>>().join("\n")
+        };
+        assert_eq!(strip(&out.stdout), strip(&rw.stdout), "{name}: read-only vs writable");
+        assert!(err.contains("computed inside the report's queries"), "{name}: the inline views are named: {err}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the read-only file is unchanged");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A TCP port in front of the test server's unix socket that cuts each connection once the
+/// client has sent `cut_after` bytes on it: the server, as seen by a client, going away.
+fn cutting_proxy(pg_url: &str, cut_after: usize) -> u16 {
+    let param = |k: &str| {
+        pg_url.split(['?', '&']).find_map(|kv| kv.strip_prefix(&format!("{k}="))).map(str::to_string).unwrap()
+    };
+    let sock = format!("{}/.s.PGSQL.{}", param("host"), param("port"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = std::os::unix::net::UnixStream::connect(&sock) else { return };
+            let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut sent = 0;
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                    if sent > cut_after {
+                        break;
+                    }
+                }
+                let _ = c_read.shutdown(std::net::Shutdown::Both);
+                let _ = s_write.shutdown(std::net::Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+/// PostgreSQL errors read as one sentence: what cowrieql was doing, the server's message
+/// once (no line of PostgreSQL's C source), and a hint; a server lost mid-ingest says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_errors_say_what_failed_once_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("cowrie.json");
+    let mut text = Vec::new();
+    cowrieql::gen::generate(20_000, 3, &mut text).unwrap();
+    std::fs::write(&log, &text).unwrap();
+    let pg = fresh_pg().await;
+    cowrieql::store::migrate::migrate(&pg.store).await.unwrap();
+    let cowrieql::store::Store::Postgres(pool) = &pg.store else { unreachable!() };
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
+    let role = format!("reader_{database}");
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
+    }
+    let reader_url = pg.url.replacen("postgres@", &format!("{role}@"), 1);
+    let (code, _, err) = run_in(tmp.path(), &["--db", &reader_url, "ingest", log.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(&format!("writing batch 1 of {}", log.display())), "{line}");
+    assert_eq!(line.matches("permission denied for").count(), 1, "said once: {line}");
+    assert!(line.contains("this role may not do that"), "{line}");
+    assert!(!line.contains(" at line "), "no C source line: {line}");
+
+    let port = cutting_proxy(&pg.url, 1 << 20);
+    let database = pg.url.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/{database}");
+    let (code, _, err) = run_in(tmp.path(), &["--db", &url, "ingest", "--batch-size", "2000", log.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("writing batch") && line.contains(&log.display().to_string()), "{line}");
+    assert!(line.contains("the server closed the connection: is it running?"), "{line}");
+}

@@ -303,3 +303,78 @@ async fn dead_letters_purge_by_reason_file_and_time() {
         assert!(err.contains("invalid time"), "{err}");
     }
 }
+
+/// A tmpfs of `mib` MiB mounted on a fresh folder, unmounted when dropped; None (and a line on
+/// stderr saying why) where this process may not mount one. Root, as in CI, always may.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0755"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if st.is_ok_and(|s| s.success()) {
+            return Some(SmallDisk(dir));
+        }
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+        assert!(!root, "root could not mount a tmpfs for the full-disk test");
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "skipped the full-disk check: mounting a tmpfs needs root");
+        None
+    }
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+/// `health` is critical when the disk under the database is nearly full, and says nothing of
+/// the disk when there is room: a SQLite file and a PostgreSQL data directory on a small
+/// file system, beside the same on a large one.
+#[tokio::test]
+async fn health_is_critical_on_a_nearly_full_disk() {
+    use cowrieql::store::care::health;
+    let corpus = own_corpus();
+    let Some(small) = SmallDisk::mount(32) else { return };
+    let file = small.path().join("c.sqlite");
+    let store = Store::connect(file.to_str().unwrap(), &Default::default()).await.unwrap();
+    cowrieql::store::ingest::ingest(&store, &corpus.paths, &Default::default()).await.unwrap();
+    let h = health(&store).await.unwrap();
+    assert_eq!(h.exit_code(), 2, "{:?}", h.problems());
+    assert!(
+        h.problems().iter().any(|p| p.starts_with("critical: only") && p.contains("c.sqlite")),
+        "{:?}",
+        h.problems()
+    );
+    store.close().await;
+
+    let Some(pg_disk) = SmallDisk::mount(100) else { return };
+    std::process::Command::new("chown").args(["postgres:"]).arg(pg_disk.path()).status().unwrap();
+    let cluster = OwnCluster::start(pg_disk.path());
+    let store = Store::connect(&cluster.url("postgres"), &Default::default()).await.unwrap();
+    cowrieql::store::migrate::migrate(&store).await.unwrap();
+    let h = health(&store).await.unwrap();
+    let d = h.disk.as_ref().expect("the local server's data directory is measured");
+    assert!(d.path.starts_with(pg_disk.path().to_str().unwrap()), "{}", d.path);
+    assert!(d.wal_bytes.is_some_and(|w| w > 0), "the superuser sees pg_wal");
+    assert_eq!(h.exit_code(), 2, "{:?}", h.problems());
+    assert!(h.problems().iter().any(|p| p.starts_with("critical: only")), "{:?}", h.problems());
+    store.close().await;
+    drop(cluster);
+
+    // With room: no line about the disk, on either backend.
+    for db in both().await {
+        cowrieql::store::ingest::ingest(&db.store, &corpus.paths, &Default::default()).await.unwrap();
+        let h = health(&db.store).await.unwrap();
+        assert!(h.disk.is_some(), "{}", db.label);
+        assert!(!h.problems().iter().any(|p| p.contains("free on the disk")), "{}: {:?}", db.label, h.problems());
+    }
+}

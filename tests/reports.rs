@@ -409,6 +409,7 @@ fn one_table(
             rows,
         }],
         views: Vec::new(),
+        inlined: Vec::new(),
     }
 }
 

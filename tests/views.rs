@@ -140,3 +140,70 @@ async fn views_are_created_rebuilt_refreshed_and_match_the_inline_query() {
     }
     assert_eq!(per_backend[0], per_backend[1], "SQLite and PostgreSQL views disagree");
 }
+
+/// A connection to `db` that may only read: a SELECT-only role on PostgreSQL, the file
+/// opened read-only on SQLite.
+async fn read_only(db: &TestDb) -> cowrieql::store::Store {
+    use cowrieql::store::{ConnectOptions, Store};
+    let opts = ConnectOptions { create: false, ..Default::default() };
+    if db.label == "sqlite" {
+        return Store::connect(&format!("sqlite://{}?mode=ro", db.url), &opts).await.unwrap();
+    }
+    let cowrieql::store::Store::Postgres(pool) = &db.store else { unreachable!() };
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
+    let role = format!("reader_{database}");
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+        // Views the owner builds later are readable too (what docs/postgres.md advises).
+        format!("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
+    }
+    Store::connect(&db.url.replacen("postgres@", &format!("{role}@"), 1), &opts).await.unwrap()
+}
+
+fn all_rows(r: &cowrieql::report::run::ReportResult) -> Vec<Vec<Vec<String>>> {
+    r.results.iter().map(|q| q.rows.iter().map(|row| row.iter().map(Value::display).collect()).collect()).collect()
+}
+
+/// Every built-in report, run first by a connection that may only read, before any view
+/// exists: it succeeds, names the views it computed inline, writes nothing, and gives the
+/// owner's rows; once the owner has built the views the reader uses them.
+#[tokio::test]
+async fn a_read_only_connection_runs_every_report_before_its_views_exist() {
+    use cowrieql::report::builtin;
+    let corpus = own_corpus();
+    let now = Utc::now();
+    for db in both().await {
+        let label = db.label;
+        ingest(&db.store, &corpus.paths, &Default::default()).await.unwrap();
+        let reader = read_only(&db).await;
+        let before = counts(&db.store).await;
+        let reports: Vec<_> = builtin::builtin_names()
+            .into_iter()
+            .map(|name| (name, builtin::builtin(name).unwrap().unwrap(), params_for(name, &corpus)))
+            .collect();
+        let mut first = Vec::new();
+        for (name, report, params) in &reports {
+            let r = run(&reader, report, params, now).await.unwrap_or_else(|e| panic!("{label} {name}: {e:#}"));
+            let materializes = report.queries.iter().any(|q| q.text.contains("materialize"));
+            assert_eq!(!r.inlined.is_empty(), materializes, "{label} {name}: {:?}", r.inlined);
+            first.push(r);
+        }
+        assert!(first.iter().any(|r| !r.inlined.is_empty()), "some built-in report materializes a view");
+        // Reading wrote nothing: no view was registered, no row changed.
+        assert!(views::list(&db.store).await.unwrap().is_empty(), "{label}");
+        assert_eq!(counts(&db.store).await, before, "{label}");
+        for ((name, report, params), as_reader) in reports.iter().zip(&first) {
+            let as_owner = run(&db.store, report, params, now).await.unwrap();
+            assert!(as_owner.inlined.is_empty(), "{label} {name}: the owner builds its views");
+            assert_eq!(all_rows(as_reader), all_rows(&as_owner), "{label} {name}: inline vs view");
+            let again = run(&reader, report, params, now).await.unwrap();
+            assert!(again.inlined.is_empty(), "{label} {name}: the reader reads the built views");
+            assert_eq!(all_rows(&again), all_rows(&as_owner), "{label} {name}");
+        }
+        reader.close().await;
+    }
+}

@@ -161,7 +161,7 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
         if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             let errs = match crate::report::def::Report::load(f) {
                 Ok(r) => super::report::check_report(&r),
-                Err(e) => vec![format!("{e:#}")],
+                Err(e) => vec![crate::store::errors::describe(&e)],
             };
             errors += errs.len();
             for e in errs {

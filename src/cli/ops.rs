@@ -87,6 +87,12 @@ pub async fn health(store: &Store, args: &HealthArgs) -> Result<i32> {
             if let Some(b) = h.database_bytes {
                 super::say(format!("size: {:.1} MiB", b as f64 / 1048576.0));
             }
+            match &h.disk {
+                Some(d) => {
+                    super::say(format!("free disk: {:.1} MiB under {}", d.free_bytes as f64 / 1048576.0, d.path))
+                }
+                None => super::say("free disk: not known (the server's data directory is not visible from here)"),
+            }
             for (t, n, b) in &h.tables {
                 let size = b.map(|b| format!(" ({:.1} MiB)", b as f64 / 1048576.0)).unwrap_or_default();
                 super::say(format!("  {t:<20} {n:>12} rows{size}"));

@@ -123,6 +123,14 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
         }
     }
     let result = run(&store, &report, &params, now).await?;
+    if !result.inlined.is_empty() {
+        eprintln!(
+            "note: materialized view(s) {} not built, and this connection may not build them (a read-only \
+             role, server or file): computed inside the report's queries instead, which is slower. Run the \
+             report once with write access to build them.",
+            result.inlined.join(", ")
+        );
+    }
     let template = report.templates.get(format.name()).map(String::as_str);
     let text = render_fit(&result, format, template, args.query.as_deref(), table_width(args.wide, &args.out))?;
     emit(&text, &args.out)?;
@@ -178,6 +186,7 @@ pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
             rows,
         }],
         views: Vec::new(),
+        inlined: Vec::new(),
     };
     emit(&render_fit(&result, format, None, None, table_width(args.wide, &args.out))?, &args.out)?;
     Ok(0)
@@ -215,7 +224,7 @@ pub fn list_reports(args: &ReportsArgs) -> Result<i32> {
                     super::say(format!("{:<12} params: {params}", ""));
                 }
             }
-            Err(e) => super::say(format!("{name:<12} ERROR {e:#}")),
+            Err(e) => super::say(format!("{name:<12} ERROR {}", crate::store::errors::describe(&e))),
         }
     }
     Ok(0)
@@ -236,7 +245,7 @@ pub fn check_report(r: &Report) -> Vec<String> {
     for (fmt, src) in &r.templates {
         if let Ok(f) = Format::parse(fmt) {
             if let Err(e) = crate::report::render::check_template(src, f) {
-                errors.push(format!("{}: {e:#}", r.origin));
+                errors.push(format!("{}: {}", r.origin, crate::store::errors::describe(&e)));
             }
         }
     }

@@ -78,7 +78,7 @@ pub async fn bench_report(
             let t = Instant::now();
             let r = execute_all(store, std::slice::from_ref(c), std::slice::from_ref(&binds)).await?;
             times.push(t.elapsed());
-            rows = r.first().map(Vec::len).unwrap_or(0);
+            rows = r.rows.first().map(Vec::len).unwrap_or(0);
         }
         let (min_ms, median_ms, p95_ms) = stats(times);
         out.execute_ms += median_ms;

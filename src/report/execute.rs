@@ -9,12 +9,12 @@ use sqlx::{AssertSqlSafe, Column, Connection, Row, TypeInfo, ValueRef};
 use super::value::{parse_ts, Value};
 use crate::check::ir::Ty;
 use crate::sql::Compiled;
-use crate::store::Store;
+use crate::store::{views, Store};
 
 /// Runs `c` on `store` with `binds` (one per parameter, in bind order).
 pub async fn execute(store: &Store, c: &Compiled, binds: &[Value]) -> Result<Vec<Vec<Value>>> {
     let mut out = execute_all(store, std::slice::from_ref(c), &[binds.to_vec()]).await?;
-    Ok(out.pop().unwrap_or_default())
+    Ok(out.rows.pop().unwrap_or_default())
 }
 
 fn check_binds(c: &Compiled, binds: &[Value], backend: &str) -> Result<()> {
@@ -34,22 +34,23 @@ fn check_binds(c: &Compiled, binds: &[Value], backend: &str) -> Result<()> {
 
 /// Runs several queries in one read snapshot (one transaction), so a report's sections
 /// agree with each other even while an ingest is writing.
-pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) -> Result<Vec<Vec<Vec<Value>>>> {
+pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) -> Result<Executed> {
     let mut results = Vec::with_capacity(queries.len());
+    let mut inlined = Vec::new();
     match store {
         Store::Sqlite(pool) => {
             for (c, b) in queries.iter().zip(binds) {
                 check_binds(c, b, "sqlite")?;
             }
             let mut conn = pool.acquire().await?;
+            let mut prepared = Vec::with_capacity(queries.len());
             for c in queries {
-                for v in &c.views {
-                    crate::store::views::ensure_sqlite(&mut conn, v).await?;
-                }
+                prepared.push(views::prepare_sqlite(&mut conn, c).await?);
             }
             let mut tx = conn.begin().await?;
-            for (c, b) in queries.iter().zip(binds) {
-                let q = sqlite_query(c.sql.clone(), c, b)?;
+            for ((c, b), p) in queries.iter().zip(binds).zip(prepared) {
+                inlined.extend(p.inlined);
+                let q = sqlite_query(p.sql, c, b)?;
                 let rows = q.fetch_all(&mut *tx).await.context("sqlite query failed")?;
                 results.push(rows.iter().map(|r| decode_sqlite(r, &c.output)).collect::<Result<_>>()?);
             }
@@ -62,15 +63,15 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
             let mut conn = pool.acquire().await?;
             // Materialized views are created (or rebuilt, if their definition changed) before
             // the read-only snapshot.
+            let mut prepared = Vec::with_capacity(queries.len());
             for c in queries {
-                for v in &c.views {
-                    crate::store::views::ensure_pg(&mut conn, v).await?;
-                }
+                prepared.push(views::prepare_pg(&mut conn, c).await?);
             }
             sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await?;
-            let mut run = async || -> Result<()> {
-                for (c, b) in queries.iter().zip(binds) {
-                    let q = pg_query(c.sql.clone(), c, b);
+            let run = async || -> Result<()> {
+                for ((c, b), p) in queries.iter().zip(binds).zip(prepared) {
+                    inlined.extend(p.inlined);
+                    let q = pg_query(p.sql, c, b);
                     let rows = q.fetch_all(&mut *conn).await.context("postgres query failed")?;
                     results.push(rows.iter().map(|r| decode_pg(r, &c.output)).collect::<Result<_>>()?);
                 }
@@ -81,7 +82,16 @@ pub async fn execute_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value
             outcome?;
         }
     }
-    Ok(results)
+    inlined.sort();
+    inlined.dedup();
+    Ok(Executed { rows: results, inlined })
+}
+
+/// Each query's rows, and the views computed inline because this connection could not
+/// build them.
+pub struct Executed {
+    pub rows: Vec<Vec<Vec<Value>>>,
+    pub inlined: Vec<String>,
 }
 
 type SqliteQuery = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;

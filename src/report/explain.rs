@@ -23,11 +23,9 @@ pub async fn explain(
     let plan = match store {
         Store::Sqlite(p) => {
             let mut conn = p.acquire().await?;
-            for v in &c.views {
-                crate::store::views::ensure_sqlite(&mut conn, v).await?;
-            }
+            let sql = crate::store::views::prepare_sqlite(&mut conn, c).await?.sql;
             drop(conn);
-            let q = super::execute::sqlite_query(format!("EXPLAIN QUERY PLAN {}", c.sql), c, binds)?;
+            let q = super::execute::sqlite_query(format!("EXPLAIN QUERY PLAN {sql}"), c, binds)?;
             let lines: Vec<String> = q.fetch_all(p).await?.iter().map(|r| r.get::<String, _>(3)).collect();
             for l in &lines {
                 // "SCAN raw_events" reads every row; "SCAN t USING INDEX" or "SEARCH" does not.
@@ -43,10 +41,8 @@ pub async fn explain(
         }
         Store::Postgres(p) => {
             let mut conn = p.acquire().await?;
-            for v in &c.views {
-                crate::store::views::ensure_pg(&mut conn, v).await?;
-            }
-            let q = super::execute::pg_query(format!("EXPLAIN (ANALYZE, BUFFERS) {}", c.sql), c, binds);
+            let sql = crate::store::views::prepare_pg(&mut conn, c).await?.sql;
+            let q = super::execute::pg_query(format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), c, binds);
             let lines: Vec<String> = q.fetch_all(&mut *conn).await?.iter().map(|r| r.get::<String, _>(0)).collect();
             for l in &lines {
                 if let Some(rest) = l.split("Seq Scan on ").nth(1) {

@@ -26,7 +26,7 @@ pub fn parse(s: &str, def: &ParamDef) -> Result<Value, String> {
         ParamType::Date => {
             let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                 .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))?;
-            Value::Timestamp(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+            Value::Timestamp(day(d))
         }
         ParamType::Timestamp => {
             Value::Timestamp(parse_ts(s).ok_or_else(|| format!("{s:?} is not a timestamp (2025-09-22T13:45:00Z)"))?)
@@ -110,11 +110,38 @@ impl Window {
 }
 
 fn day(d: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+    Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN))
+}
+
+/// The first and last instants a window may reach: years 1900 to 9998, which every stored
+/// timestamp (1970–9999, see store::timefmt) and both databases' date arithmetic hold.
+fn earliest() -> DateTime<Utc> {
+    day(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN))
+}
+fn latest() -> DateTime<Utc> {
+    day(NaiveDate::from_ymd_opt(9999, 1, 1).unwrap_or(NaiveDate::MAX))
+}
+
+/// Days `first` to `first + days` as a window (None past the calendar's end).
+fn days(label: String, first: NaiveDate, days: u64) -> Option<Window> {
+    let end = first.checked_add_days(chrono::Days::new(days))?;
+    Some(Window { label, start: day(first), end: day(end), unbounded: false })
 }
 
 /// Parses a window spelling allowed by `kinds`. `now` anchors `yesterday` and `last …`.
+/// Every window it returns starts before it ends, within years 1900 to 9998.
 pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result<Window, String> {
+    let w = parse_unchecked(s, kinds, now)?;
+    if w.start < earliest() || w.end > latest() {
+        return Err(format!(
+            "{:?} is outside the years 1900 to 9998 that reports cover: use `all` for everything stored",
+            s.trim()
+        ));
+    }
+    Ok(w)
+}
+
+fn parse_unchecked(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result<Window, String> {
     let s = s.trim();
     let today = now.date_naive();
     let allowed = |k| kinds.contains(&k);
@@ -134,9 +161,8 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
         format!("{s:?} is not {}", forms.join(" or "))
     };
     if allowed(WindowKind::All) && s == "all" {
-        // Wide enough for any Cowrie timestamp, and valid on both databases.
-        let (start, end) = (Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0), Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0));
-        return Ok(Window { label: "all".into(), start: start.unwrap(), end: end.unwrap(), unbounded: true });
+        // Wide enough for any stored timestamp, and valid on both databases.
+        return Ok(Window { label: "all".into(), start: earliest(), end: latest(), unbounded: true });
     }
     if let (true, Some((a, b))) = (allowed(WindowKind::Range), s.split_once("..")) {
         let parse = |d: &str| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok();
@@ -144,12 +170,9 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
         if b < a {
             return Err(format!("{s:?}: the range ends before it starts"));
         }
-        return Ok(Window {
-            label: format!("{}..{}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
-            start: day(a),
-            end: day(b) + Duration::days(1),
-            unbounded: false,
-        });
+        let label = format!("{}..{}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d"));
+        let n = (b - a).num_days().unsigned_abs() + 1;
+        return days(label, a, n).ok_or_else(expected);
     }
     let year = s.parse::<i32>().ok().filter(|y| (1900..=9998).contains(y));
     if let (true, Some(y)) = (allowed(WindowKind::Year), year) {
@@ -163,20 +186,15 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
     // Named days, weeks, months.
     let named_day = match s {
         "today" => Some(today),
-        "yesterday" => Some(today - Duration::days(1)),
+        "yesterday" => today.checked_sub_days(chrono::Days::new(1)),
         _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
     };
     if let (true, Some(d)) = (allowed(WindowKind::Day), named_day) {
-        return Ok(Window {
-            unbounded: false,
-            label: d.format("%Y-%m-%d").to_string(),
-            start: day(d),
-            end: day(d) + Duration::days(1),
-        });
+        return days(d.format("%Y-%m-%d").to_string(), d, 1).ok_or_else(expected);
     }
     let week = match s {
         "this week" => Some(today.iso_week()),
-        "last week" => Some((today - Duration::days(7)).iso_week()),
+        "last week" => today.checked_sub_days(chrono::Days::new(7)).map(|d| d.iso_week()),
         _ => s.split_once("-W").and_then(|(y, w)| {
             let (y, w) = (y.parse::<i32>().ok()?, w.parse::<u32>().ok()?);
             NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Mon).map(|d| d.iso_week())
@@ -184,12 +202,7 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
     };
     if let (true, Some(w)) = (allowed(WindowKind::Week), week) {
         let monday = NaiveDate::from_isoywd_opt(w.year(), w.week(), chrono::Weekday::Mon).ok_or_else(expected)?;
-        return Ok(Window {
-            label: format!("{}-W{:02}", w.year(), w.week()),
-            start: day(monday),
-            end: day(monday) + Duration::days(7),
-            unbounded: false,
-        });
+        return days(format!("{}-W{:02}", w.year(), w.week()), monday, 7).ok_or_else(expected);
     }
     let month = match s {
         "this month" => Some((today.year(), today.month())),
@@ -210,8 +223,8 @@ pub fn parse_window(s: &str, kinds: &[WindowKind], now: DateTime<Utc>) -> Result
     if allowed(WindowKind::Relative) {
         if let Some(secs) = s.strip_prefix("last ").and_then(parse_duration).filter(|s| *s > 0) {
             // Checked: `last 99999999d` reaches past what a timestamp can hold.
-            let earliest = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
-            let start = Duration::try_seconds(secs).and_then(|d| now.checked_sub_signed(d)).filter(|t| *t >= earliest);
+            let start =
+                Duration::try_seconds(secs).and_then(|d| now.checked_sub_signed(d)).filter(|t| *t >= earliest());
             let Some(start) = start else {
                 return Err(format!("{s:?} reaches back before 1900: use `all` for everything stored"));
             };

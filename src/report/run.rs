@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 
 use super::def::{FillDef, Report};
@@ -39,6 +39,8 @@ pub struct ReportResult {
     pub results: Vec<QueryResult>,
     /// Materialized views the report read, with their last refresh (PostgreSQL).
     pub views: Vec<crate::store::views::ViewInfo>,
+    /// Views this connection could not build (read-only), computed inside the queries instead.
+    pub inlined: Vec<String>,
 }
 
 /// The parameter types a report's queries are compiled with.
@@ -145,15 +147,15 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
         .iter()
         .map(|c| c.params.iter().map(|p| values.get(&p.name).cloned().unwrap_or(Value::Null)).collect())
         .collect();
-    let rows = execute_all(store, &compiled, &binds)
+    let executed = execute_all(store, &compiled, &binds)
         .await
-        .map_err(|e| anyhow!("report {} failed on {}: {e:#}", r.def.name, store.backend().name()))?;
+        .with_context(|| format!("report {} failed on {}", r.def.name, store.backend().name()))?;
     let read: Vec<&str> = compiled.iter().flat_map(|c| c.views.iter().map(|v| v.name.as_str())).collect();
     let views =
         crate::store::views::list(store).await?.into_iter().filter(|v| read.contains(&v.name.as_str())).collect();
     let mut results = Vec::new();
     let mut present: HashMap<String, bool> = HashMap::new();
-    for ((q, c), mut rows) in r.queries.iter().zip(&compiled).zip(rows) {
+    for ((q, c), mut rows) in r.queries.iter().zip(&compiled).zip(executed.rows) {
         if let (Some(fill), Some(w)) = (&q.fill, &window) {
             rows = fill_buckets(rows, &c.output, fill, w).map_err(|e| anyhow!("query {}: {e}", q.name))?;
         }
@@ -186,6 +188,7 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
         backend: store.backend().name(),
         results,
         views,
+        inlined: executed.inlined,
     })
 }
 

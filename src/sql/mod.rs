@@ -83,6 +83,8 @@ pub fn all_dialects() -> [&'static dyn Dialect; 2] {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ViewSql {
     pub name: String,
+    /// The SELECT the view holds, for reading it inline where it cannot be built.
+    pub body: String,
     pub statements: Vec<String>,
     pub refresh: Vec<String>,
     pub refresh_concurrently: Vec<String>,
@@ -100,6 +102,29 @@ impl Compiled {
     /// Every statement to run before `sql`.
     pub fn setup(&self) -> impl Iterator<Item = &String> {
         self.views.iter().flat_map(|v| v.statements.iter())
+    }
+
+    /// `sql` reading the `inline` views from common table expressions of the same name
+    /// instead of their tables: the same rows, computed by this query (a connection that may
+    /// not create a view still runs the report). The main query never opens with `WITH`.
+    pub fn sql_inlining(&self, inline: &[&str]) -> String {
+        let mut ctes = self.views.iter().filter(|v| inline.contains(&v.name.as_str())).peekable();
+        if ctes.peek().is_none() {
+            return self.sql.clone();
+        }
+        let mut out = String::from("WITH ");
+        for (i, v) in ctes.enumerate() {
+            if i > 0 {
+                out.push_str(",\n");
+            }
+            push_ident(&mut out, &v.name);
+            out.push_str(" AS (\n");
+            out.push_str(&v.body);
+            out.push_str("\n)");
+        }
+        out.push('\n');
+        out.push_str(&self.sql);
+        out
     }
 }
 
@@ -174,6 +199,7 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
         match em.select(&v.select, 0, &mut body) {
             Ok(()) => views.push(ViewSql {
                 name: v.name.clone(),
+                body: body.clone(),
                 statements: d.create_view(v, &body),
                 refresh: d.refresh_view(&v.name, &body, false),
                 refresh_concurrently: d.refresh_view(&v.name, &body, true),

@@ -29,23 +29,37 @@ pub struct Health {
     pub stale_views: Vec<String>,
     /// This database is the target of a migrate-to-postgres that has not finished.
     pub unfinished_migration: Option<String>,
+    /// Free space under the database, where this machine can see it.
+    pub disk: Option<super::disk::Disk>,
 }
 
 impl Health {
     /// 0 ok, 1 warning (pending migrations, dead letters, stale views), 2 critical (integrity
     /// failure, an unfinished migrate-to-postgres).
     pub fn exit_code(&self) -> i32 {
-        if self.integrity.as_deref().is_some_and(|s| s != "ok") || self.unfinished_migration.is_some() {
+        let disk_full = self.disk_problem().is_some_and(|(critical, _)| critical);
+        if self.integrity.as_deref().is_some_and(|s| s != "ok") || self.unfinished_migration.is_some() || disk_full {
             2
-        } else if !self.migrations_pending.is_empty() || self.dead_letters > 0 || !self.stale_views.is_empty() {
+        } else if !self.migrations_pending.is_empty()
+            || self.dead_letters > 0
+            || !self.stale_views.is_empty()
+            || self.disk_problem().is_some()
+        {
             1
         } else {
             0
         }
     }
 
+    fn disk_problem(&self) -> Option<(bool, String)> {
+        super::disk::problem(self.disk.as_ref()?, self.database_bytes)
+    }
+
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if let Some((_, line)) = self.disk_problem() {
+            p.push(line);
+        }
         if let Some(i) = self.integrity.as_deref().filter(|s| *s != "ok") {
             p.push(format!("critical: integrity check failed: {i}"));
         }
@@ -101,6 +115,7 @@ pub async fn health(store: &Store) -> Result<Health> {
         integrity: None,
         stale_views: Vec::new(),
         unfinished_migration: None,
+        disk: super::disk::disk(store).await,
     };
     if applied == 0 {
         return Ok(h);

@@ -99,22 +99,33 @@ impl Store {
                 .acquire_timeout(opts.connect_timeout)
                 .connect_with(pg)
                 .await
-                .map_err(|e| anyhow!("cannot connect to PostgreSQL at {target}: {}", short_cause(&e)))?;
+                .map_err(|e| anyhow!("cannot connect to PostgreSQL at {target}: {}", super::errors::words(&e)))?;
             Ok(Store::Postgres(pool))
         } else {
-            let sq = sqlite_options(url)?.create_if_missing(opts.create);
+            let mut sq = sqlite_options(url)?.create_if_missing(opts.create);
             let path = sq.get_filename().display().to_string();
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             if !opts.create && !in_memory && !sq.get_filename().exists() {
                 return Err(NoDatabase(path).into());
             }
-            let pool = SqlitePoolOptions::new()
-                // One writer at a time avoids `database is locked` under concurrent writes.
-                .max_connections(opts.pool_size.max(1))
-                .acquire_timeout(opts.connect_timeout)
-                .connect_with(sq)
-                .await
-                .map_err(|e| anyhow!("cannot open SQLite database {path}: {}", short_cause(&e)))?;
+            // A file this process may only read opens read-only (reports run; writes fail
+            // with SQLite's "readonly database", and materialized views are computed inline).
+            let asked_read_only = url.contains("mode=ro") || url.contains("immutable=1");
+            let read_only = asked_read_only || (!opts.create && !in_memory && not_writable(sq.get_filename()));
+            sq = if read_only { sq.read_only(true) } else { sqlite_writer(sq) };
+            let pool_options =
+                SqlitePoolOptions::new().max_connections(opts.pool_size.max(1)).acquire_timeout(opts.connect_timeout);
+            let pool = match pool_options.clone().connect_with(sq.clone()).await {
+                // A WAL database read by a process that may create neither its -shm nor its
+                // -wal file (a read-only folder): SQLite opens it only as immutable, which
+                // does not see changes a writer makes while this command runs.
+                Err(e) if read_only && is_sqlite_read_only(&e) => {
+                    tracing::info!("{path}: opened immutable (its folder is read-only)");
+                    pool_options.connect_with(sq.immutable(true)).await
+                }
+                other => other,
+            }
+            .map_err(|e| anyhow!("cannot open SQLite database {path}: {}", super::errors::words(&e)))?;
             Ok(Store::Sqlite(pool))
         }
     }
@@ -144,13 +155,18 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
     };
     Ok(opts
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30))
         // 64 MiB page cache: ingest updates random-order indexes (content hash, session),
         // and the 2 MiB default sends most page reads to the kernel.
         .pragma("cache_size", "-65536")
         .pragma("temp_store", "memory")
+        .foreign_keys(false))
+}
+
+/// Settings that write to the file: a read-only open leaves them to the file.
+fn sqlite_writer(opts: SqliteConnectOptions) -> SqliteConnectOptions {
+    opts.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
         // Checkpoint every 64 MiB of WAL instead of 4 MiB: an index page changed by many
         // batches is copied into the database once per checkpoint, not once per 4 MiB (perf
         // showed the write and fsync calls of checkpoints at a fifth of ingest time).
@@ -159,7 +175,24 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         // lines, and ingest ran 13% faster than with 4 KiB (cargo bench --bench ingest, three
         // rounds each; 16 KiB was faster still for a bare insert but gained less for ingest).
         .page_size(8192)
-        .foreign_keys(false))
+}
+
+fn is_sqlite_read_only(e: &sqlx::Error) -> bool {
+    // SQLITE_READONLY (8) and SQLITE_CANTOPEN (14), with their extended codes.
+    let code = match e {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
+        _ => None,
+    };
+    code.is_some_and(|c| matches!(c & 0xff, 8 | 14))
+}
+
+/// This process may not write `path` (file mode, owner, a read-only mount): probed by
+/// opening it for writing, which changes nothing.
+fn not_writable(path: &std::path::Path) -> bool {
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(_) => false,
+        Err(e) => matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem),
+    }
 }
 
 fn describe_pg(pg: &PgConnectOptions) -> String {
@@ -181,24 +214,13 @@ fn pg_cause(e: &sqlx::Error, pg: &PgConnectOptions) -> String {
         // sqlx opens with a TLS request; a server that answers it with anything but PostgreSQL's
         // one-byte reply breaks the handshake or the connection.
         sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) | sqlx::Error::Tls(_) => {
-            format!("the server on that port answered, but it is not PostgreSQL ({})", short_cause(e))
+            format!("the server on that port answered, but it is not PostgreSQL ({})", super::errors::words(e))
         }
         sqlx::Error::Io(io)
             if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) =>
         {
             format!("the server on that port answered, but it is not PostgreSQL ({io})")
         }
-        _ => short_cause(e),
-    }
-}
-
-/// The innermost, human-meaningful cause of a driver error, on one line.
-pub fn short_cause(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Io(io) => io.to_string(),
-        sqlx::Error::PoolTimedOut => "timed out waiting for a connection".into(),
-        sqlx::Error::Database(db) => db.message().to_string(),
-        sqlx::Error::Tls(t) => format!("TLS: {t}"),
-        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+        _ => super::errors::words(e),
     }
 }

@@ -4,6 +4,8 @@ pub mod care;
 pub mod connect;
 pub mod copytext;
 pub mod dead_letters;
+pub mod disk;
+pub mod errors;
 pub mod ingest;
 pub mod migrate;
 pub mod progress;

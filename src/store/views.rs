@@ -95,6 +95,56 @@ macro_rules! ensure_in {
     }};
 }
 
+/// When `v` was last refreshed, if it exists with this definition: a plain read, so a
+/// connection that may not write still uses a view that is there.
+async fn current<'c, E>(conn: E, v: &ViewSql) -> Result<Option<DateTime<Utc>>>
+where
+    E: sqlx::Executor<'c>,
+    for<'a> String: sqlx::Decode<'a, E::Database> + sqlx::Type<E::Database> + sqlx::Encode<'a, E::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, E::Database> + sqlx::Type<E::Database>,
+    for<'a> <E::Database as sqlx::Database>::Arguments: sqlx::IntoArguments<E::Database>,
+    usize: sqlx::ColumnIndex<<E::Database as sqlx::Database>::Row>,
+{
+    let row = sqlx::query(FIND).bind(v.name.clone()).fetch_optional(conn).await?;
+    Ok(row.filter(|r| r.get::<String, _>(0) == v.definition_hash()).map(|r| r.get(1)))
+}
+
+/// The SQL to run for `c`, and the views it computes inline: each view is used where it is
+/// current, else built; where this connection may not build it (a SELECT-only role, a
+/// standby, a read-only file) the query computes it in a common table expression instead.
+pub struct Prepared {
+    pub sql: String,
+    pub inlined: Vec<String>,
+}
+
+macro_rules! prepare_with {
+    ($conn:expr, $c:expr, $ensure:ident) => {{
+        let mut inlined = Vec::new();
+        for v in &$c.views {
+            if current(&mut *$conn, v).await?.is_some() {
+                continue;
+            }
+            match $ensure(&mut *$conn, v).await {
+                Ok(_) => {}
+                Err(e) if super::errors::is_read_only(&e) => inlined.push(v.name.clone()),
+                Err(e) => return Err(e),
+            }
+        }
+        let names: Vec<&str> = inlined.iter().map(String::as_str).collect();
+        Ok(Prepared { sql: $c.sql_inlining(&names), inlined })
+    }};
+}
+
+/// [`Prepared`] for PostgreSQL.
+pub async fn prepare_pg(conn: &mut PgConnection, c: &crate::sql::Compiled) -> Result<Prepared> {
+    prepare_with!(conn, c, ensure_pg)
+}
+
+/// [`Prepared`] for SQLite.
+pub async fn prepare_sqlite(conn: &mut SqliteConnection, c: &crate::sql::Compiled) -> Result<Prepared> {
+    prepare_with!(conn, c, ensure_sqlite)
+}
+
 /// Makes sure `v` exists with its current definition (built on first use, rebuilt when the
 /// report's prefix changed); returns when it was last refreshed.
 pub async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {

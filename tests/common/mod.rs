@@ -66,8 +66,37 @@ fn pg_cmd(bin: &Path, args: &[&str]) -> Command {
 }
 
 fn start_cluster() -> PgServer {
-    let bindir = pg_bindir();
     let base = tempfile::Builder::new().prefix("cowrieql-pg-").tempdir().expect("temp dir").keep();
+    start_cluster_in(&base)
+}
+
+/// A PostgreSQL server of its own whose files live under `base` (a small file system, say);
+/// stopped when dropped.
+pub struct OwnCluster {
+    data: PathBuf,
+    server: PgServer,
+}
+
+impl OwnCluster {
+    pub fn start(base: &Path) -> OwnCluster {
+        OwnCluster { data: base.join("data"), server: start_cluster_in(base) }
+    }
+    /// The URL of database `db` on it.
+    pub fn url(&self, db: &str) -> String {
+        self.server.url_template.replace("{db}", db)
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = pg_cmd(&pg_bindir().join("pg_ctl"), &["-D", self.data.to_str().unwrap(), "stop", "-m", "immediate"])
+            .output();
+    }
+}
+
+fn start_cluster_in(base: &Path) -> PgServer {
+    let bindir = pg_bindir();
+    let base = base.to_path_buf();
     let data = base.join("data");
     let sock = base.join("sock");
     std::fs::create_dir_all(&sock).unwrap();

@@ -46,6 +46,10 @@ pub struct Batch {
     pub checkpoint: Option<Checkpoint>,
     /// Bytes of the source consumed by this batch (progress).
     pub bytes: u64,
+    /// This batch's place in its source in this run (1 for the first), and the byte it starts
+    /// at (of the decompressed stream, for .gz): named when writing it fails.
+    pub number: u64,
+    pub start_byte: u64,
 }
 
 /// Key of a session: ids are unique only per sensor.

@@ -188,7 +188,9 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                 rx.close();
             }
             Some::<Written>((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
-                let out = out.with_context(|| format!("writing a batch of {}", b.source))?;
+                let out = out.with_context(|| {
+                    format!("writing batch {} of {} (from byte {})", b.number, b.source, b.start_byte)
+                })?;
                 order.committed(seq);
                 idle.push(w);
                 stats.lines += b.lines;
@@ -439,8 +441,9 @@ fn read_source(
             }
         })
     };
-    let new_batch = || Batch { source: name.clone(), ..Default::default() };
-    let mut b = new_batch();
+    let mut number = 1;
+    let new_batch = |number, start_byte| Batch { source: name.clone(), number, start_byte, ..Default::default() };
+    let mut b = new_batch(number, start);
     let mut batch_start = start;
     let mut consumed = start;
     let mut lines_total = lines_before;
@@ -490,7 +493,8 @@ fn read_source(
             b.checkpoint = checkpoint(consumed, lines_total);
             b.bytes = if s.is_gzip() { 0 } else { consumed - batch_start };
             batch_start = consumed;
-            send(tx, Msg::Batch(std::mem::replace(&mut b, new_batch())))?;
+            number += 1;
+            send(tx, Msg::Batch(std::mem::replace(&mut b, new_batch(number, consumed))))?;
         }
     }
     lines_total += b.lines;

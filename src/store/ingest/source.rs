@@ -74,7 +74,7 @@ impl Source {
                 if self.is_gzip() && empty {
                     Box::new(io::empty())
                 } else if self.is_gzip() {
-                    Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f)))
+                    gzip_stream(f)
                 } else {
                     Box::new(f)
                 }
@@ -94,6 +94,11 @@ impl Source {
         let _ = self.open()?.take(HEAD_LEN as u64).read_to_end(&mut head);
         Ok(head)
     }
+}
+
+/// The decompressed bytes of a `.gz` stream: every member of a multi-member file, in turn.
+pub fn gzip_stream(r: impl Read + Send + 'static) -> Box<dyn Read + Send> {
+    Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, r)))
 }
 
 /// Whether a file found while walking a folder is a Cowrie JSON log: `cowrie.json`,
@@ -215,9 +220,15 @@ pub struct LineReader {
 
 impl LineReader {
     pub fn open(source: &Source, start: u64) -> Result<Self> {
-        let mut inner = BufReader::with_capacity(1 << 18, source.open()?);
-        let skipped = io::copy(&mut (&mut inner).take(start), &mut io::sink())?;
-        Ok(Self { inner, pos: skipped, buf: Vec::with_capacity(4096) })
+        let mut r = Self::new(source.open()?);
+        r.pos = io::copy(&mut (&mut r.inner).take(start), &mut io::sink())?;
+        Ok(r)
+    }
+
+    /// Lines of any byte stream from its start (`gzip_stream` decompresses one, as `.gz`
+    /// sources are read).
+    pub fn new(stream: Box<dyn Read + Send>) -> Self {
+        Self { inner: BufReader::with_capacity(1 << 18, stream), pos: 0, buf: Vec::with_capacity(4096) }
     }
 
     /// Position after the last line returned.

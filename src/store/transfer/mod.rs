@@ -126,10 +126,11 @@ pub async fn open_source(path: &Path) -> Result<Source> {
         bail!("source SQLite database {} does not exist", path.display());
     }
     let opts = SqliteConnectOptions::new().filename(path).read_only(true);
-    let pool =
-        SqlitePoolOptions::new().max_connections(2).connect_with(opts).await.map_err(|e| {
-            anyhow!("cannot open SQLite database {}: {}", path.display(), super::connect::short_cause(&e))
-        })?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(opts)
+        .await
+        .map_err(|e| anyhow!("cannot open SQLite database {}: {}", path.display(), super::errors::words(&e)))?;
     let store = Store::Sqlite(pool.clone());
     let pending: Vec<_> =
         migrate::status(&store).await?.into_iter().filter(|m| m.applied_at.is_none()).map(|m| m.version).collect();

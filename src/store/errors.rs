@@ -1,0 +1,95 @@
+//! Database errors in words: the server's message once (sqlx's own text repeats it and adds
+//! the line of PostgreSQL's C source that raised it), and a hint where the cause is known.
+
+use sqlx::postgres::PgDatabaseError;
+
+/// The first driver error in `e`'s chain.
+fn driver_error(e: &anyhow::Error) -> Option<&sqlx::Error> {
+    e.chain().find_map(|c| c.downcast_ref::<sqlx::Error>())
+}
+
+/// The database refused a write because this connection may only read: a SELECT-only
+/// PostgreSQL role, a standby server, a read-only SQLite file.
+pub fn is_read_only(e: &anyhow::Error) -> bool {
+    let Some(sqlx::Error::Database(db)) = driver_error(e) else { return false };
+    let code = db.code().unwrap_or_default();
+    if db.try_downcast_ref::<PgDatabaseError>().is_some() {
+        // insufficient_privilege, read_only_sql_transaction (a standby, or a read-only session)
+        return matches!(&*code, "42501" | "25006");
+    }
+    // SQLITE_READONLY and its extended codes (the low byte is the primary code).
+    code.parse::<i32>().is_ok_and(|c| c & 0xff == 8)
+}
+
+/// A connection-level I/O failure that means the server went away mid-conversation.
+fn lost_server(io: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(io.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe)
+}
+
+/// One driver error as a sentence: the message, PostgreSQL's detail and hint, and ours.
+pub fn words(e: &sqlx::Error) -> String {
+    const LOST: &str = "the server closed the connection: is it running? (check its log, then run the command again)";
+    match e {
+        sqlx::Error::Database(db) => {
+            let mut out = db.message().to_string();
+            if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
+                for extra in [pg.detail(), pg.hint()].into_iter().flatten() {
+                    out.push_str(" (");
+                    out.push_str(extra);
+                    out.push(')');
+                }
+                if let Some(hint) = pg_hint(pg.code()) {
+                    out.push_str(": ");
+                    out.push_str(hint);
+                }
+            }
+            out
+        }
+        sqlx::Error::Io(io) if lost_server(io) => format!("{LOST} [{io}]"),
+        // sqlx reports a connection that ended inside a message as a protocol error.
+        sqlx::Error::Protocol(p) if p.contains("at EOF") || p.contains("unexpected end") => format!("{LOST} [{p}]"),
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".into(),
+        sqlx::Error::PoolClosed => "the connection pool was closed".into(),
+        sqlx::Error::Tls(t) => format!("TLS: {t}"),
+        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// What to do about a PostgreSQL error class an operator meets in practice.
+fn pg_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "42501" => "this role may not do that; run the command as the database's owner, or grant the privilege",
+        "25006" => "this server only reads (a standby, or default_transaction_read_only): write to the primary",
+        "53100" => "the server's disk is full: free space there, then run the command again",
+        "53200" => "the server ran out of memory",
+        "53300" => "the server has no connection slots left: lower --pool-size, or raise max_connections",
+        "57P01" | "57P02" | "57P03" => {
+            "the server is shutting down or starting up: run the command again when it is up"
+        }
+        "40P01" => "deadlock with another session: run the command again",
+        "40001" => "a concurrent transaction conflicted: run the command again",
+        _ => return None,
+    })
+}
+
+/// `e` and its causes, one clause each, for the user: the chain stops at the driver error,
+/// whose own sources would repeat its text.
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = match cause.downcast_ref::<sqlx::Error>() {
+            Some(db) => words(db),
+            None => cause.to_string(),
+        };
+        // A message that already ends with its cause's text (formatted in by hand) says it once.
+        if !parts.last().is_some_and(|p| p.ends_with(&text)) {
+            parts.push(text);
+        }
+        if cause.is::<sqlx::Error>() {
+            break;
+        }
+    }
+    parts.join(": ")
+}
