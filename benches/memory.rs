@@ -1,5 +1,5 @@
 //! Peak memory of `cowrieql ingest` (the release binary) on hostile inputs beside an
-//! ordinary file of the same tool, measured per child process with wait4's rusage in one run:
+//! ordinary file, in one run:
 //! a 2 MB `.gz` that inflates to one 2 GiB line, a 200 MB line, and 200,000 ordinary events.
 //! Memory is flat when the ratios stay near 1.
 //!
@@ -9,33 +9,36 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-/// Runs `cowrieql --db DB ingest FILE` and returns its peak resident set in MiB.
-fn peak_mib(db: &str, file: &Path) -> f64 {
-    // Reaped by wait4 below, which also gives the child's rusage.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_cowrieql"))
+/// Runs `cowrieql --db DB ingest FILE` and returns its peak resident set in MiB: the
+/// `peak memory` of its summary line, read from its own VmHWM. (wait4's ru_maxrss would not
+/// do: Linux carries the parent's high-water mark through fork and exec into the child's.)
+fn peak_mib(db: &str, file: &Path) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_cowrieql"))
         .env_remove("COWRIEQL_DB")
         .args(["--db", db, "ingest"])
         .arg(file)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start cowrieql");
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in for this child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    assert!(libc::WIFEXITED(status), "cowrieql did not exit normally");
-    // Linux reports ru_maxrss in KiB.
-    usage.ru_maxrss as f64 / 1024.0
+        .output()
+        .expect("run cowrieql");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    text.split("peak memory ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {text}"))
 }
 
-fn line_of(len: usize) -> Vec<u8> {
-    let mut v = br#"{"eventid":"cowrie.command.input","session":"bomb","src_ip":"203.0.113.9","timestamp":"2025-09-22T10:00:00Z","input":""#.to_vec();
-    v.resize(v.len() + len, b'A');
-    v.extend_from_slice(b"\"}\n");
-    v
+const HEAD: &[u8] =
+    br#"{"eventid":"cowrie.command.input","session":"bomb","src_ip":"203.0.113.9","timestamp":"2025-09-22T10:00:00Z","input":""#;
+
+/// Writes one event whose `input` is `mib` MiB long, a MiB at a time.
+fn write_long_line(w: &mut impl Write, mib: usize) {
+    w.write_all(HEAD).unwrap();
+    let chunk = vec![b'A'; 1 << 20];
+    for _ in 0..mib {
+        w.write_all(&chunk).unwrap();
+    }
+    w.write_all(b"\"}\n").unwrap();
 }
 
 fn main() {
@@ -46,20 +49,14 @@ fn main() {
     drop(f);
 
     let long = tmp.path().join("long.json");
-    let mut f = std::fs::File::create(&long).unwrap();
-    f.write_all(&line_of(200 << 20)).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&long).unwrap());
+    write_long_line(&mut f, 200);
     drop(f);
 
     // 2 GiB of one line, compressed as it is written (never held whole).
     let bomb = tmp.path().join("bomb.json.gz");
     let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&bomb).unwrap(), flate2::Compression::best());
-    let head = line_of(0);
-    gz.write_all(&head[..head.len() - 3]).unwrap();
-    let chunk = vec![b'A'; 1 << 20];
-    for _ in 0..2048 {
-        gz.write_all(&chunk).unwrap();
-    }
-    gz.write_all(b"\"}\n").unwrap();
+    write_long_line(&mut gz, 2048);
     gz.finish().unwrap();
 
     let mut backends = vec![("sqlite", None)];
@@ -83,7 +80,7 @@ fn main() {
             let mib = peak_mib(&db, file);
             let base = *base.get_or_insert(mib);
             let bytes = std::fs::metadata(file).unwrap().len();
-            println!("{name:<10} {label:<34} {bytes:>12} {mib:>10.1} {:>9.2}", mib / base);
+            println!("{name:<10} {label:<34} {bytes:>12} {mib:>10} {:>9.2}", mib as f64 / base as f64);
         }
     }
 }

@@ -74,6 +74,16 @@ pub const TABLES: &[Table] = &[
     },
 ];
 
+/// Columns the report language does not offer, and why (checked against the schema with
+/// [`TABLES`]: every column of a catalog table is offered or named here).
+pub const HIDDEN: &[(&str, &str, &str)] = &[
+    ("raw_events", "content_hash", "dedup key: a hash of the line, not something to report on"),
+    ("dead_letters", "content_hash", "dedup key"),
+];
+
+/// Tables the report language does not offer: cowrieql's own bookkeeping.
+pub const INTERNAL_TABLES: &[&str] = &["schema_migrations", "view_registry", "data_changes", "ingest_checkpoints"];
+
 /// Payload fields commonly found per event id (Cowrie 1.x to 3.x), for `cowrieql schema`:
 /// what `raw_events.payload.<path>` reaches beyond the columns. Every event also carries
 /// `eventid`, `timestamp`, `session`, `src_ip`, `sensor` and `message`.

@@ -475,6 +475,14 @@ fn a_read_only_sqlite_file_runs_reports_and_is_not_changed() {
         assert_eq!(strip(&out.stdout), strip(&rw.stdout), "{name}: read-only vs writable");
         assert!(err.contains("computed inside the report's queries"), "{name}: the inline views are named: {err}");
     }
+    // Writing to it is refused in one sentence that says the file is read-only, once.
+    let sample = fixture("sample");
+    let out = as_reader(&["--db".as_ref(), db.as_os_str(), "ingest".as_ref(), sample.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(line.matches("readonly database").count(), 1, "{line}");
+    assert!(line.contains(db.to_str().unwrap()), "{line}");
     assert_eq!(std::fs::read(&db).unwrap(), before, "the read-only file is unchanged");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -72,3 +72,75 @@ async fn the_catalog_matches_the_migrated_schema() {
         assert!(try_exec(&db.store, "SELECT no_such_column FROM sessions".into()).await.is_err());
     }
 }
+
+fn names(list: &str) -> Vec<String> {
+    list.split(',').map(|c| c.trim().to_string()).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Every column of every table the migrations create is known to each part that must know
+/// it: the report language's catalog (or listed as hidden), the transfer to PostgreSQL (or
+/// its table listed as not copied), and the ingest writer of each table it fills. A migration
+/// that adds a column one of them does not know fails here, on either backend.
+#[tokio::test]
+async fn every_migrated_column_is_known_to_the_catalog_the_transfer_and_ingest() {
+    use cowrieql::catalog::{HIDDEN, INTERNAL_TABLES};
+    use cowrieql::store::ingest::batch as w;
+    use cowrieql::store::transfer::spec::{NOT_COPIED, TABLES as COPIED};
+    let checkpoint_cols = w::CHECKPOINT_UPSERT.split_once('(').unwrap().1.split_once(')').unwrap().0;
+    // The ingest writer's columns per table; `id` is each table's identity, which the database fills.
+    let written: Vec<(&str, Vec<String>)> = vec![
+        ("raw_events", names(w::RAW_COLUMNS)),
+        ("logins", names(w::LOGIN_COLUMNS)),
+        ("commands", names(w::COMMAND_COLUMNS)),
+        ("downloads", names(w::TRANSFER_COLUMNS)),
+        ("dead_letters", names(w::DEAD_LETTER_COLUMNS)),
+        ("sessions", w::SESSION_COLUMNS.iter().map(|s| s.to_string()).collect()),
+        ("ingest_checkpoints", names(checkpoint_cols)),
+    ];
+    for db in both().await {
+        let label = db.label;
+        migrate(&db.store).await.unwrap();
+        let schema = cowrieql::store::tables::schema_columns(&db.store).await.unwrap();
+        assert!(schema.len() >= 8, "{label}: {schema:?}");
+        for (table, cols) in &schema {
+            let cols: Vec<String> = cols.clone();
+            // The catalog.
+            match CATALOG.iter().find(|t| t.name == table) {
+                Some(t) => {
+                    let mut known: Vec<String> = t.columns.iter().map(|c| c.name.to_string()).collect();
+                    known.extend(HIDDEN.iter().filter(|h| h.0 == table).map(|h| h.1.to_string()));
+                    assert_eq!(sorted(known), sorted(cols.clone()), "{label}: catalog vs schema of {table}");
+                }
+                None => assert!(
+                    INTERNAL_TABLES.contains(&table.as_str()),
+                    "{label}: table {table} is neither in the catalog nor internal"
+                ),
+            }
+            // The transfer.
+            match COPIED.iter().find(|t| t.name == table) {
+                Some(t) => assert_eq!(
+                    sorted(t.columns.iter().map(|c| c.0.to_string()).collect()),
+                    sorted(cols.clone()),
+                    "{label}: transfer spec vs schema of {table}"
+                ),
+                None => assert!(
+                    NOT_COPIED.iter().any(|n| n.0 == table),
+                    "{label}: table {table} is neither copied by migrate-to-postgres nor listed as not copied"
+                ),
+            }
+            // The ingest writer.
+            if let Some((_, w)) = written.iter().find(|(t, _)| t == table) {
+                let mut known = w.clone();
+                if !known.contains(&"id".to_string()) && cols.contains(&"id".to_string()) {
+                    known.push("id".into());
+                }
+                assert_eq!(sorted(known), sorted(cols), "{label}: ingest columns vs schema of {table}");
+            }
+        }
+    }
+}

@@ -414,3 +414,27 @@ async fn a_grown_source_is_topped_up_by_the_same_command() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("written to after the migration") && err.contains("--replace"), "{err}");
 }
+
+/// Two migrate-to-postgres into one fresh database at once: one copies, the other waits for
+/// it and finds the copy complete; both exit 0 and the target holds every row once.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_migrations_at_once_wait_for_each_other() {
+    let corpus = own_corpus();
+    let src = fresh_sqlite().await;
+    ingest(&src.store, &corpus.paths, &Default::default()).await.unwrap();
+    let dst = fresh_pg().await;
+    let from = sqlite_path(&src);
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (from, to) = (from.clone(), dst.url.clone());
+            std::thread::spawn(move || migrate_cli(&from, &to, &[]))
+        })
+        .collect();
+    for r in runs {
+        let (code, out, err) = r.join().unwrap();
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    assert_eq!(counts(&dst.store).await, counts(&src.store).await);
+    let (code, out, err) = migrate_cli(&from, &dst.url, &["--validate-only"]);
+    assert_eq!(code, 0, "{out}{err}");
+}

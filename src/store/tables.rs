@@ -56,3 +56,37 @@ pub async fn any_event_of(store: &Store, event_ids: &[&str]) -> Result<bool> {
     }
     Ok(false)
 }
+
+/// Every base table of the database with its columns in order, as the database itself
+/// reports them (`pragma_table_info`, `information_schema.columns`): what the catalog, the
+/// ingest writer and the transfer are checked against.
+pub async fn schema_columns(store: &Store) -> Result<Vec<(String, Vec<String>)>> {
+    let rows: Vec<(String, String)> = match store {
+        Store::Sqlite(p) => {
+            sqlx::query_as(
+                "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, c.cid",
+            )
+            .fetch_all(p)
+            .await?
+        }
+        Store::Postgres(p) => {
+            sqlx::query_as(
+                "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c \
+                 JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                 WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+                 ORDER BY c.table_name, c.ordinal_position",
+            )
+            .fetch_all(p)
+            .await?
+        }
+    };
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (t, c) in rows {
+        match out.last_mut() {
+            Some((last, cols)) if *last == t => cols.push(c),
+            _ => out.push((t, vec![c])),
+        }
+    }
+    Ok(out)
+}

@@ -187,8 +187,32 @@ fn source_id(path: &Path) -> String {
     std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)).display().to_string()
 }
 
+/// "cowrieql" + 1: one migrate-to-postgres (or rollback) per target at a time.
+const TRANSFER_LOCK: i64 = 0x636f_7772_6965_716d;
+
+/// Waits for, then holds, the target's transfer lock: a session-level advisory lock on a
+/// connection of its own, released when that connection closes (also when the process dies),
+/// so a second migration into the same database waits for the first and then finds its work
+/// done, instead of racing it to create the progress tables.
+async fn lock_target(dst: &PgPool) -> Result<sqlx::PgConnection> {
+    let mut c = dst.acquire().await?.detach();
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(TRANSFER_LOCK).fetch_one(&mut c).await?;
+    if !got {
+        eprintln!("waiting for another migrate-to-postgres into this database to finish…");
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(TRANSFER_LOCK).execute(&mut c).await?;
+    }
+    Ok(c)
+}
+
 /// Copies `src` into `dst`, or resumes an interrupted copy, then validates.
 pub async fn transfer(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<TransferReport> {
+    let lock = lock_target(dst).await?;
+    let report = transfer_locked(src, dst, opts).await;
+    lock.close().await?;
+    report
+}
+
+async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<TransferReport> {
     let started = Instant::now();
     let source = source_id(&src.path);
     let state = load_state(dst).await?;
@@ -745,6 +769,13 @@ pub struct RollbackReport {
 /// Removes what a migration created on the target: the whole schema when it created it,
 /// otherwise the copied rows (and the indexes it dropped come back).
 pub async fn rollback(dst: &PgPool) -> Result<RollbackReport> {
+    let lock = lock_target(dst).await?;
+    let report = rollback_locked(dst).await;
+    lock.close().await?;
+    report
+}
+
+async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
     let Some(state) = load_state(dst).await? else {
         bail!("the target holds no migration made by migrate-to-postgres; nothing to roll back");
     };

@@ -161,6 +161,13 @@ pub const TABLES: &[TableSpec] = &[
     },
 ];
 
+/// The tables the transfer leaves out, and why: each is rebuilt on the target by itself.
+pub const NOT_COPIED: &[(&str, &str)] = &[
+    ("schema_migrations", "the target records its own migrations"),
+    ("view_registry", "PostgreSQL builds its materialized views on a report's first run"),
+    ("data_changes", "the target's views are built after the copy, so none is stale"),
+];
+
 pub fn table(name: &str) -> Option<&'static TableSpec> {
     TABLES.iter().find(|t| t.name == name)
 }
