@@ -55,8 +55,8 @@ pub fn translate_all(src: &str, declared: &HashMap<String, Ty>) -> Result<Vec<Co
 /// `translate_all` with the sqlparser self-check of every statement.
 pub fn compile_all(src: &str, declared: &HashMap<String, Ty>) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
     let out = translate_all(src, declared)?;
-    for c in &out {
-        let d = sql::dialect(c.dialect).expect("known dialect");
+    // translate_all emits in all_dialects() order, one statement set per dialect.
+    for (c, d) in out.iter().zip(sql::all_dialects()) {
         validate(c, d)?;
     }
     Ok(out)

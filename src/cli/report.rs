@@ -140,7 +140,7 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
 pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
     let format = Format::parse(&args.format)?;
     let declared = super::compile::parse_param_types(&args.param_types)?;
-    let dialect = crate::sql::dialect(store.backend().name()).expect("dialect");
+    let dialect = store.dialect();
     let compiled = match crate::compile::compile(&args.text, dialect, &declared) {
         Ok(c) => c,
         Err(diags) => {

@@ -53,7 +53,7 @@ pub async fn bench_report(
     explain: bool,
 ) -> Result<ReportTiming> {
     let runs = runs.max(1);
-    let dialect = crate::sql::dialect(store.backend().name()).expect("dialect");
+    let dialect = store.dialect();
     let now = chrono::Utc::now();
     let (values, _, _) = resolve_params(report, given, now)?;
     let t = Instant::now();

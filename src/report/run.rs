@@ -139,7 +139,7 @@ pub fn resolve_params(r: &Report, given: &[(String, String)], now: DateTime<Utc>
 
 /// Runs report `r` on `store`.
 pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: DateTime<Utc>) -> Result<ReportResult> {
-    let dialect = crate::sql::dialect(store.backend().name()).expect("dialect");
+    let dialect = store.dialect();
     let (values, shown, window) = resolve_params(r, given, now)?;
     let compiled = compile_report(r, dialect)
         .map_err(|errs| anyhow!("report {} does not compile:\n{}", r.def.name, errs.join("\n")))?;

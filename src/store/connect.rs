@@ -20,9 +20,14 @@ pub enum Backend {
 
 impl Backend {
     pub fn name(self) -> &'static str {
+        self.dialect().name()
+    }
+
+    /// The SQL dialect the compiler emits for this engine.
+    pub fn dialect(self) -> &'static dyn crate::sql::Dialect {
         match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
+            Backend::Sqlite => &crate::sql::SQLITE,
+            Backend::Postgres => &crate::sql::POSTGRES,
         }
     }
 }
@@ -68,6 +73,11 @@ impl Store {
             Store::Sqlite(_) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The dialect to compile queries for this store in.
+    pub fn dialect(&self) -> &'static dyn crate::sql::Dialect {
+        self.backend().dialect()
     }
 
     /// Opens `url`: `postgres://…`/`postgresql://…`, `sqlite://PATH`, `sqlite::memory:`,

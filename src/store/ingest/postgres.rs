@@ -118,7 +118,7 @@ fn sqlstate(e: &anyhow::Error) -> Option<String> {
 }
 
 fn is_unique_violation(e: &anyhow::Error) -> bool {
-    sqlstate(e).as_deref() == Some("23505")
+    e.downcast_ref::<sqlx::Error>().and_then(|e| e.as_database_error()).is_some_and(|d| d.is_unique_violation())
 }
 
 /// A deadlock or serialization failure: the transaction was rolled back and may be retried.
