@@ -538,17 +538,7 @@ async fn postgres_errors_say_what_failed_once_with_a_hint() {
     std::fs::write(&log, &text).unwrap();
     let pg = fresh_pg().await;
     cowrieql::store::migrate::migrate(&pg.store).await.unwrap();
-    let cowrieql::store::Store::Postgres(pool) = &pg.store else { unreachable!() };
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
-    let role = format!("reader_{database}");
-    for sql in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA public TO {role}"),
-        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
-    }
-    let reader_url = pg.url.replacen("postgres@", &format!("{role}@"), 1);
+    let reader_url = pg_reader(&pg).await;
     let (code, _, err) = run_in(tmp.path(), &["--db", &reader_url, "ingest", log.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{err}"));

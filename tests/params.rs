@@ -6,15 +6,7 @@ use cowrieql::report::def::{ParamDef, ParamType, WindowKind};
 use cowrieql::report::params::{parse, parse_window};
 use proptest::prelude::*;
 
-const ALL: [WindowKind; 7] = [
-    WindowKind::Day,
-    WindowKind::Week,
-    WindowKind::Month,
-    WindowKind::Relative,
-    WindowKind::Year,
-    WindowKind::Range,
-    WindowKind::All,
-];
+const ALL: [WindowKind; 7] = WindowKind::ALL;
 
 fn bounds() -> (DateTime<Utc>, DateTime<Utc>) {
     (Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0).unwrap())

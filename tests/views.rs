@@ -149,19 +149,7 @@ async fn read_only(db: &TestDb) -> cowrieql::store::Store {
     if db.label == "sqlite" {
         return Store::connect(&format!("sqlite://{}?mode=ro", db.url), &opts).await.unwrap();
     }
-    let cowrieql::store::Store::Postgres(pool) = &db.store else { unreachable!() };
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
-    let role = format!("reader_{database}");
-    for sql in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA public TO {role}"),
-        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
-        // Views the owner builds later are readable too (what docs/postgres.md advises).
-        format!("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role}"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
-    }
-    Store::connect(&db.url.replacen("postgres@", &format!("{role}@"), 1), &opts).await.unwrap()
+    Store::connect(&pg_reader(db).await, &opts).await.unwrap()
 }
 
 fn all_rows(r: &cowrieql::report::run::ReportResult) -> Vec<Vec<Vec<String>>> {

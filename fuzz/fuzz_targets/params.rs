@@ -7,15 +7,7 @@ use cowrieql::report::def::{Align, ParamDef, ParamType, WindowKind};
 use cowrieql::report::params::{parse, parse_window};
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [WindowKind; 7] = [
-    WindowKind::Day,
-    WindowKind::Week,
-    WindowKind::Month,
-    WindowKind::Relative,
-    WindowKind::Year,
-    WindowKind::Range,
-    WindowKind::All,
-];
+const KINDS: [WindowKind; 7] = WindowKind::ALL;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 8 {

@@ -63,6 +63,19 @@ pub enum WindowKind {
     All,
 }
 
+impl WindowKind {
+    /// Every spelling.
+    pub const ALL: [WindowKind; 7] = [
+        WindowKind::Day,
+        WindowKind::Week,
+        WindowKind::Month,
+        WindowKind::Relative,
+        WindowKind::Year,
+        WindowKind::Range,
+        WindowKind::All,
+    ];
+}
+
 /// A unit a window is widened to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -405,3 +405,20 @@ pub fn without_volatile(mut j: serde_json::Value) -> serde_json::Value {
     }
     j
 }
+
+/// A role on `db`'s PostgreSQL database that may only read (USAGE and SELECT, also on tables
+/// the owner creates later, as docs/postgres.md advises); returns its URL.
+pub async fn pg_reader(db: &TestDb) -> String {
+    let Store::Postgres(pool) = &db.store else { panic!("pg_reader needs a PostgreSQL database") };
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
+    let role = format!("reader_{database}");
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role}"),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(pool).await.unwrap();
+    }
+    db.url.replacen("postgres@", &format!("{role}@"), 1)
+}
