@@ -2,6 +2,7 @@
 //! of methods plus a function table. Statements are printed readably and checked by
 //! sqlparser with the matching dialect before they leave the compiler.
 
+pub mod functions;
 pub mod postgres;
 pub mod sqlite;
 pub mod validate;
@@ -10,27 +11,11 @@ use crate::check::ir::*;
 use crate::diag::Diagnostic;
 use crate::dsl::ast::{BinOp, Lit, Seg};
 
-/// A function-table entry: `f!(name, arity, result type, template)`.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! fn_template {
-    ($name:literal, $arity:expr, $ret:expr, $t:literal) => {
-        $crate::sql::FnTemplate { name: $name, arity: $arity, ret: $ret, template: $t }
-    };
-}
-
-/// How a library function is written: `{0}`, `{1}` … are the arguments, `{*}` all of them.
-pub struct FnTemplate {
-    pub name: &'static str,
-    /// Only for this many arguments (None: any).
-    pub arity: Option<usize>,
-    /// Only when the result has this type (None: any).
-    pub ret: Option<Ty>,
-    pub template: &'static str,
-}
+pub use functions::{FnTemplate, Lowering};
 
 pub trait Dialect: Sync {
     fn name(&self) -> &'static str;
+    /// This dialect's entries over [`functions::BASE`]: its own forms, and what it cannot do.
     fn functions(&self) -> &'static [FnTemplate];
     fn placeholder(&self, n: usize, ty: Ty) -> String;
     fn bool_lit(&self, b: bool) -> &'static str;
@@ -452,17 +437,16 @@ impl Emitter<'_> {
             IrExpr::Cast { expr, ty } => out.push_str(&d.cast(&self.text(expr)?, expr.ty, *ty)),
             IrExpr::Bucket { ts, unit } => out.push_str(&d.bucket(&self.text(ts)?, *unit)),
             IrExpr::Func { name, args, span } => {
-                let tpl = d
-                    .functions()
-                    .iter()
-                    .find(|f| {
-                        f.name == *name && f.arity.is_none_or(|n| n == args.len()) && f.ret.is_none_or(|r| r == t.ty)
-                    })
-                    .ok_or_else(|| {
-                        Diagnostic::new("E0501", span.clone(), format!("`{name}` is not available on {}", d.name()))
-                            .hint("this report must run on every dialect: use a function both databases have")
-                    })?;
-                self.fill(tpl.template, args, out)?;
+                let lowering = functions::lookup(d.functions(), name, args.len(), t.ty).map(|f| f.lowering);
+                let Some(Lowering::Sql(template)) = lowering else {
+                    return Err(Diagnostic::new(
+                        "E0501",
+                        span.clone(),
+                        format!("`{name}` is not available on {}", d.name()),
+                    )
+                    .hint("this report must run on every dialect: use a function both databases have"));
+                };
+                self.fill(template, args, out)?;
             }
         }
         Ok(())

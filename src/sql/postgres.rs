@@ -14,36 +14,23 @@ pub struct Postgres;
 pub const GIN_UNINDEXED_KEYS: [&str; 7] =
     ["eventid", "message", "sensor", "session", "src_ip", "src_port", "timestamp"];
 
+/// Over [`super::functions::BASE`].
 static FUNCTIONS: &[FnTemplate] = &[
-    f!("count", Some(0), None, "COUNT(*)"),
-    f!("count", Some(1), None, "COUNT({0})"),
-    f!("count_distinct", Some(1), None, "COUNT(DISTINCT {0})"),
     // SUM(bigint) is numeric and AVG is numeric on PostgreSQL: cast back so both dialects
     // return the same kinds of numbers.
     f!("sum", Some(1), Some(Ty::Int), "CAST(SUM({0}) AS BIGINT)"),
     f!("sum", Some(1), None, "SUM({0})"),
     f!("avg", Some(1), None, "CAST(AVG({0}) AS DOUBLE PRECISION)"),
-    f!("min", Some(1), None, "MIN({0})"),
-    f!("max", Some(1), None, "MAX({0})"),
     f!("string_agg", Some(2), None, "string_agg({0}, {1})"),
-    f!("lower", Some(1), None, "lower({0})"),
-    f!("upper", Some(1), None, "upper({0})"),
-    f!("trim", Some(1), None, "trim({0})"),
     f!("length", Some(1), None, "CAST(length({0}) AS BIGINT)"),
     // substr and round take int4 arguments; the language's ints are bigint.
     f!("substr", Some(2), None, "substr({0}, CAST({1} AS INTEGER))"),
     f!("substr", Some(3), None, "substr({0}, CAST({1} AS INTEGER), CAST({2} AS INTEGER))"),
     f!("contains", Some(2), None, "(strpos({0}, {1}) > 0)"),
     f!("starts_with", Some(2), None, "starts_with({0}, {1})"),
-    // `||` on both: null if any part is null (PostgreSQL's concat() would skip nulls).
-    f!("concat", Some(2), None, "({0} || {1})"),
-    f!("concat", Some(3), None, "({0} || {1} || {2})"),
-    f!("concat", Some(4), None, "({0} || {1} || {2} || {3})"),
     f!("regexp", Some(2), None, "({0} ~ {1})"),
-    f!("coalesce", None, None, "COALESCE({*})"),
     f!("round", Some(1), None, "CAST(round(CAST({0} AS NUMERIC)) AS DOUBLE PRECISION)"),
     f!("round", Some(2), None, "CAST(round(CAST({0} AS NUMERIC), CAST({1} AS INTEGER)) AS DOUBLE PRECISION)"),
-    f!("abs", Some(1), None, "abs({0})"),
     f!("now", Some(0), None, "now()"),
     f!("date", Some(1), None, "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
     f!("hour", Some(1), None, "CAST(EXTRACT(HOUR FROM {0} AT TIME ZONE 'UTC') AS BIGINT)"),

@@ -4,34 +4,21 @@
 use super::{json_path_text, quote_ident, quote_text, Dialect, FnTemplate};
 use crate::check::ir::{Ty, Unit, View};
 use crate::dsl::ast::Seg;
-use crate::fn_template as f;
+use crate::{fn_template as f, fn_unsupported};
 
 pub struct Sqlite;
 
+/// Over [`super::functions::BASE`].
 static FUNCTIONS: &[FnTemplate] = &[
-    f!("count", Some(0), None, "COUNT(*)"),
-    f!("count", Some(1), None, "COUNT({0})"),
-    f!("count_distinct", Some(1), None, "COUNT(DISTINCT {0})"),
     f!("sum", Some(1), None, "SUM({0})"),
     f!("avg", Some(1), None, "AVG({0})"),
-    f!("min", Some(1), None, "MIN({0})"),
-    f!("max", Some(1), None, "MAX({0})"),
     f!("string_agg", Some(2), None, "group_concat({0}, {1})"),
-    f!("lower", Some(1), None, "lower({0})"),
-    f!("upper", Some(1), None, "upper({0})"),
-    f!("trim", Some(1), None, "trim({0})"),
     f!("length", Some(1), None, "length({0})"),
     f!("substr", None, None, "substr({*})"),
     f!("contains", Some(2), None, "(instr({0}, {1}) > 0)"),
     f!("starts_with", Some(2), None, "(substr({0}, 1, length({1})) = {1})"),
-    // `||` on both: null if any part is null (PostgreSQL's concat() would skip nulls).
-    f!("concat", Some(2), None, "({0} || {1})"),
-    f!("concat", Some(3), None, "({0} || {1} || {2})"),
-    f!("concat", Some(4), None, "({0} || {1} || {2} || {3})"),
-    f!("coalesce", None, None, "COALESCE({*})"),
     f!("round", Some(1), None, "round({0})"),
     f!("round", Some(2), None, "round({0}, {1})"),
-    f!("abs", Some(1), None, "abs({0})"),
     f!("now", Some(0), None, "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')"),
     f!("date", Some(1), None, "strftime('%Y-%m-%d', {0})"),
     f!("hour", Some(1), None, "CAST(strftime('%H', {0}) AS INTEGER)"),
@@ -43,7 +30,7 @@ static FUNCTIONS: &[FnTemplate] = &[
         None,
         "((unixepoch({1}) - unixepoch({0})) + (CAST(substr({1}, 20, 7) AS REAL) - CAST(substr({0}, 20, 7) AS REAL)))"
     ),
-    // regexp: SQLite has no REGEXP function unless an extension provides one.
+    fn_unsupported!("regexp", "SQLite has no REGEXP function unless an extension provides one"),
 ];
 
 impl Dialect for Sqlite {
