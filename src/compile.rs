@@ -36,13 +36,7 @@ pub fn translate_all(src: &str, declared: &HashMap<String, Ty>) -> Result<Vec<Co
     for d in sql::all_dialects() {
         match sql::emit(&plan, d) {
             Ok(c) => out.push(c),
-            Err(es) => {
-                for e in es {
-                    if !errors.contains(&e) {
-                        errors.push(e);
-                    }
-                }
-            }
+            Err(es) => crate::diag::push_new(&mut errors, es),
         }
     }
     if errors.is_empty() {

@@ -85,6 +85,16 @@ pub fn locate<'a>(d: &'a Diagnostic, src: &str, file: &'a str) -> Located<'a> {
     Located { file, line, column, end_line, end_column, diagnostic: d }
 }
 
+/// Appends the `found` not already in `into`, in order: the same problem reported by two
+/// dialects (or two passes) is said once.
+pub fn push_new<T: PartialEq>(into: &mut Vec<T>, found: impl IntoIterator<Item = T>) {
+    for f in found {
+        if !into.contains(&f) {
+            into.push(f);
+        }
+    }
+}
+
 /// Near names for a "did you mean" hint, best first.
 pub fn near_names<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let mut scored: Vec<(f64, &str)> = candidates

@@ -527,3 +527,23 @@ async fn enrichment_figures_never_computed_are_not_zero() {
         assert_eq!(j["sessions"]["dshield_flagged"], "n/a", "{}: DShield writes no events", db.label);
     }
 }
+
+/// E0601 points at the undeclared parameter's first use, found by the checker (a text search
+/// would find `$sensor` inside `$sensor_name`, or in a comment).
+#[test]
+fn an_undeclared_parameter_points_at_its_first_use() {
+    let yaml = "name: t\ntitle: T\nqueries:\n  q: |\n      # $sens in a comment\n      from sessions\n      where sensor == $sens\n";
+    let r =
+        cowrieql::report::def::Report::parse(yaml, "t.yaml", &cowrieql::report::def::DiskFiles(std::env::temp_dir()))
+            .unwrap();
+    let errs = cowrieql::report::run::compile_report(&r, &cowrieql::sql::SQLITE).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let e = &errs[0];
+    assert!(e.contains("E0601") && e.contains("`$sens` is not a parameter"), "{e}");
+    let lines: Vec<&str> = e.lines().collect();
+    let at = lines.iter().position(|l| l.contains("where sensor == $sens")).unwrap_or_else(|| panic!("{e}"));
+    let caret = lines[at + 1];
+    let col = lines[at].find("$sens").unwrap();
+    assert_eq!(caret.find('^'), Some(col), "{e}");
+    assert_eq!(caret.matches('^').count(), "$sens".len(), "{e}");
+}

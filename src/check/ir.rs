@@ -194,6 +194,9 @@ pub struct Select {
 pub struct ParamInfo {
     pub name: String,
     pub ty: Ty,
+    /// Where the query first uses it, for diagnostics about the parameter.
+    #[serde(skip)]
+    pub first_use: crate::dsl::ast::Span,
 }
 
 /// A materialized prefix: its query and the key columns that make a row unique.

@@ -36,7 +36,6 @@ enum Mode {
 struct Checker<'a> {
     diags: Vec<Diagnostic>,
     params: Vec<ParamInfo>,
-    param_first_span: Vec<Span>,
     declared: &'a HashMap<String, Ty>,
     params_seen_at: Vec<Span>,
     views: Vec<View>,
@@ -69,22 +68,17 @@ pub fn check(q: &Query, declared: &HashMap<String, Ty>) -> Result<Plan, Vec<Diag
     let mut c = Checker {
         diags: Vec::new(),
         params: Vec::new(),
-        param_first_span: Vec::new(),
         declared,
         params_seen_at: Vec::new(),
         views: Vec::new(),
         subqueries: 0,
     };
     let plan = c.pipeline(q);
-    for (i, p) in c.params.iter().enumerate() {
+    for p in &c.params {
         if p.ty == Ty::Null {
             c.diags.push(
-                Diagnostic::new(
-                    "E0305",
-                    c.param_first_span[i].clone(),
-                    format!("cannot tell the type of `${}`", p.name),
-                )
-                .hint("declare it in the report's parameters, or compare it with a column"),
+                Diagnostic::new("E0305", p.first_use.clone(), format!("cannot tell the type of `${}`", p.name))
+                    .hint("declare it in the report's parameters, or compare it with a column"),
             );
         }
     }
@@ -466,8 +460,7 @@ impl Checker<'_> {
             Some(i) => i,
             None => {
                 let ty = self.declared.get(name).copied().unwrap_or(Ty::Null);
-                self.params.push(ParamInfo { name: name.to_string(), ty });
-                self.param_first_span.push(span.clone());
+                self.params.push(ParamInfo { name: name.to_string(), ty, first_use: span.clone() });
                 self.params.len() - 1
             }
         };

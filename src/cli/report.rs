@@ -235,11 +235,7 @@ pub fn check_report(r: &Report) -> Vec<String> {
     let mut errors = Vec::new();
     for d in crate::sql::all_dialects() {
         if let Err(es) = crate::report::run::compile_report(r, d) {
-            for e in es {
-                if !errors.contains(&e) {
-                    errors.push(e);
-                }
-            }
+            crate::diag::push_new(&mut errors, es);
         }
     }
     for (fmt, src) in &r.templates {

@@ -64,10 +64,9 @@ pub fn compile_report(r: &Report, d: &dyn Dialect) -> Result<Vec<Compiled>, Vec<
             Ok(c) => {
                 for p in &c.params {
                     if !declared.contains_key(&p.name) {
-                        let at = q.text.find(&format!("${}", p.name)).unwrap_or(0);
                         let diag = Diagnostic::new(
                             "E0601",
-                            at..at + p.name.len() + 1,
+                            p.first_use.clone(),
                             format!("`${}` is not a parameter of this report", p.name),
                         )
                         .hint(format!("declare it under `parameters:` in {}", r.origin));
