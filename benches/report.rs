@@ -44,8 +44,7 @@ async fn hand(store: &Store, start: chrono::DateTime<Utc>, end: chrono::DateTime
     let mut rows = 0;
     match store {
         Store::Sqlite(p) => {
-            let (s, e) =
-                (cowrieql::store::timefmt::to_sqlite_text(&start), cowrieql::store::timefmt::to_sqlite_text(&end));
+            let (s, e) = (cowrieql::time::canonical_text(&start), cowrieql::time::canonical_text(&end));
             let mut tx = p.begin().await.unwrap();
             for q in SQLITE_HAND {
                 let r = sqlx::query(q).bind(&s).bind(&e).bind(None::<String>).fetch_all(&mut *tx).await.unwrap();

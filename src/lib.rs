@@ -46,3 +46,4 @@ pub mod gen;
 pub mod report;
 pub mod sql;
 pub mod store;
+pub mod time;

@@ -236,7 +236,7 @@ pub async fn views(store: &Store, action: &ViewsAction) -> Result<i32> {
                 OutFormat::Json => super::say(serde_json::to_string_pretty(&v)?),
                 OutFormat::Text => {
                     for x in &v {
-                        let when = crate::store::timefmt::to_sqlite_text(&x.refreshed_at);
+                        let when = crate::time::canonical_text(&x.refreshed_at);
                         let stale = if x.stale { "  STALE" } else { "" };
                         super::say(format!(
                             "{:<32} refreshed {when}  definition {}{stale}",

@@ -514,7 +514,7 @@ fn normalise_ts(s: &str) -> Option<String> {
         let s = s.trim_end_matches('Z');
         ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"].iter().find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?
     };
-    Some(crate::store::timefmt::to_sqlite_text(&t.and_utc()))
+    Some(crate::time::canonical_text(&t.and_utc()))
 }
 
 #[cfg(test)]

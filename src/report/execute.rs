@@ -109,7 +109,7 @@ pub(crate) fn sqlite_query(sql: String, c: &Compiled, binds: &[Value]) -> Result
             Value::Float(f) => q.bind(*f),
             Value::Text(s) => q.bind(s.clone()),
             Value::Bool(b) => q.bind(*b),
-            Value::Timestamp(t) => q.bind(crate::store::timefmt::to_sqlite_text(t)),
+            Value::Timestamp(t) => q.bind(crate::time::canonical_text(t)),
             Value::Json(j) => q.bind(j.to_string()),
             Value::List(l) => q.bind(serde_json::to_string(l)?),
         };

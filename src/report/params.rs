@@ -114,7 +114,7 @@ fn day(d: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The first and last instants a window may reach: years 1900 to 9998, which every stored
-/// timestamp (1970–9999, see store::timefmt) and both databases' date arithmetic hold.
+/// timestamp (1970–9999, see crate::time) and both databases' date arithmetic hold.
 fn earliest() -> DateTime<Utc> {
     day(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN))
 }

@@ -62,7 +62,7 @@ impl Value {
             Value::Float(f) => format_float(*f),
             Value::Text(s) => s.clone(),
             Value::Bool(b) => b.to_string(),
-            Value::Timestamp(t) => crate::store::timefmt::to_sqlite_text(t),
+            Value::Timestamp(t) => crate::time::canonical_text(t),
             Value::Json(j) => j.to_string(),
             Value::List(l) => l.join(","),
         }
@@ -85,7 +85,7 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     if s.len() == 10 {
         return chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
-    crate::store::timefmt::parse_cowrie_ts(s)
+    crate::time::parse_cowrie_ts(s)
 }
 
 /// `90`, `90s`, `15m`, `24h`, `7d`, `2w` → seconds.

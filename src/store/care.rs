@@ -162,7 +162,7 @@ pub async fn health(store: &Store) -> Result<Health> {
             h.database_bytes = Some(pages * size);
         }
         Store::Postgres(p) => {
-            let ts = |t: chrono::DateTime<chrono::Utc>| super::timefmt::to_sqlite_text(&t);
+            let ts = |t: chrono::DateTime<chrono::Utc>| crate::time::canonical_text(&t);
             h.last_event_per_sensor =
                 sqlx::query(per_sensor).fetch_all(p).await?.iter().map(|r| (r.get(0), ts(r.get(1)))).collect();
             h.files =

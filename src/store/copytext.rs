@@ -69,7 +69,7 @@ impl<'a> CopyRow<'a> {
     pub fn ts(&mut self, t: &DateTime<Utc>) -> &mut Self {
         self.sep();
         // The stored text form: UTC with microseconds, which PostgreSQL reads exactly.
-        self.0.extend_from_slice(crate::store::timefmt::to_sqlite_text(t).as_bytes());
+        self.0.extend_from_slice(crate::time::canonical_text(t).as_bytes());
         self
     }
     pub fn bytea(&mut self, b: &[u8]) -> &mut Self {

@@ -46,7 +46,7 @@ pub async fn list(store: &Store, limit: Option<i64>) -> Result<Vec<DeadLetterRow
                 .fetch_all(p)
                 .await?
                 .into_iter()
-                .map(|(a, b, c, d, e, t)| row((a, b, c, d, e, crate::store::timefmt::to_sqlite_text(&t))))
+                .map(|(a, b, c, d, e, t)| row((a, b, c, d, e, crate::time::canonical_text(&t))))
                 .collect()
         }
     })
@@ -77,7 +77,7 @@ pub async fn purge(store: &Store, f: &PurgeFilter, delete: bool) -> Result<u64> 
     let (reason, file) = (f.reason.as_deref(), f.file.as_deref());
     Ok(match store {
         Store::Sqlite(p) => {
-            let before = f.before.map(|t| crate::store::timefmt::to_sqlite_text(&t));
+            let before = f.before.map(|t| crate::time::canonical_text(&t));
             let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(before);
             if delete {
                 q.execute(p).await?.rows_affected()

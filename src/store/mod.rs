@@ -10,7 +10,6 @@ pub mod ingest;
 pub mod migrate;
 pub mod progress;
 pub mod tables;
-pub mod timefmt;
 pub mod transfer;
 pub mod views;
 

@@ -50,7 +50,7 @@ impl Definition {
 /// The registry's timestamps: timestamptz on PostgreSQL, fixed-width text on SQLite (so text
 /// order is time order, as in every other SQLite table).
 fn sqlite_time(t: &DateTime<Utc>) -> String {
-    super::timefmt::to_sqlite_text(t)
+    crate::time::canonical_text(t)
 }
 
 // Registry SQL shared by both backends: SQLite reads `$1` as a named parameter.

@@ -313,7 +313,7 @@ pub async fn session_rows(store: &Store) -> Vec<String> {
             })
             .collect(),
         Store::Postgres(p) => {
-            let ts = |t: chrono::DateTime<chrono::Utc>| cowrieql::store::timefmt::to_sqlite_text(&t);
+            let ts = |t: chrono::DateTime<chrono::Utc>| cowrieql::time::canonical_text(&t);
             sqlx::query(sql)
                 .fetch_all(p)
                 .await

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::store::timefmt::parse_cowrie_ts;
+use crate::time::parse_cowrie_ts;
 
 /// 128-bit content hash of the raw line: the idempotency key of `raw_events`.
 pub type ContentHash = [u8; 16];
@@ -361,7 +361,7 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     let event_type = f.eventid.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingEventId)?;
     let ts_text = f.timestamp.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingTimestamp)?;
     let parsed = parse_cowrie_ts(&ts_text).ok_or_else(|| Reject::BadTimestamp(ts_text.clone()))?;
-    let ts = crate::store::timefmt::normalise(parsed).ok_or(Reject::TimestampOutOfRange(ts_text))?;
+    let ts = crate::time::normalise(parsed).ok_or(Reject::TimestampOutOfRange(ts_text))?;
     let session_id = f.session.get().filter(|s| !s.is_empty());
     let src_ip = f.src_ip.get();
     let sensor = f.sensor.get().unwrap_or_default();
@@ -441,7 +441,7 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
         hash: content_hash(line),
         payload: stored,
         event_type,
-        ts_text: crate::store::timefmt::to_sqlite_text(&ts),
+        ts_text: crate::time::canonical_text(&ts),
         ts,
         session_id,
         src_ip,

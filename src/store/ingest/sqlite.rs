@@ -18,7 +18,7 @@ use super::batch::{
 };
 use super::event::Fact;
 use super::BatchOutcome;
-use crate::store::timefmt::to_sqlite_text;
+use crate::time::canonical_text;
 
 /// Writes `b` and the checkpoints `cps` in one transaction.
 pub async fn write_batch(conn: &mut SqliteConnection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
@@ -115,8 +115,8 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             sid.as_str(),
             d.src_ip.as_deref(),
             d.protocol.as_deref(),
-            d.first_event_at.as_ref().map(to_sqlite_text),
-            d.last_event_at.as_ref().map(to_sqlite_text),
+            d.first_event_at.as_ref().map(canonical_text),
+            d.last_event_at.as_ref().map(canonical_text),
             d.duration_s,
             d.event_count,
             d.command_count,
@@ -134,7 +134,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             d.dshield_flagged,
         ])?;
     }
-    let now = to_sqlite_text(&chrono::Utc::now());
+    let now = canonical_text(&chrono::Utc::now());
     let mut dead =
         tx.prepare_cached(&format!("{} ON CONFLICT DO NOTHING", insert_sql("dead_letters", DEAD_LETTER_COLUMNS)))?;
     for d in &b.dead {

@@ -1,8 +1,10 @@
-//! Timestamps: parsing Cowrie's variants and the stored SQLite form.
+//! Timestamps, for every layer: parsing Cowrie's variants, the range both databases hold, and
+//! the one canonical text form.
 //!
-//! SQLite stores timestamps as fixed-width ISO-8601 UTC text with microseconds
-//! (`2020-01-21T13:14:26.457892Z`): text order is time order, so range tests against a bound
-//! parameter in the same form are correct. PostgreSQL stores `timestamptz`.
+//! The canonical form is fixed-width ISO-8601 UTC text with microseconds
+//! (`2020-01-21T13:14:26.457892Z`): the compiler writes time literals in it, and SQLite stores
+//! timestamps in it, so text order is time order and range tests against a bound parameter in
+//! the same form are correct. PostgreSQL stores `timestamptz`.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 
@@ -42,8 +44,8 @@ pub fn normalise(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     t.with_nanosecond(micros * 1000)
 }
 
-/// The stored SQLite form: always 27 characters, microseconds, `Z`.
-pub fn to_sqlite_text(t: &DateTime<Utc>) -> String {
+/// The canonical text form: always 27 characters, microseconds, `Z`.
+pub fn canonical_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -53,7 +55,7 @@ mod tests {
 
     #[test]
     fn times_outside_the_common_range_are_refused_and_leap_seconds_held() {
-        let p = |s: &str| parse_cowrie_ts(s).and_then(normalise).map(|t| to_sqlite_text(&t));
+        let p = |s: &str| parse_cowrie_ts(s).and_then(normalise).map(|t| canonical_text(&t));
         assert_eq!(p("2016-12-31T23:59:60.5Z").as_deref(), Some("2016-12-31T23:59:59.999999Z"));
         assert_eq!(p("2016-12-31T23:59:60Z").as_deref(), Some("2016-12-31T23:59:59.999999Z"));
         assert_eq!(p("2020-01-21T13:14:26.4578929Z").as_deref(), Some("2020-01-21T13:14:26.457892Z"));
@@ -73,10 +75,10 @@ mod tests {
             "2020-01-21T14:14:26.457892+01:00",
             "2020-01-21T13:14:26.457892",
         ] {
-            assert_eq!(to_sqlite_text(&parse_cowrie_ts(s).unwrap()), want, "{s}");
+            assert_eq!(canonical_text(&parse_cowrie_ts(s).unwrap()), want, "{s}");
         }
         // 1.x omitted the fraction when it was zero.
-        assert_eq!(to_sqlite_text(&parse_cowrie_ts("2017-11-15T00:00:06Z").unwrap()), "2017-11-15T00:00:06.000000Z");
+        assert_eq!(canonical_text(&parse_cowrie_ts("2017-11-15T00:00:06Z").unwrap()), "2017-11-15T00:00:06.000000Z");
     }
 
     #[test]
