@@ -556,3 +556,29 @@ async fn postgres_errors_say_what_failed_once_with_a_hint() {
     assert!(line.contains("writing batch") && line.contains(&log.display().to_string()), "{line}");
     assert!(line.contains("the server closed the connection: is it running?"), "{line}");
 }
+
+/// `check --format json` on a report gives the file, line and column of the problem in the
+/// YAML that holds the query (and in the `.cql` file a query is read from).
+#[test]
+fn check_json_points_into_the_report_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = "name: t\ntitle: T\nqueries:\n  first: |\n      from sessions\n      select sensor\n  second:\n    title: Second\n    query: |\n      from sessions\n      where nosuch == 1\n  third:\n    file: third.cql\n";
+    std::fs::write(tmp.path().join("t.yaml"), yaml).unwrap();
+    std::fs::write(tmp.path().join("third.cql"), "from sessions\nselect sensr\n").unwrap();
+    let out = cowrieql().args(["check", "--format", "json"]).arg(tmp.path().join("t.yaml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let found: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    let at = |needle: &str, text: &str| {
+        let (i, l) = text.lines().enumerate().find(|(_, l)| l.contains(needle)).unwrap();
+        (i as u64 + 1, l.find(needle).unwrap() as u64 + 1)
+    };
+    let second = found.iter().find(|f| f["query"] == "second").unwrap();
+    assert!(second["file"].as_str().unwrap().ends_with("t.yaml"), "{second}");
+    assert_eq!((second["line"].as_u64().unwrap(), second["column"].as_u64().unwrap()), at("nosuch", yaml), "{second}");
+    assert_eq!(second["code"], "E0201");
+    let third = found.iter().find(|f| f["query"] == "third").unwrap();
+    assert!(third["file"].as_str().unwrap().ends_with("third.cql"), "{third}");
+    assert_eq!((third["line"].as_u64().unwrap(), third["column"].as_u64().unwrap()), (2, 8), "{third}");
+}

@@ -161,15 +161,16 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
         if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             let errs = match crate::report::def::Report::load(f) {
                 Ok(r) => super::report::check_report(&r),
-                Err(e) => vec![crate::store::errors::describe(&e)],
+                Err(e) => {
+                    let text = crate::store::errors::describe(&e);
+                    vec![(text.clone(), serde_json::json!({"file": f.display().to_string(), "message": text}))]
+                }
             };
             errors += errs.len();
-            for e in errs {
+            for (text, json) in errs {
                 match args.format {
-                    Format::Text => eprintln!("{e}"),
-                    Format::Json => {
-                        super::say(serde_json::json!({"file": f.display().to_string(), "message": e}).to_string())
-                    }
+                    Format::Text => eprintln!("{text}"),
+                    Format::Json => super::say(json.to_string()),
                 }
             }
             continue;

@@ -230,20 +230,45 @@ pub fn list_reports(args: &ReportsArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// One problem `check` found in a report: as text, and as JSON with the file, line and
+/// column in the file that holds it (the YAML, for a query written inline).
+pub type Finding = (String, serde_json::Value);
+
 /// `check` for one report: YAML, every query on every dialect, every template.
-pub fn check_report(r: &Report) -> Vec<String> {
-    let mut errors = Vec::new();
+pub fn check_report(r: &Report) -> Vec<Finding> {
+    let mut errors: Vec<Finding> = Vec::new();
     for d in crate::sql::all_dialects() {
-        if let Err(es) = crate::report::run::compile_report(r, d) {
-            crate::diag::push_new(&mut errors, es);
+        if let Err(es) = crate::report::run::compile_report_diags(r, d) {
+            let found = es.iter().map(|(i, x)| {
+                let q = &r.queries[*i];
+                (crate::diag::render(x, &q.text, &q.origin), located_in_file(x, q, &r.origin))
+            });
+            crate::diag::push_new(&mut errors, found);
         }
     }
     for (fmt, src) in &r.templates {
         if let Ok(f) = Format::parse(fmt) {
             if let Err(e) = crate::report::render::check_template(src, f) {
-                errors.push(format!("{}: {}", r.origin, crate::store::errors::describe(&e)));
+                let text = format!("{}: {}", r.origin, crate::store::errors::describe(&e));
+                errors.push((text.clone(), serde_json::json!({"file": r.origin, "message": text})));
             }
         }
     }
     errors
+}
+
+/// `d` as JSON, its line and column moved from the query's text to the file that holds it.
+fn located_in_file(d: &crate::diag::Diagnostic, q: &crate::report::def::Query, report: &str) -> serde_json::Value {
+    let l = crate::diag::locate(d, &q.text, &q.origin);
+    let mut v = serde_json::to_value(&l).unwrap_or_default();
+    v["query"] = serde_json::json!(q.name);
+    let (file, before, indent) = q.place.clone().unwrap_or((report.to_string(), 0, 0));
+    v["file"] = serde_json::json!(file);
+    if q.place.is_some() {
+        v["line"] = serde_json::json!(l.line + before);
+        v["column"] = serde_json::json!(l.column + indent);
+        v["end_line"] = serde_json::json!(l.end_line + before);
+        v["end_column"] = serde_json::json!(l.end_column + indent);
+    }
+    v
 }

@@ -173,6 +173,33 @@ pub struct Query {
     pub title: Option<String>,
     pub chart: Option<String>,
     pub enrichment: BTreeMap<String, String>,
+    /// Where line 1 of `text` sits in the file that holds it: (file, lines before it, the
+    /// indent its lines carry there). None when it cannot be told (a query found nowhere verbatim).
+    pub place: Option<(String, usize, usize)>,
+}
+
+/// Where `text` (a YAML block scalar, its indent removed) stands in `yaml`: the number of
+/// lines before its first line, and the indent of its lines.
+fn place_in(yaml: &str, text: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let wanted: Vec<&str> = text.lines().collect();
+    let (skip, first) = wanted.iter().enumerate().find(|(_, l)| !l.trim().is_empty())?;
+    (0..lines.len()).find_map(|i| {
+        let indent = lines[i].strip_suffix(first)?.len();
+        if !lines[i][..indent].bytes().all(|b| b == b' ') || i < skip {
+            return None;
+        }
+        let all = wanted.iter().enumerate().skip(skip).all(|(k, w)| {
+            lines.get(i - skip + k).is_some_and(|l| {
+                if w.is_empty() {
+                    l.trim().is_empty()
+                } else {
+                    l.len() == indent + w.len() && l.ends_with(w)
+                }
+            })
+        });
+        all.then_some((i - skip, indent))
+    })
 }
 
 /// A loaded report: its definition, its queries' text and its templates' text.
@@ -266,11 +293,16 @@ impl Report {
                     title: None,
                     chart: None,
                     enrichment: BTreeMap::new(),
+                    place: place_in(yaml, text).map(|(l, i)| (origin.to_string(), l, i)),
                 },
                 QuerySource::Spec(spec) => {
-                    let (text, qorigin) = match (&spec.query, &spec.file) {
-                        (Some(t), None) => (t.clone(), format!("{origin} (query {name})")),
-                        (None, Some(f)) => (files.read(f)?, f.clone()),
+                    let (text, qorigin, place) = match (&spec.query, &spec.file) {
+                        (Some(t), None) => (
+                            t.clone(),
+                            format!("{origin} (query {name})"),
+                            place_in(yaml, t).map(|(l, i)| (origin.to_string(), l, i)),
+                        ),
+                        (None, Some(f)) => (files.read(f)?, f.clone(), Some((f.clone(), 0, 0))),
                         _ => {
                             errors.push(format!("query {name}: give exactly one of `query` or `file`"));
                             continue;
@@ -284,6 +316,7 @@ impl Report {
                         title: spec.title.clone(),
                         chart: spec.chart.clone(),
                         enrichment: spec.enrichment.clone(),
+                        place,
                     }
                 }
             };

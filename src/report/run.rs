@@ -56,10 +56,16 @@ pub fn declared_types(r: &Report) -> HashMap<String, Ty> {
 
 /// Compiles every query of `r` for `d`. Errors are rendered with file, line and column.
 pub fn compile_report(r: &Report, d: &dyn Dialect) -> Result<Vec<Compiled>, Vec<String>> {
+    compile_report_diags(r, d)
+        .map_err(|errs| errs.iter().map(|(i, x)| render(x, &r.queries[*i].text, &r.queries[*i].origin)).collect())
+}
+
+/// [`compile_report`] with the diagnostics kept structured: (index of the query, diagnostic).
+pub fn compile_report_diags(r: &Report, d: &dyn Dialect) -> Result<Vec<Compiled>, Vec<(usize, Diagnostic)>> {
     let declared = declared_types(r);
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for q in &r.queries {
+    for (i, q) in r.queries.iter().enumerate() {
         match crate::compile::compile(&q.text, d, &declared) {
             Ok(c) => {
                 for p in &c.params {
@@ -70,12 +76,12 @@ pub fn compile_report(r: &Report, d: &dyn Dialect) -> Result<Vec<Compiled>, Vec<
                             format!("`${}` is not a parameter of this report", p.name),
                         )
                         .hint(format!("declare it under `parameters:` in {}", r.origin));
-                        errors.push(render(&diag, &q.text, &q.origin));
+                        errors.push((i, diag));
                     }
                 }
                 out.push(c);
             }
-            Err(diags) => errors.extend(diags.iter().map(|x| render(x, &q.text, &q.origin))),
+            Err(diags) => errors.extend(diags.into_iter().map(|x| (i, x))),
         }
     }
     if errors.is_empty() {
