@@ -412,20 +412,25 @@ async fn concurrent_first_use_waits_instead_of_failing() {
     }
 }
 
-/// Runs the binary as an unprivileged user when this process is root (root may write any
-/// file, so a read-only file is read-only only to someone else).
-fn as_reader(args: &[&std::ffi::OsStr]) -> std::process::Output {
+/// Runs the binary in `dir` as an unprivileged user when this process is root (root may
+/// write any file, so a read-only file is read-only only to someone else). The binary is
+/// copied into `dir` first: the checkout it was built in may be closed to that user.
+fn as_reader(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
     let root = std::fs::read_to_string("/proc/self/status")
         .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false);
     let mut c = if root {
+        let bin = dir.join("cowrieql-reader");
+        if !bin.exists() {
+            std::fs::copy(env!("CARGO_BIN_EXE_cowrieql"), &bin).unwrap();
+        }
         let mut c = Command::new("runuser");
-        c.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_cowrieql")]);
+        c.args(["-u", "nobody", "--"]).arg(bin);
         c
     } else {
         cowrieql()
     };
-    c.env_remove("COWRIEQL_DB").args(args).output().unwrap()
+    c.current_dir(dir).env_remove("COWRIEQL_DB").args(args).output().unwrap()
 }
 
 /// A SQLite file this process may only read, in a folder it may not write (so SQLite can
@@ -464,10 +469,10 @@ fn a_read_only_sqlite_file_runs_reports_and_is_not_changed() {
             v
         };
         let ro_args = os(&db);
-        let out = as_reader(&ro_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+        let out = as_reader(tmp.path(), &ro_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{name}: {err}");
-        let rw = cowrieql().args(os(&writable)).output().unwrap();
+        let rw = cowrieql().current_dir(tmp.path()).args(os(&writable)).output().unwrap();
         assert!(rw.status.success());
         let strip = |b: &[u8]| {
             String::from_utf8_lossy(b).lines().filter(|l| !l.contains("refreshed")).collect::<Vec<_>>().join("\n")
@@ -476,8 +481,9 @@ fn a_read_only_sqlite_file_runs_reports_and_is_not_changed() {
         assert!(err.contains("computed inside the report's queries"), "{name}: the inline views are named: {err}");
     }
     // Writing to it is refused in one sentence that says the file is read-only, once.
-    let sample = fixture("sample");
-    let out = as_reader(&["--db".as_ref(), db.as_os_str(), "ingest".as_ref(), sample.as_os_str()]);
+    let sample = tmp.path().join("sample.json");
+    std::fs::copy(fixture("sample").join("cowrie.json"), &sample).unwrap();
+    let out = as_reader(tmp.path(), &["--db".as_ref(), db.as_os_str(), "ingest".as_ref(), sample.as_os_str()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{err}"));
