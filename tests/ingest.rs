@@ -608,3 +608,29 @@ async fn an_overlong_line_is_a_dead_letter_with_a_prefix() {
         }
     }
 }
+
+/// Division and remainder by zero are NULL on both backends (PostgreSQL would raise an error
+/// and fail the report there only).
+#[tokio::test]
+async fn division_by_zero_is_null_on_both_backends() {
+    let q = "from sessions\nsort sensor, session_id\ntake 3\nselect a = login_attempts / 0, b = login_attempts % 0, c = (login_attempts as float) / 0.0, d = 7 / 2";
+    let mut per_backend = Vec::new();
+    for db in both().await {
+        ingest(&db.store, &own_corpus().paths, &Default::default()).await.unwrap();
+        let c = cowrieql::compile::compile(q, db.store.dialect(), &Default::default()).unwrap();
+        let rows =
+            cowrieql::report::execute(&db.store, &c, &[]).await.unwrap_or_else(|e| panic!("{}: {e:#}", db.label));
+        assert_eq!(rows.len(), 3, "{}", db.label);
+        for r in &rows {
+            assert_eq!(
+                &r[..3],
+                &[cowrieql::report::Value::Null, cowrieql::report::Value::Null, cowrieql::report::Value::Null],
+                "{}",
+                db.label
+            );
+            assert_eq!(r[3], cowrieql::report::Value::Int(3), "{}: integer division", db.label);
+        }
+        per_backend.push(rows);
+    }
+    assert_eq!(per_backend[0], per_backend[1]);
+}

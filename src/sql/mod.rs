@@ -372,6 +372,16 @@ impl Emitter<'_> {
                     out.push(')');
                 }
                 BinOp::Like => out.push_str(&d.like(&self.text(lhs)?, &self.text(rhs)?)),
+                // Dividing by zero is NULL on both: SQLite gives NULL, PostgreSQL an error that
+                // would fail the whole report on one backend only.
+                BinOp::Div | BinOp::Mod => {
+                    self.operand(lhs, bin_prec(*op), false, out)?;
+                    out.push(' ');
+                    out.push_str(op.symbol());
+                    out.push_str(" NULLIF(");
+                    self.expr(rhs, out)?;
+                    out.push_str(", 0)");
+                }
                 _ => {
                     let p = bin_prec(*op);
                     self.operand(lhs, p, false, out)?;
