@@ -588,3 +588,21 @@ fn check_json_points_into_the_report_file() {
     assert!(third["file"].as_str().unwrap().ends_with("third.cql"), "{third}");
     assert_eq!((third["line"].as_u64().unwrap(), third["column"].as_u64().unwrap()), (2, 8), "{third}");
 }
+
+/// A query that does not compile is said, with its diagnostic, before any database is
+/// opened: no "no cowrieql database" in its place.
+#[test]
+fn a_bad_query_is_diagnosed_before_the_database_is_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("none.sqlite");
+    let (code, _, err) =
+        run_in(tmp.path(), &["--db", missing.to_str().unwrap(), "query", "from sessions\nwhere sesion_id == 'a'"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("error[E0201]") && err.contains("did you mean `session_id`"), "{err}");
+    assert!(!err.contains("no cowrieql database"), "{err}");
+    assert!(!missing.exists());
+    // A good query still needs the database, and says so.
+    let (code, _, err) = run_in(tmp.path(), &["--db", missing.to_str().unwrap(), "query", "from sessions"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no cowrieql database"), "{err}");
+}

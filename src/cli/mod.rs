@@ -146,7 +146,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Compile(args) => compile::run_compile(args),
         Command::Check(args) => compile::run_check(args),
         Command::Run(args) => report::run_report(&cli, args).await,
-        Command::Query(args) => report::run_query(&cli.existing_store().await?, args).await,
+        Command::Query(args) => match report::precheck_query(args)? {
+            Some(code) => Ok(code),
+            None => report::run_query(&cli.existing_store().await?, args).await,
+        },
         Command::Reports(args) => report::list_reports(args),
         Command::Schema => ops::schema(),
         Command::Health(args) => ops::health(&cli.existing_store().await?, args).await,

@@ -137,6 +137,18 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// A query that does not parse or type-check is said before any database is opened (its
+/// diagnostics, not "no database", are what the analyst needs); exit 2 then.
+pub fn precheck_query(args: &QueryArgs) -> Result<Option<i32>> {
+    let declared = super::compile::parse_param_types(&args.param_types)?;
+    let checked = crate::dsl::parse(&args.text).and_then(|ast| crate::check::check(&ast, &declared).map(drop));
+    if let Err(diags) = checked {
+        super::compile::report(&diags, &args.text, "<query>", super::compile::Format::Text);
+        return Ok(Some(2));
+    }
+    Ok(None)
+}
+
 pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
     let format = Format::parse(&args.format)?;
     let declared = super::compile::parse_param_types(&args.param_types)?;
