@@ -416,10 +416,7 @@ async fn concurrent_first_use_waits_instead_of_failing() {
 /// write any file, so a read-only file is read-only only to someone else). The binary is
 /// copied into `dir` first: the checkout it was built in may be closed to that user.
 fn as_reader(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
-        .unwrap_or(false);
-    let mut c = if root {
+    let mut c = if is_root() {
         let bin = dir.join("cowrieql-reader");
         if !bin.exists() {
             std::fs::copy(env!("CARGO_BIN_EXE_cowrieql"), &bin).unwrap();

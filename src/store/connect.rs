@@ -188,12 +188,8 @@ fn sqlite_writer(opts: SqliteConnectOptions) -> SqliteConnectOptions {
 }
 
 fn is_sqlite_read_only(e: &sqlx::Error) -> bool {
-    // SQLITE_READONLY (8) and SQLITE_CANTOPEN (14), with their extended codes.
-    let code = match e {
-        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
-        _ => None,
-    };
-    code.is_some_and(|c| matches!(c & 0xff, 8 | 14))
+    // SQLITE_READONLY, SQLITE_CANTOPEN
+    matches!(super::errors::sqlite_primary_code(e), Some(8 | 14))
 }
 
 /// This process may not write `path` (file mode, owner, a read-only mount): probed by

@@ -8,17 +8,25 @@ fn driver_error(e: &anyhow::Error) -> Option<&sqlx::Error> {
     e.chain().find_map(|c| c.downcast_ref::<sqlx::Error>())
 }
 
+/// SQLite's primary result code (the low byte of the extended code sqlx reports).
+pub(crate) fn sqlite_primary_code(e: &sqlx::Error) -> Option<i32> {
+    let sqlx::Error::Database(db) = e else { return None };
+    if db.try_downcast_ref::<PgDatabaseError>().is_some() {
+        return None;
+    }
+    db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff)
+}
+
 /// The database refused a write because this connection may only read: a SELECT-only
 /// PostgreSQL role, a standby server, a read-only SQLite file.
 pub fn is_read_only(e: &anyhow::Error) -> bool {
-    let Some(sqlx::Error::Database(db)) = driver_error(e) else { return false };
-    let code = db.code().unwrap_or_default();
-    if db.try_downcast_ref::<PgDatabaseError>().is_some() {
+    let Some(err @ sqlx::Error::Database(db)) = driver_error(e) else { return false };
+    if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
         // insufficient_privilege, read_only_sql_transaction (a standby, or a read-only session)
-        return matches!(&*code, "42501" | "25006");
+        return matches!(pg.code(), "42501" | "25006");
     }
-    // SQLITE_READONLY and its extended codes (the low byte is the primary code).
-    code.parse::<i32>().is_ok_and(|c| c & 0xff == 8)
+    // SQLITE_READONLY
+    sqlite_primary_code(err) == Some(8)
 }
 
 /// A connection-level I/O failure that means the server went away mid-conversation.
@@ -79,15 +87,13 @@ fn pg_hint(code: &str) -> Option<&'static str> {
 pub fn describe(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
-        let text = match cause.downcast_ref::<sqlx::Error>() {
-            Some(db) => words(db),
-            None => cause.to_string(),
-        };
+        let driver = cause.downcast_ref::<sqlx::Error>();
+        let text = driver.map(words).unwrap_or_else(|| cause.to_string());
         // A message that already ends with its cause's text (formatted in by hand) says it once.
         if !parts.last().is_some_and(|p| p.ends_with(&text)) {
             parts.push(text);
         }
-        if cause.is::<sqlx::Error>() {
+        if driver.is_some() {
             break;
         }
     }

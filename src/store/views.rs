@@ -147,7 +147,7 @@ pub async fn prepare_sqlite(conn: &mut SqliteConnection, c: &crate::sql::Compile
 
 /// Makes sure `v` exists with its current definition (built on first use, rebuilt when the
 /// report's prefix changed); returns when it was last refreshed.
-pub async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
+async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
     let mut tx = conn.begin().await?;
     // One creator at a time per view name.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&v.name).execute(&mut *tx).await?;
@@ -157,7 +157,7 @@ pub async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<
 }
 
 /// [`ensure_pg`] for SQLite, where the view is a table (SQLite serialises writers itself).
-pub async fn ensure_sqlite(conn: &mut SqliteConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
+async fn ensure_sqlite(conn: &mut SqliteConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
     // IMMEDIATE: the write lock up front (waiting out the busy timeout). A deferred
     // transaction that read first fails with "database is locked" when another connection
     // created the view meanwhile (several first reports at once).

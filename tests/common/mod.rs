@@ -48,7 +48,8 @@ fn pg_bindir() -> PathBuf {
         .expect("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql or set COWRIEQL_TEST_PG")
 }
 
-fn is_root() -> bool {
+/// This test process runs as root (as CI does).
+pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
