@@ -9,14 +9,20 @@ use serde::Serialize;
 pub struct Diagnostic {
     pub code: &'static str,
     pub message: String,
+    /// Where in the query; None for a problem no part of the text caused (an internal error).
     #[serde(skip)]
-    pub span: Range<usize>,
+    pub span: Option<Range<usize>>,
     pub hint: Option<String>,
 }
 
 impl Diagnostic {
     pub fn new(code: &'static str, span: Range<usize>, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), span, hint: None }
+        Self { code, message: message.into(), span: Some(span), hint: None }
+    }
+
+    /// A diagnostic about no place in the query.
+    pub fn unplaced(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), span: None, hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -43,10 +49,17 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// Renders for a terminal. `origin` names the file (and, for reports, the query).
 pub fn render(d: &Diagnostic, src: &str, origin: &str) -> String {
-    let (line, col) = line_col(src, d.span.start);
+    let Some(span) = &d.span else {
+        let mut out = format!("error[{}]: {}\n --> {origin}\n", d.code, d.message);
+        if let Some(h) = &d.hint {
+            out.push_str(&format!("  = hint: {h}\n"));
+        }
+        return out;
+    };
+    let (line, col) = line_col(src, span.start);
     let text = src.lines().nth(line - 1).unwrap_or("");
     let width = {
-        let end = d.span.end.min(src.len()).max(d.span.start);
+        let end = span.end.min(src.len()).max(span.start);
         let (eline, ecol) = line_col(src, end);
         if eline == line && ecol > col {
             ecol - col
@@ -71,17 +84,19 @@ pub fn render(d: &Diagnostic, src: &str, origin: &str) -> String {
 #[derive(Serialize)]
 pub struct Located<'a> {
     pub file: &'a str,
-    pub line: usize,
-    pub column: usize,
-    pub end_line: usize,
-    pub end_column: usize,
+    /// None (null) for a diagnostic about no place in the query.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub end_line: Option<usize>,
+    pub end_column: Option<usize>,
     #[serde(flatten)]
     pub diagnostic: &'a Diagnostic,
 }
 
 pub fn locate<'a>(d: &'a Diagnostic, src: &str, file: &'a str) -> Located<'a> {
-    let (line, column) = line_col(src, d.span.start);
-    let (end_line, end_column) = line_col(src, d.span.end);
+    let at = |o: usize| line_col(src, o);
+    let (line, column) = d.span.as_ref().map(|s| at(s.start)).unzip();
+    let (end_line, end_column) = d.span.as_ref().map(|s| at(s.end)).unzip();
     Located { file, line, column, end_line, end_column, diagnostic: d }
 }
 
@@ -118,6 +133,17 @@ mod tests {
         let r = render(&d, src, "q.cql");
         assert!(r.contains("--> q.cql:2:7"), "{r}");
         assert!(r.contains("2 | where sesion_id == 'x'\n  |       ^^^^^^^^^\n"), "{r}");
+    }
+
+    #[test]
+    fn a_diagnostic_about_no_place_points_at_none() {
+        let src = "from sessions\nwhere sensor == 'x'";
+        let d = Diagnostic::unplaced("E0900", "internal error: the sqlite SQL does not parse");
+        let r = render(&d, src, "q.cql");
+        assert!(r.starts_with("error[E0900]: internal error"), "{r}");
+        assert!(r.contains("--> q.cql\n") && !r.contains("q.cql:1:1") && !r.contains('^'), "{r}");
+        let j = serde_json::to_value(locate(&d, src, "q.cql")).unwrap();
+        assert!(j["line"].is_null() && j["column"].is_null(), "{j}");
     }
 
     #[test]

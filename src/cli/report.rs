@@ -277,10 +277,11 @@ fn located_in_file(d: &crate::diag::Diagnostic, q: &crate::report::def::Query, r
     let (file, before, indent) = q.place.clone().unwrap_or((report.to_string(), 0, 0));
     v["file"] = serde_json::json!(file);
     if q.place.is_some() {
-        v["line"] = serde_json::json!(l.line + before);
-        v["column"] = serde_json::json!(l.column + indent);
-        v["end_line"] = serde_json::json!(l.end_line + before);
-        v["end_column"] = serde_json::json!(l.end_column + indent);
+        let shift = |n: Option<usize>, by: usize| serde_json::json!(n.map(|n| n + by));
+        v["line"] = shift(l.line, before);
+        v["column"] = shift(l.column, indent);
+        v["end_line"] = shift(l.end_line, before);
+        v["end_column"] = shift(l.end_column, indent);
     }
     v
 }

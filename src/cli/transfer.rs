@@ -3,13 +3,13 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::ops::OutFormat;
 use super::say;
 use crate::store::transfer::{self, TransferOptions, Validation};
-use crate::store::{ConnectOptions, Store};
+use crate::store::ConnectOptions;
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
@@ -40,9 +40,7 @@ pub struct MigrateArgs {
 }
 
 pub async fn run(args: &MigrateArgs, connect: &ConnectOptions) -> Result<i32> {
-    let Store::Postgres(dst) = Store::connect(&args.to, connect).await? else {
-        bail!("--to must be a PostgreSQL URL (postgres://…), not {}", args.to);
-    };
+    let dst = transfer::connect_target(&args.to, connect).await?;
     if args.rollback {
         let r = transfer::rollback(&dst).await?;
         match args.format {

@@ -12,9 +12,8 @@ pub fn validate(c: &Compiled, d: &dyn Dialect) -> Result<(), Vec<Diagnostic>> {
     for stmt in c.setup().chain(std::iter::once(&c.sql)) {
         if let Err(e) = Parser::parse_sql(dialect.as_ref(), stmt) {
             errors.push(
-                Diagnostic::new(
+                Diagnostic::unplaced(
                     "E0900",
-                    0..0,
                     format!("internal error: the {} SQL does not parse ({e}):\n{stmt}", d.name()),
                 )
                 .hint("this is a bug in cowrieql; please report it with the query"),

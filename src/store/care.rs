@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use sqlx::Row;
+use anyhow::{bail, Result};
 
+use super::engine::Engine;
 use super::{migrate, tables, Store};
+use crate::on_engine;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Health {
@@ -85,21 +86,11 @@ impl Health {
     }
 }
 
-async fn one_text(store: &Store, sql: &'static str) -> Result<String> {
-    Ok(match store {
-        Store::Sqlite(p) => sqlx::query(sql).fetch_one(p).await?.get(0),
-        Store::Postgres(p) => sqlx::query(sql).fetch_one(p).await?.get(0),
-    })
-}
-
 pub async fn health(store: &Store) -> Result<Health> {
     let status = migrate::status(store).await?;
     let pending: Vec<String> = status.iter().filter(|s| s.applied_at.is_none()).map(|s| s.name.clone()).collect();
     let applied = status.len() - pending.len();
-    let server_version = match store {
-        Store::Sqlite(_) => format!("SQLite {}", one_text(store, "SELECT sqlite_version()").await?),
-        Store::Postgres(_) => format!("PostgreSQL {}", one_text(store, "SHOW server_version").await?),
-    };
+    let server_version = on_engine!(store, p => p.server_version().await?);
     let mut h = Health {
         backend: store.backend().name(),
         server_version,
@@ -115,26 +106,19 @@ pub async fn health(store: &Store) -> Result<Health> {
         integrity: None,
         stale_views: Vec::new(),
         unfinished_migration: None,
-        disk: super::disk::disk(store).await,
+        disk: on_engine!(store, p => p.disk().await),
     };
     if applied == 0 {
         return Ok(h);
     }
     for (t, n) in tables::row_counts(store).await? {
-        let bytes = match store {
-            Store::Sqlite(_) => None,
-            Store::Postgres(p) => Some(
-                sqlx::query("SELECT pg_total_relation_size($1::regclass)").bind(t).fetch_one(p).await?.get::<i64, _>(0),
-            ),
-        };
+        let bytes = on_engine!(store, p => p.table_bytes(t).await?);
         if t == "dead_letters" {
             h.dead_letters = n;
         }
         h.tables.push((t.to_string(), n, bytes));
     }
-    if let Store::Postgres(p) = store {
-        h.unfinished_migration = super::transfer::unfinished(p).await?;
-    }
+    h.unfinished_migration = on_engine!(store, p => p.unfinished_migration().await?);
     h.stale_views = super::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
     h.dead_letter_reasons = super::dead_letters::reasons(store).await?.into_iter().take(5).collect();
     h.newest_dead_letter = super::dead_letters::list(store, Some(1))
@@ -143,53 +127,28 @@ pub async fn health(store: &Store) -> Result<Health> {
         .map(|d| format!("{}:{} {}", d.source_file, d.source_offset, d.reason));
     let per_sensor = "SELECT sensor, MAX(last_event_at) FROM sessions GROUP BY sensor ORDER BY sensor";
     let files = "SELECT source_file, byte_offset, updated_at FROM ingest_checkpoints ORDER BY updated_at DESC, source_file LIMIT 20";
-    match store {
-        Store::Sqlite(p) => {
-            h.last_event_per_sensor =
-                sqlx::query(per_sensor).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
-            h.files = sqlx::query(files).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-            h.integrity = Some(
-                sqlx::query("PRAGMA quick_check")
-                    .fetch_all(p)
-                    .await?
-                    .iter()
-                    .map(|r| r.get::<String, _>(0))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
-            let pages: i64 = sqlx::query("PRAGMA page_count").fetch_one(p).await?.get(0);
-            let size: i64 = sqlx::query("PRAGMA page_size").fetch_one(p).await?.get(0);
-            h.database_bytes = Some(pages * size);
-        }
-        Store::Postgres(p) => {
-            let ts = |t: chrono::DateTime<chrono::Utc>| crate::time::canonical_text(&t);
-            h.last_event_per_sensor =
-                sqlx::query(per_sensor).fetch_all(p).await?.iter().map(|r| (r.get(0), ts(r.get(1)))).collect();
-            h.files =
-                sqlx::query(files).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1), ts(r.get(2)))).collect();
-            h.database_bytes =
-                Some(sqlx::query("SELECT pg_database_size(current_database())").fetch_one(p).await?.get(0));
-        }
-    }
+    on_engine!(store, p, E => {
+        h.last_event_per_sensor = sqlx::query_as::<_, (String, <E as Engine>::Time)>(per_sensor)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|(s, t)| (s, E::time_text(t)))
+            .collect();
+        h.files = sqlx::query_as::<_, (String, i64, <E as Engine>::Time)>(files)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|(f, n, t)| (f, n, E::time_text(t)))
+            .collect();
+        h.integrity = p.integrity().await?;
+        h.database_bytes = Some(p.database_bytes().await?);
+    });
     Ok(h)
 }
 
 /// Refreshes planner statistics (and with `vacuum`, reclaims space).
 pub async fn optimize(store: &Store, vacuum: bool) -> Result<()> {
-    match store {
-        Store::Sqlite(p) => {
-            sqlx::query("ANALYZE").execute(p).await?;
-            sqlx::query("PRAGMA optimize").execute(p).await?;
-            if vacuum {
-                sqlx::query("VACUUM").execute(p).await?;
-            }
-        }
-        Store::Postgres(p) => {
-            let sql = if vacuum { "VACUUM ANALYZE" } else { "ANALYZE" };
-            sqlx::raw_sql(sql).execute(p).await?;
-        }
-    }
-    Ok(())
+    on_engine!(store, p => p.optimize(vacuum).await)
 }
 
 /// A consistent copy of the database in `out`: SQLite's `VACUUM INTO` (online), or pg_dump.
@@ -197,30 +156,5 @@ pub async fn backup(store: &Store, url: &str, out: &Path) -> Result<()> {
     if out.exists() {
         bail!("{} exists: refusing to overwrite it", out.display());
     }
-    match store {
-        Store::Sqlite(p) => {
-            sqlx::query("VACUUM INTO ?1")
-                .bind(out.display().to_string())
-                .execute(p)
-                .await
-                .context("SQLite backup failed")?;
-        }
-        Store::Postgres(_) => {
-            let status = std::process::Command::new("pg_dump")
-                .args(["--format=custom", "--no-owner", "--file"])
-                .arg(out)
-                .arg("--dbname")
-                .arg(url)
-                .status();
-            match status {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    bail!("pg_dump was not found: install the PostgreSQL client tools (e.g. apt-get install postgresql-client)")
-                }
-                Err(e) => bail!("cannot run pg_dump: {e}"),
-                Ok(s) if !s.success() => bail!("pg_dump failed ({s})"),
-                Ok(_) => {}
-            }
-        }
-    }
-    Ok(())
+    on_engine!(store, p => p.backup(url, out).await)
 }

@@ -1,12 +1,13 @@
-//! Choosing and opening the database: a SQLite file or a PostgreSQL server.
+//! Choosing and opening the database: a SQLite file or a PostgreSQL server. The only place,
+//! besides `engine::on_engine!`, that names the two.
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::Connection;
+use anyhow::Result;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+
+use super::engine::Engine;
 
 /// Default database when neither `--db` nor `COWRIEQL_DB` is given.
 pub const DEFAULT_DB: &str = "sqlite://cowrieql.sqlite";
@@ -28,6 +29,14 @@ impl Backend {
         match self {
             Backend::Sqlite => &crate::sql::SQLITE,
             Backend::Postgres => &crate::sql::POSTGRES,
+        }
+    }
+
+    /// The migrations shipped for this engine, in order.
+    pub fn migrations(self) -> Vec<super::migrate::Migration> {
+        match self {
+            Backend::Sqlite => SqlitePool::migrations(),
+            Backend::Postgres => PgPool::migrations(),
         }
     }
 }
@@ -90,143 +99,19 @@ impl Store {
             );
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pg = PgConnectOptions::from_str(url).map_err(|e| anyhow!("invalid PostgreSQL URL: {e}"))?;
-            let target = describe_pg(&pg);
-            // Probe with one connection first: a pool reports a refused connection only as a
-            // time-out, and the operator needs the real cause.
-            match tokio::time::timeout(opts.connect_timeout, PgConnection::connect_with(&pg)).await {
-                Err(_) => {
-                    return Err(anyhow!(
-                        "cannot connect to PostgreSQL at {target}: timed out after {:?}",
-                        opts.connect_timeout
-                    ))
-                }
-                Ok(Err(e)) => return Err(anyhow!("cannot connect to PostgreSQL at {target}: {}", pg_cause(&e, &pg))),
-                Ok(Ok(conn)) => drop(conn),
-            }
-            let pool = PgPoolOptions::new()
-                .max_connections(opts.pool_size.max(1))
-                .acquire_timeout(opts.connect_timeout)
-                .connect_with(pg)
-                .await
-                .map_err(|e| anyhow!("cannot connect to PostgreSQL at {target}: {}", super::errors::words(&e)))?;
-            Ok(Store::Postgres(pool))
+            Ok(Store::Postgres(super::postgres::open(url, opts).await?))
         } else {
-            let mut sq = sqlite_options(url)?.create_if_missing(opts.create);
-            let path = sq.get_filename().display().to_string();
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            if !opts.create && !in_memory && !sq.get_filename().exists() {
-                return Err(NoDatabase(path).into());
-            }
-            // A file this process may only read opens read-only (reports run; writes fail
-            // with SQLite's "readonly database", and materialized views are computed inline).
-            let asked_read_only = url.contains("mode=ro") || url.contains("immutable=1");
-            let read_only = asked_read_only || (!opts.create && !in_memory && not_writable(sq.get_filename()));
-            sq = if read_only { sq.read_only(true) } else { sqlite_writer(sq) };
-            let pool_options =
-                SqlitePoolOptions::new().max_connections(opts.pool_size.max(1)).acquire_timeout(opts.connect_timeout);
-            let pool = match pool_options.clone().connect_with(sq.clone()).await {
-                // A WAL database read by a process that may create neither its -shm nor its
-                // -wal file (a read-only folder): SQLite opens it only as immutable, which
-                // does not see changes a writer makes while this command runs.
-                Err(e) if read_only && is_sqlite_read_only(&e) => {
-                    tracing::info!("{path}: opened immutable (its folder is read-only)");
-                    pool_options.connect_with(sq.immutable(true)).await
-                }
-                other => other,
-            }
-            .map_err(|e| anyhow!("cannot open SQLite database {path}: {}", super::errors::words(&e)))?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(super::sqlite::open(url, opts).await?))
         }
     }
 
     /// SQLite: moves the write-ahead log into the database file and empties it, so the
     /// `.sqlite` file is whole by itself (copied alone, it holds everything). PostgreSQL: nothing.
     pub async fn checkpoint_wal(&self) -> Result<()> {
-        if let Store::Sqlite(p) = self {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await.context("checkpointing the SQLite WAL")?;
-        }
-        Ok(())
+        crate::on_engine!(self, p => p.checkpoint_wal().await)
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(p) => p.close().await,
-            Store::Postgres(p) => p.close().await,
-        }
-    }
-}
-
-fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
-    let opts = if url.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url).with_context(|| format!("invalid SQLite URL {url}"))?
-    } else {
-        SqliteConnectOptions::new().filename(url)
-    };
-    Ok(opts
-        .create_if_missing(true)
-        .busy_timeout(Duration::from_secs(30))
-        // 64 MiB page cache: ingest updates random-order indexes (content hash, session),
-        // and the 2 MiB default sends most page reads to the kernel.
-        .pragma("cache_size", "-65536")
-        .pragma("temp_store", "memory")
-        .foreign_keys(false))
-}
-
-/// Settings that write to the file: a read-only open leaves them to the file.
-fn sqlite_writer(opts: SqliteConnectOptions) -> SqliteConnectOptions {
-    opts.journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        // Checkpoint every 64 MiB of WAL instead of 4 MiB: an index page changed by many
-        // batches is copied into the database once per checkpoint, not once per 4 MiB (perf
-        // showed the write and fsync calls of checkpoints at a fifth of ingest time).
-        .pragma("wal_autocheckpoint", "16384")
-        // 8 KiB pages for new databases (an existing file keeps its own): rows hold whole log
-        // lines, and ingest ran 13% faster than with 4 KiB (cargo bench --bench ingest, three
-        // rounds each; 16 KiB was faster still for a bare insert but gained less for ingest).
-        .page_size(8192)
-}
-
-fn is_sqlite_read_only(e: &sqlx::Error) -> bool {
-    // SQLITE_READONLY, SQLITE_CANTOPEN
-    matches!(super::errors::sqlite_primary_code(e), Some(8 | 14))
-}
-
-/// This process may not write `path` (file mode, owner, a read-only mount): probed by
-/// opening it for writing, which changes nothing.
-fn not_writable(path: &std::path::Path) -> bool {
-    match std::fs::OpenOptions::new().write(true).open(path) {
-        Ok(_) => false,
-        Err(e) => matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem),
-    }
-}
-
-fn describe_pg(pg: &PgConnectOptions) -> String {
-    match pg.get_socket() {
-        Some(sock) => format!("socket {} port {}", sock.display(), pg.get_port()),
-        None => format!("{}:{}", pg.get_host(), pg.get_port()),
-    }
-}
-
-/// Why a PostgreSQL connection failed, with the way out where there is one.
-fn pg_cause(e: &sqlx::Error, pg: &PgConnectOptions) -> String {
-    match e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
-            let name = pg.get_database().unwrap_or("cowrie");
-            format!("{} (create it with `createdb {name}`, or `CREATE DATABASE {name}` in psql)", db.message())
-        }
-        // Something answered on the port, but not in PostgreSQL's protocol (an HTTP or SSH
-        // server, say).
-        // sqlx opens with a TLS request; a server that answers it with anything but PostgreSQL's
-        // one-byte reply breaks the handshake or the connection.
-        sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) | sqlx::Error::Tls(_) => {
-            format!("the server on that port answered, but it is not PostgreSQL ({})", super::errors::words(e))
-        }
-        sqlx::Error::Io(io)
-            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) =>
-        {
-            format!("the server on that port answered, but it is not PostgreSQL ({io})")
-        }
-        _ => super::errors::words(e),
+        crate::on_engine!(self, p => p.close().await)
     }
 }

@@ -1,12 +1,13 @@
 //! Dead letters: listing, exporting, and retrying them after a loader fix.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sqlx::{AssertSqlSafe, Row};
 
+use super::engine::{Engine, FactWriter};
 use super::ingest::batch::Batch;
 use super::ingest::event::parse_line;
-use super::ingest::{postgres, sqlite};
 use super::Store;
+use crate::on_engine;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeadLetterRow {
@@ -20,36 +21,24 @@ pub struct DeadLetterRow {
 
 /// The newest `limit` dead letters (all when None), newest first.
 pub async fn list(store: &Store, limit: Option<i64>) -> Result<Vec<DeadLetterRow>> {
-    type Row<T> = (i64, String, i64, String, String, T);
-    let row = |(id, source_file, source_offset, reason, raw, created_at): Row<String>| DeadLetterRow {
-        id,
-        source_file,
-        source_offset,
-        reason,
-        raw,
-        created_at,
-    };
-    let select =
-        "SELECT id, source_file, source_offset, reason, raw, created_at FROM dead_letters ORDER BY id DESC LIMIT ";
-    Ok(match store {
-        // SQLite reads LIMIT -1 as no limit, PostgreSQL LIMIT NULL.
-        Store::Sqlite(p) => sqlx::query_as::<_, Row<String>>(AssertSqlSafe(format!("{select}?1")))
-            .bind(limit.map(|n| n.max(0)).unwrap_or(-1))
-            .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(row)
-            .collect(),
-        Store::Postgres(p) => {
-            sqlx::query_as::<_, Row<chrono::DateTime<chrono::Utc>>>(AssertSqlSafe(format!("{select}$1")))
-                .bind(limit.map(|n| n.max(0)))
-                .fetch_all(p)
-                .await?
-                .into_iter()
-                .map(|(a, b, c, d, e, t)| row((a, b, c, d, e, crate::time::canonical_text(&t))))
-                .collect()
-        }
-    })
+    let sql =
+        "SELECT id, source_file, source_offset, reason, raw, created_at FROM dead_letters ORDER BY id DESC LIMIT $1";
+    // The largest LIMIT is no limit on both (SQLite reads NULL as 0, PostgreSQL -1 as an error).
+    let limit = limit.map(|n| n.max(0)).unwrap_or(i64::MAX);
+    Ok(on_engine!(store, p, E => sqlx::query_as::<_, (i64, String, i64, String, String, <E as Engine>::Time)>(sql)
+        .bind(limit)
+        .fetch_all(p)
+        .await?
+        .into_iter()
+        .map(|(id, source_file, source_offset, reason, raw, t)| DeadLetterRow {
+            id,
+            source_file,
+            source_offset,
+            reason,
+            raw,
+            created_at: E::time_text(t),
+        })
+        .collect()))
 }
 
 /// Which dead letters `purge` removes; every filter given must match (none: all of them).
@@ -75,35 +64,21 @@ pub async fn purge(store: &Store, f: &PurgeFilter, delete: bool) -> Result<u64> 
         format!("SELECT COUNT(*) FROM dead_letters{PURGE_WHERE}")
     };
     let (reason, file) = (f.reason.as_deref(), f.file.as_deref());
-    Ok(match store {
-        Store::Sqlite(p) => {
-            let before = f.before.map(|t| crate::time::canonical_text(&t));
-            let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(before);
-            if delete {
-                q.execute(p).await?.rows_affected()
-            } else {
-                q.fetch_one(p).await?.get::<i64, _>(0) as u64
-            }
+    Ok(on_engine!(store, p, E => {
+        let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(f.before.map(E::time));
+        if delete {
+            q.execute(p).await?.rows_affected()
+        } else {
+            q.fetch_one(p).await?.get::<i64, _>(0) as u64
         }
-        Store::Postgres(p) => {
-            let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(f.before);
-            if delete {
-                q.execute(p).await?.rows_affected()
-            } else {
-                q.fetch_one(p).await?.get::<i64, _>(0) as u64
-            }
-        }
-    })
+    }))
 }
 
 /// Counts per reason, most frequent first.
 pub async fn reasons(store: &Store) -> Result<Vec<(String, i64)>> {
     // Reasons carry positions ("… at line 1 column 5"); group by the text before them.
     let q = "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY COUNT(*) DESC, reason";
-    let rows: Vec<(String, i64)> = match store {
-        Store::Sqlite(p) => sqlx::query(q).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1))).collect(),
-        Store::Postgres(p) => sqlx::query(q).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1))).collect(),
-    };
+    let rows: Vec<(String, i64)> = on_engine!(store, p => sqlx::query_as(q).fetch_all(p).await?);
     let mut merged: Vec<(String, i64)> = Vec::new();
     for (reason, n) in rows {
         let key = reason.split(" at line ").next().unwrap_or(&reason).to_string();
@@ -155,29 +130,15 @@ pub async fn retry(store: &Store) -> Result<RetryStats> {
             continue;
         }
         batch.lines = batch.events.len() as u64;
-        match store {
-            Store::Sqlite(p) => {
-                let mut c = p.acquire().await?;
-                sqlite::write_batch(&mut c, &batch, &[]).await?;
-            }
-            Store::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                let id_seq = postgres::prepare(&mut c).await?;
-                postgres::write_batch(&mut c, &id_seq, &batch, &[]).await?;
-            }
-        }
+        on_engine!(store, p => {
+            let mut lane = p.lanes().await?.into_iter().next().context("no writer connection")?;
+            lane.write(&batch, &[]).await?;
+        });
         for chunk in fixed_ids.chunks(500) {
             let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
             // Ids are integers read from the table itself, not input.
             let sql = format!("DELETE FROM dead_letters WHERE id IN ({})", ids.join(","));
-            match store {
-                Store::Sqlite(p) => {
-                    sqlx::query(AssertSqlSafe(sql)).execute(p).await?;
-                }
-                Store::Postgres(p) => {
-                    sqlx::query(AssertSqlSafe(sql)).execute(p).await?;
-                }
-            }
+            on_engine!(store, p => sqlx::query(AssertSqlSafe(sql)).execute(p).await.map(drop)?);
         }
         stats.accepted += fixed_ids.len() as u64;
     }

@@ -1,11 +1,7 @@
 //! Free space where the database lives, beside what it will need: a full disk fails an
 //! ingest or a checkpoint, so `health` says so before it happens.
 
-use std::path::{Path, PathBuf};
-
-use sqlx::Row;
-
-use super::Store;
+use std::path::Path;
 
 /// Below this much free space an ingest can fail at any batch.
 pub const CRITICAL_FREE: u64 = 64 << 20;
@@ -20,45 +16,9 @@ pub struct Disk {
     pub wal_bytes: Option<u64>,
 }
 
-fn free_at(path: &Path) -> Option<u64> {
+pub(crate) fn free_at(path: &Path) -> Option<u64> {
     let s = rustix::fs::statvfs(path).ok()?;
     Some(s.f_bavail.saturating_mul(s.f_frsize))
-}
-
-/// The disk under the database, when this machine can see it: the SQLite file's folder, or
-/// the data directory of a PostgreSQL server on this machine (unix socket or loopback, and a
-/// role that may read `data_directory`). None otherwise.
-pub async fn disk(store: &Store) -> Option<Disk> {
-    match store {
-        Store::Sqlite(p) => {
-            let file = p.connect_options().get_filename().to_path_buf();
-            let dir = match file.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let mut wal = file.clone().into_os_string();
-            wal.push("-wal");
-            let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).ok();
-            Some(Disk { path: file.display().to_string(), free_bytes: free_at(&dir)?, wal_bytes })
-        }
-        Store::Postgres(p) => {
-            let o = p.connect_options();
-            let local = o.get_socket().is_some() || matches!(o.get_host(), "localhost" | "127.0.0.1" | "::1");
-            if !local {
-                return None;
-            }
-            let data: String = sqlx::query("SHOW data_directory").fetch_one(p).await.ok()?.get(0);
-            let data = PathBuf::from(data);
-            // pg_wal may be a link to another disk: the lower of the two counts.
-            let free = [data.clone(), data.join("pg_wal")].iter().filter_map(|d| free_at(d)).min()?;
-            let wal_bytes = sqlx::query("SELECT COALESCE(sum(size), 0)::bigint FROM pg_ls_waldir()")
-                .fetch_one(p)
-                .await
-                .ok()
-                .map(|r| r.get::<i64, _>(0).max(0) as u64);
-            Some(Disk { path: data.display().to_string(), free_bytes: free, wal_bytes })
-        }
-    }
 }
 
 /// What `health` says of `d` for a database of `database_bytes`: a critical line when an

@@ -6,9 +6,11 @@
 //! match what the files say it is.
 
 use anyhow::{bail, Context, Result};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
+use super::engine::Engine;
 use super::{Backend, Store};
+use crate::on_engine;
 
 /// One migration file.
 #[derive(Debug, Clone)]
@@ -24,39 +26,15 @@ impl Migration {
     }
 }
 
-macro_rules! migration {
-    ($v:expr, $dir:literal, $file:literal) => {
-        Migration {
-            version: $v,
-            name: $file,
-            sql: include_str!(concat!("../../migrations/", $dir, "/", $file)).to_string(),
-        }
-    };
+impl Migration {
+    pub(crate) fn new(version: i64, name: &'static str, sql: &str) -> Self {
+        Migration { version, name, sql: sql.to_string() }
+    }
 }
 
 /// The migrations shipped for a backend, in order.
 pub fn builtin(backend: Backend) -> Vec<Migration> {
-    match backend {
-        Backend::Sqlite => {
-            vec![
-                migration!(1, "sqlite", "0001_core.sql"),
-                migration!(2, "sqlite", "0002_view_registry.sql"),
-                migration!(3, "sqlite", "0003_sensor_time_index.sql"),
-                migration!(4, "sqlite", "0004_data_changes.sql"),
-            ]
-        }
-        Backend::Postgres => {
-            vec![
-                migration!(1, "postgres", "0001_core.sql"),
-                migration!(2, "postgres", "0002_view_registry.sql"),
-                migration!(3, "postgres", "0003_payload_indexes.sql"),
-                migration!(4, "postgres", "0004_sensor_time_index.sql"),
-                migration!(5, "postgres", "0005_partial_payload_indexes.sql"),
-                migration!(6, "postgres", "0006_narrow_payload_gin.sql"),
-                migration!(7, "postgres", "0007_data_changes.sql"),
-            ]
-        }
-    }
+    backend.migrations()
 }
 
 /// State of one migration in a database.
@@ -66,6 +44,9 @@ pub struct MigrationStatus {
     pub name: String,
     pub applied_at: Option<String>,
 }
+
+const APPLIED: &str = "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version";
+const RECORD: &str = "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)";
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,
@@ -79,16 +60,8 @@ async fn applied(store: &Store) -> Result<Vec<(i64, String, String, String)>> {
     if !has_schema(store).await {
         return Ok(Vec::new());
     }
-    let q = "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version";
-    let rows = match store {
-        Store::Sqlite(p) => {
-            sqlx::query(q).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
-        }
-        Store::Postgres(p) => {
-            sqlx::query(q).fetch_all(p).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
-        }
-    };
-    Ok(rows)
+    let q = APPLIED;
+    Ok(on_engine!(store, p => sqlx::query_as(q).fetch_all(p).await?))
 }
 
 /// Refuses a database whose applied migrations disagree with `set`.
@@ -131,33 +104,6 @@ pub async fn status(store: &Store) -> Result<Vec<MigrationStatus>> {
 /// The PostgreSQL advisory lock migrations take (any constant no other lock of ours uses).
 const MIGRATION_LOCK: i64 = 0x636f_7772_6965_716c; // "cowrieql"
 
-/// In `$tx` (holding the write lock): create the bookkeeping table if need be, and apply `$m`
-/// unless it is recorded already; commits; evaluates to whether it was applied here.
-macro_rules! apply_locked {
-    ($tx:ident, $m:expr, $set:expr, $now:expr, $values:literal) => {{
-        sqlx::query(CREATE_TABLE).execute(&mut *$tx).await?;
-        let q = "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version";
-        let done: Vec<(i64, String, String, String)> = sqlx::query_as(q).fetch_all(&mut *$tx).await?;
-        verify(&done, $set)?;
-        let pending = !done.iter().any(|d| d.0 == $m.version);
-        if pending {
-            let ctx = || format!("migration {} ({}) failed", $m.version, $m.name);
-            sqlx::raw_sql(AssertSqlSafe($m.sql.clone())).execute(&mut *$tx).await.with_context(ctx)?;
-            let record =
-                concat!("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ", $values);
-            sqlx::query(record)
-                .bind($m.version)
-                .bind($m.name)
-                .bind($m.checksum())
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        $tx.commit().await?;
-        pending
-    }};
-}
-
 /// Applies the pending migrations of `set`; returns the versions applied.
 pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> {
     // Up to date (the common case, on every ingest): no write lock taken.
@@ -171,20 +117,21 @@ pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> 
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         // Each migration under the database's write lock, its state read again inside it: of
         // several commands migrating at once, one applies it and the others wait, then skip it.
-        let applied_here = match store {
-            Store::Sqlite(p) => {
-                let mut conn = p.acquire().await?;
-                // IMMEDIATE takes the write lock at once (waiting out the busy timeout), where a
-                // deferred transaction could fail with "database is locked" when it came to write.
-                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                apply_locked!(tx, m, set, &now, "(?1, ?2, ?3, ?4)")
+        let applied_here = on_engine!(store, p, E => {
+            let mut conn = p.acquire().await?;
+            let mut tx = E::begin_locked(&mut conn, MIGRATION_LOCK).await?;
+            sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
+            let done: Vec<(i64, String, String, String)> = sqlx::query_as(APPLIED).fetch_all(&mut *tx).await?;
+            verify(&done, set)?;
+            let pending = !done.iter().any(|d| d.0 == m.version);
+            if pending {
+                let ctx = || format!("migration {} ({}) failed", m.version, m.name);
+                sqlx::raw_sql(AssertSqlSafe(m.sql.clone())).execute(&mut *tx).await.with_context(ctx)?;
+                sqlx::query(RECORD).bind(m.version).bind(m.name).bind(m.checksum()).bind(&now).execute(&mut *tx).await?;
             }
-            Store::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
-                apply_locked!(tx, m, set, &now, "($1, $2, $3, $4)")
-            }
-        };
+            tx.commit().await?;
+            pending
+        });
         if applied_here {
             ran.push(m.version);
         }
@@ -220,29 +167,11 @@ pub async fn migrate_adopting(store: &Store) -> Result<Vec<i64>> {
 
 /// Every table in the database (the current schema on PostgreSQL).
 async fn table_names(store: &Store) -> Result<Vec<String>> {
-    let names: Vec<String> = match store {
-        Store::Sqlite(p) => {
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
-                .fetch_all(p)
-                .await?
-        }
-        Store::Postgres(p) => {
-            sqlx::query_scalar(
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
-            )
-            .fetch_all(p)
-            .await?
-        }
-    };
-    Ok(names)
+    Ok(on_engine!(store, p, E => sqlx::query_scalar(E::TABLE_NAMES).fetch_all(p).await?))
 }
 
 /// Whether `store` holds a cowrieql schema (its migrations table).
 pub async fn has_schema(store: &Store) -> bool {
     let q = "SELECT count(*) FROM schema_migrations";
-    match store {
-        Store::Sqlite(p) => sqlx::query(q).fetch_one(p).await.is_ok(),
-        Store::Postgres(p) => sqlx::query(q).fetch_one(p).await.is_ok(),
-    }
+    on_engine!(store, p => sqlx::query(q).fetch_one(p).await.is_ok())
 }

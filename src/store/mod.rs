@@ -2,13 +2,16 @@
 
 pub mod care;
 pub mod connect;
-pub mod copytext;
 pub mod dead_letters;
 pub mod disk;
+pub(crate) mod engine;
 pub mod errors;
 pub mod ingest;
 pub mod migrate;
+pub mod postgres;
 pub mod progress;
+pub mod query;
+pub mod sqlite;
 pub mod tables;
 pub mod transfer;
 pub mod views;

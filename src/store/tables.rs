@@ -1,9 +1,11 @@
 //! Row counts of the store's tables, for summaries and health checks.
 
 use anyhow::Result;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
+use super::engine::Engine;
 use super::Store;
+use crate::on_engine;
 
 /// The tables an operator cares about, in display order.
 pub const DATA_TABLES: &[&str] = &["raw_events", "sessions", "logins", "commands", "downloads", "dead_letters"];
@@ -13,10 +15,7 @@ pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
     for t in DATA_TABLES {
         // Table names come from the constant list above, never from input.
         let sql = format!("SELECT COUNT(*) FROM {t}");
-        let n: i64 = match store {
-            Store::Sqlite(p) => sqlx::query(AssertSqlSafe(sql)).fetch_one(p).await?.get(0),
-            Store::Postgres(p) => sqlx::query(AssertSqlSafe(sql)).fetch_one(p).await?.get(0),
-        };
+        let n: i64 = on_engine!(store, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await?);
         out.push((*t, n));
     }
     Ok(out)
@@ -27,18 +26,12 @@ pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
 pub async fn unknown_sensor(store: &Store, sensor: &str) -> Result<Option<Vec<String>>> {
     let probe = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE sensor = $1 LIMIT 1) AS x";
     let all = "SELECT DISTINCT sensor FROM sessions ORDER BY sensor LIMIT 50";
-    let n: i64 = match store {
-        Store::Sqlite(p) => sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?,
-        Store::Postgres(p) => sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?,
-    };
+    let n: i64 = on_engine!(store, p => sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?);
     if n > 0 {
         return Ok(None);
     }
     // Only now, for the warning: the sensors there are.
-    Ok(Some(match store {
-        Store::Sqlite(p) => sqlx::query_scalar(all).fetch_all(p).await?,
-        Store::Postgres(p) => sqlx::query_scalar(all).fetch_all(p).await?,
-    }))
+    Ok(Some(on_engine!(store, p => sqlx::query_scalar(all).fetch_all(p).await?)))
 }
 
 /// Whether any event with one of `event_ids` is stored (an index lookup per id on
@@ -46,10 +39,7 @@ pub async fn unknown_sensor(store: &Store, sensor: &str) -> Result<Option<Vec<St
 pub async fn any_event_of(store: &Store, event_ids: &[&str]) -> Result<bool> {
     let sql = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE event_type = $1 LIMIT 1) AS x";
     for id in event_ids {
-        let n: i64 = match store {
-            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
-            Store::Postgres(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?,
-        };
+        let n: i64 = on_engine!(store, p => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?);
         if n > 0 {
             return Ok(true);
         }
@@ -61,26 +51,7 @@ pub async fn any_event_of(store: &Store, event_ids: &[&str]) -> Result<bool> {
 /// reports them (`pragma_table_info`, `information_schema.columns`): what the catalog, the
 /// ingest writer and the transfer are checked against.
 pub async fn schema_columns(store: &Store) -> Result<Vec<(String, Vec<String>)>> {
-    let rows: Vec<(String, String)> = match store {
-        Store::Sqlite(p) => {
-            sqlx::query_as(
-                "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, c.cid",
-            )
-            .fetch_all(p)
-            .await?
-        }
-        Store::Postgres(p) => {
-            sqlx::query_as(
-                "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c \
-                 JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
-                 WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
-                 ORDER BY c.table_name, c.ordinal_position",
-            )
-            .fetch_all(p)
-            .await?
-        }
-    };
+    let rows: Vec<(String, String)> = on_engine!(store, p, E => sqlx::query_as(E::TABLE_COLUMNS).fetch_all(p).await?);
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for (t, c) in rows {
         match out.last_mut() {

@@ -5,11 +5,11 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgConnection;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Row};
 
+use super::engine::{lock_key, Engine};
 use super::Store;
+use crate::on_engine;
 use crate::sql::ViewSql;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,12 +47,6 @@ impl Definition {
     }
 }
 
-/// The registry's timestamps: timestamptz on PostgreSQL, fixed-width text on SQLite (so text
-/// order is time order, as in every other SQLite table).
-fn sqlite_time(t: &DateTime<Utc>) -> String {
-    crate::time::canonical_text(t)
-}
-
 // Registry SQL shared by both backends: SQLite reads `$1` as a named parameter.
 const FIND: &str = "SELECT definition_hash, refreshed_at FROM view_registry WHERE name = $1";
 const UPSERT: &str = "INSERT INTO view_registry (name, definition_hash, definition, created_at, refreshed_at) \
@@ -64,51 +58,6 @@ const LIST: &str = "SELECT name, definition_hash, refreshed_at, \
 const REGISTERED: &str = "SELECT name, refresh_on_ingest, definition FROM view_registry ORDER BY name";
 const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";
 
-/// The body of `ensure_*` for one backend: in `$tx`, return the last refresh when the view
-/// exists with this definition, else (re)build it and record it with `$now_value` (the
-/// backend's form of the time).
-macro_rules! ensure_in {
-    ($tx:expr, $v:expr, $now_value:expr) => {{
-        let hash = $v.definition_hash();
-        if let Some(r) = sqlx::query(FIND).bind(&$v.name).fetch_optional(&mut *$tx).await? {
-            if r.get::<String, _>(0) == hash {
-                let at: DateTime<Utc> = r.get(1);
-                $tx.commit().await?;
-                return Ok(at);
-            }
-        }
-        sqlx::raw_sql(AssertSqlSafe($v.drop.clone())).execute(&mut *$tx).await?;
-        for s in &$v.statements {
-            sqlx::raw_sql(AssertSqlSafe(s.clone()))
-                .execute(&mut *$tx)
-                .await
-                .with_context(|| format!("creating materialized view {}", $v.name))?;
-        }
-        sqlx::query(UPSERT)
-            .bind(&$v.name)
-            .bind(&hash)
-            .bind(serde_json::to_string(&Definition::of($v))?)
-            .bind($now_value)
-            .execute(&mut *$tx)
-            .await?;
-        $tx.commit().await?;
-    }};
-}
-
-/// When `v` was last refreshed, if it exists with this definition: a plain read, so a
-/// connection that may not write still uses a view that is there.
-async fn current<'c, E>(conn: E, v: &ViewSql) -> Result<Option<DateTime<Utc>>>
-where
-    E: sqlx::Executor<'c>,
-    for<'a> String: sqlx::Decode<'a, E::Database> + sqlx::Type<E::Database> + sqlx::Encode<'a, E::Database>,
-    for<'a> DateTime<Utc>: sqlx::Decode<'a, E::Database> + sqlx::Type<E::Database>,
-    for<'a> <E::Database as sqlx::Database>::Arguments: sqlx::IntoArguments<E::Database>,
-    usize: sqlx::ColumnIndex<<E::Database as sqlx::Database>::Row>,
-{
-    let row = sqlx::query(FIND).bind(v.name.clone()).fetch_optional(conn).await?;
-    Ok(row.filter(|r| r.get::<String, _>(0) == v.definition_hash()).map(|r| r.get(1)))
-}
-
 /// The SQL to run for `c`, and the views it computes inline: each view is used where it is
 /// current, else built; where this connection may not build it (a SELECT-only role, a
 /// standby, a read-only file) the query computes it in a common table expression instead.
@@ -117,55 +66,81 @@ pub struct Prepared {
     pub inlined: Vec<String>,
 }
 
-macro_rules! prepare_with {
-    ($conn:expr, $c:expr, $ensure:ident) => {{
-        let mut inlined = Vec::new();
-        for v in &$c.views {
-            if current(&mut *$conn, v).await?.is_some() {
-                continue;
+/// [`Prepared`] for `c` on `conn`, a connection of `E`'s pool.
+pub(crate) async fn prepare<E: ViewRegistry>(
+    conn: &mut <E::DB as sqlx::Database>::Connection,
+    c: &crate::sql::Compiled,
+) -> Result<Prepared> {
+    let mut inlined = Vec::new();
+    for v in &c.views {
+        if E::current(conn, v).await?.is_some() {
+            continue;
+        }
+        match E::ensure(conn, v).await {
+            Ok(_) => {}
+            Err(e) if super::errors::is_read_only(&e) => inlined.push(v.name.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    let names: Vec<&str> = inlined.iter().map(String::as_str).collect();
+    Ok(Prepared { sql: c.sql_inlining(&names), inlined })
+}
+
+/// The registry reads and writes, on one connection. The same text on both engines
+/// (`registry_impl!`): a generic function would need sqlx's executor bounds spelled out.
+pub(crate) trait ViewRegistry: Engine {
+    /// When `v` was last refreshed, if it exists with this definition: a plain read, so a
+    /// connection that may not write still uses a view that is there.
+    async fn current(conn: &mut <Self::DB as sqlx::Database>::Connection, v: &ViewSql)
+        -> Result<Option<DateTime<Utc>>>;
+    /// Makes sure `v` exists with its current definition (built on first use, rebuilt when
+    /// the report's prefix changed); returns when it was last refreshed.
+    async fn ensure(conn: &mut <Self::DB as sqlx::Database>::Connection, v: &ViewSql) -> Result<DateTime<Utc>>;
+}
+
+macro_rules! registry_impl {
+    ($pool:ty, $conn:ty) => {
+        impl ViewRegistry for $pool {
+            async fn current(conn: &mut $conn, v: &ViewSql) -> Result<Option<DateTime<Utc>>> {
+                let row = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *conn).await?;
+                Ok(row.filter(|r| r.get::<String, _>(0) == v.definition_hash()).map(|r| r.get(1)))
             }
-            match $ensure(&mut *$conn, v).await {
-                Ok(_) => {}
-                Err(e) if super::errors::is_read_only(&e) => inlined.push(v.name.clone()),
-                Err(e) => return Err(e),
+
+            async fn ensure(conn: &mut $conn, v: &ViewSql) -> Result<DateTime<Utc>> {
+                // One creator at a time per view name (SQLite: its one write lock).
+                let mut tx = <$pool>::begin_locked(conn, lock_key(&v.name)).await?;
+                let hash = v.definition_hash();
+                if let Some(r) = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *tx).await? {
+                    if r.get::<String, _>(0) == hash {
+                        let at: DateTime<Utc> = r.get(1);
+                        tx.commit().await?;
+                        return Ok(at);
+                    }
+                }
+                sqlx::raw_sql(AssertSqlSafe(v.drop.clone())).execute(&mut *tx).await?;
+                for s in &v.statements {
+                    sqlx::raw_sql(AssertSqlSafe(s.clone()))
+                        .execute(&mut *tx)
+                        .await
+                        .with_context(|| format!("creating materialized view {}", v.name))?;
+                }
+                let now = Utc::now();
+                sqlx::query(UPSERT)
+                    .bind(&v.name)
+                    .bind(&hash)
+                    .bind(serde_json::to_string(&Definition::of(v))?)
+                    .bind(<$pool>::time(now))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(now)
             }
         }
-        let names: Vec<&str> = inlined.iter().map(String::as_str).collect();
-        Ok(Prepared { sql: $c.sql_inlining(&names), inlined })
-    }};
+    };
 }
 
-/// [`Prepared`] for PostgreSQL.
-pub async fn prepare_pg(conn: &mut PgConnection, c: &crate::sql::Compiled) -> Result<Prepared> {
-    prepare_with!(conn, c, ensure_pg)
-}
-
-/// [`Prepared`] for SQLite.
-pub async fn prepare_sqlite(conn: &mut SqliteConnection, c: &crate::sql::Compiled) -> Result<Prepared> {
-    prepare_with!(conn, c, ensure_sqlite)
-}
-
-/// Makes sure `v` exists with its current definition (built on first use, rebuilt when the
-/// report's prefix changed); returns when it was last refreshed.
-async fn ensure_pg(conn: &mut PgConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
-    let mut tx = conn.begin().await?;
-    // One creator at a time per view name.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&v.name).execute(&mut *tx).await?;
-    let now = Utc::now();
-    ensure_in!(tx, v, now);
-    Ok(now)
-}
-
-/// [`ensure_pg`] for SQLite, where the view is a table (SQLite serialises writers itself).
-async fn ensure_sqlite(conn: &mut SqliteConnection, v: &ViewSql) -> Result<DateTime<Utc>> {
-    // IMMEDIATE: the write lock up front (waiting out the busy timeout). A deferred
-    // transaction that read first fails with "database is locked" when another connection
-    // created the view meanwhile (several first reports at once).
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let now = Utc::now();
-    ensure_in!(tx, v, sqlite_time(&now));
-    Ok(now)
-}
+registry_impl!(sqlx::SqlitePool, sqlx::SqliteConnection);
+registry_impl!(sqlx::PgPool, sqlx::PgConnection);
 
 fn infos<R: Row>(rows: &[R]) -> Vec<ViewInfo>
 where
@@ -181,19 +156,14 @@ where
 
 /// Every registered view.
 pub async fn list(store: &Store) -> Result<Vec<ViewInfo>> {
-    Ok(match store {
-        Store::Postgres(p) => infos(&sqlx::query(LIST).fetch_all(p).await?),
-        Store::Sqlite(p) => infos(&sqlx::query(LIST).fetch_all(p).await?),
-    })
+    Ok(on_engine!(store, p => infos(&sqlx::query(LIST).fetch_all(p).await?)))
 }
 
 /// Refreshes the named views (all when `names` is empty, or only those marked for ingest when
 /// `only_on_ingest`). Returns the names refreshed.
 pub async fn refresh(store: &Store, names: &[String], concurrently: bool, only_on_ingest: bool) -> Result<Vec<String>> {
-    let registered: Vec<(String, bool, String)> = match store {
-        Store::Postgres(p) => sqlx::query_as(REGISTERED).fetch_all(p).await?,
-        Store::Sqlite(p) => sqlx::query_as(REGISTERED).fetch_all(p).await?,
-    };
+    let registered: Vec<(String, bool, String)> =
+        on_engine!(store, p => sqlx::query_as(REGISTERED).fetch_all(p).await?);
     for name in names {
         if !registered.iter().any(|(n, _, _)| n == name) {
             anyhow::bail!(
@@ -209,26 +179,7 @@ pub async fn refresh(store: &Store, names: &[String], concurrently: bool, only_o
         }
         let def = Definition::parse(&name, &def)?;
         let stmts = if concurrently { &def.refresh_concurrently } else { &def.refresh };
-        let ctx = || format!("refreshing {name}");
-        let now = Utc::now();
-        match store {
-            Store::Postgres(p) => {
-                // REFRESH … CONCURRENTLY cannot run inside a transaction block.
-                for s in stmts {
-                    sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(p).await.with_context(ctx)?;
-                }
-                sqlx::query(TOUCH).bind(&name).bind(now).execute(p).await?;
-            }
-            Store::Sqlite(p) => {
-                let mut conn = p.acquire().await?;
-                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                for s in stmts {
-                    sqlx::raw_sql(AssertSqlSafe(s.clone())).execute(&mut *tx).await.with_context(ctx)?;
-                }
-                sqlx::query(TOUCH).bind(&name).bind(sqlite_time(&now)).execute(&mut *tx).await?;
-                tx.commit().await?;
-            }
-        }
+        on_engine!(store, p => p.refresh_view(&name, stmts, TOUCH, Utc::now()).await?);
         done.push(name);
     }
     Ok(done)

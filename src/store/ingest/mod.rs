@@ -8,9 +8,8 @@
 pub mod batch;
 mod commit_order;
 pub mod event;
-pub mod postgres;
+pub mod rows;
 pub mod source;
-pub mod sqlite;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -23,6 +22,8 @@ use tokio::sync::mpsc;
 use self::batch::{Batch, Checkpoint, DeadLetter, SessionKey};
 use self::commit_order::CommitOrder;
 use self::source::{LineReader, Source};
+use crate::on_engine;
+use crate::store::engine::{Engine, FactWriter};
 use crate::store::{migrate, Store};
 
 #[derive(Debug, Clone)]
@@ -142,10 +143,8 @@ fn session_digest(k: &SessionKey) -> u64 {
 /// Ingests `paths` (files, `.gz`, folders, `-`) into `store`, migrating it first if needed.
 pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> Result<IngestStats> {
     let started = Instant::now();
-    if let Store::Postgres(pg) = store {
-        if let Some(why) = crate::store::transfer::unfinished(pg).await? {
-            anyhow::bail!("{why}");
-        }
+    if let Some(why) = on_engine!(store, p => p.unfinished_migration().await?) {
+        anyhow::bail!("{why}");
     }
     migrate::migrate(store).await?;
     let found = source::discover(paths, opts.force)?;
@@ -157,19 +156,29 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
         "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
     );
 
-    let mut idle = Writer::open_lanes(store).await?;
-    let checkpoints = idle[0].checkpoints().await?;
+    let checkpoints = checkpoints(store).await?;
+    on_engine!(store, p => write_all(p.lanes().await?, &sources, checkpoints, found.skipped.len(), found.problems, opts, bar, started).await)
+}
+
+/// Reads `sources` on a thread and writes their batches over `idle`'s connections.
+#[allow(clippy::too_many_arguments)]
+async fn write_all<W: FactWriter>(
+    mut idle: Vec<W>,
+    sources: &[Source],
+    checkpoints: HashMap<String, Checkpoint>,
+    skipped: usize,
+    file_problems: Vec<(String, String)>,
+    opts: &IngestOptions,
+    bar: indicatif::ProgressBar,
+    started: Instant,
+) -> Result<IngestStats> {
     let (tx, mut rx) = mpsc::channel::<Msg>(1);
     let batch_lines = opts.batch_lines.max(1);
-    let reader_sources = sources.clone();
+    let reader_sources = sources.to_vec();
     let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));
 
-    let mut stats = IngestStats {
-        files: sources.len() as u64,
-        skipped_files: found.skipped.len() as u64,
-        file_problems: found.problems,
-        ..Default::default()
-    };
+    let mut stats =
+        IngestStats { files: sources.len() as u64, skipped_files: skipped as u64, file_problems, ..Default::default() };
     // A 64-bit digest per session, not the key itself: a long log touches millions of
     // sessions, and their keys would grow the memory with the file (measured at 10M events).
     let mut touched: HashSet<u64> = HashSet::new();
@@ -187,7 +196,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
                 reading = false;
                 rx.close();
             }
-            Some::<Written>((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
+            Some::<Written<W>>((w, seq, b, out)) = inflight.next(), if !inflight.is_empty() => {
                 let out = out.with_context(|| {
                     format!("writing batch {} of {} (from byte {})", b.number, b.source, b.start_byte)
                 })?;
@@ -260,96 +269,32 @@ async fn stop_requested(stop: Option<tokio::sync::watch::Receiver<bool>>) {
 }
 
 /// A written batch: the connection handed back, the batch's number, the batch, the outcome.
-type Written = (Writer, u64, Batch, Result<BatchOutcome>);
+type Written<W> = (W, u64, Batch, Result<BatchOutcome>);
 
 /// Writes batch `seq` on `w`.
-async fn write_on(mut w: Writer, seq: u64, b: Batch, cps: Vec<Checkpoint>) -> Written {
+async fn write_on<W: FactWriter>(mut w: W, seq: u64, b: Batch, cps: Vec<Checkpoint>) -> Written<W> {
     let out = w.write(&b, &cps).await;
     (w, seq, b, out)
 }
 
-/// PostgreSQL writes batches over this many connections at once: one server backend uses
-/// one core, and it was the ingest's bottleneck while the other core idled a third of the
-/// time (perf). SQLite has one writer at a time, so one lane.
-const PG_LANES: u32 = 2;
-
-/// A connection batches are written through.
-enum Writer {
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-    /// With the name of raw_events' id sequence.
-    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>, String),
-}
-
-impl Writer {
-    async fn open_lanes(store: &Store) -> Result<Vec<Self>> {
-        Ok(match store {
-            Store::Sqlite(p) => vec![Writer::Sqlite(p.acquire().await?)],
-            Store::Postgres(p) => {
-                // Leave a pool of one usable: never wait for a second connection that cannot come.
-                let lanes = PG_LANES.min(p.options().get_max_connections()).max(1);
-                let mut v = Vec::new();
-                for _ in 0..lanes {
-                    let mut c = p.acquire().await?;
-                    let seq = postgres::prepare(&mut c).await?;
-                    v.push(Writer::Postgres(c, seq));
-                }
-                v
-            }
+/// Where every source was read up to, by source name.
+async fn checkpoints(store: &Store) -> Result<HashMap<String, Checkpoint>> {
+    type Row = (String, i64, Vec<u8>, i64, i64);
+    let sql = "SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints";
+    let rows: Vec<Row> = on_engine!(store, p => sqlx::query_as(sql).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|(source_file, offset, head_hash, head_len, lines)| {
+            let cp = Checkpoint {
+                source_file: source_file.clone(),
+                byte_offset: offset as u64,
+                head_hash,
+                head_len: head_len as u64,
+                lines_read: lines as u64,
+            };
+            (source_file, cp)
         })
-    }
-
-    async fn checkpoints(&mut self) -> Result<HashMap<String, Checkpoint>> {
-        type Row = (String, i64, Vec<u8>, i64, i64);
-        let sql = "SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints";
-        let rows: Vec<Row> = match self {
-            Writer::Sqlite(c) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
-            Writer::Postgres(c, _) => sqlx::query_as(sql).fetch_all(&mut **c).await?,
-        };
-        Ok(rows
-            .into_iter()
-            .map(|(source_file, offset, head_hash, head_len, lines)| {
-                let cp = Checkpoint {
-                    source_file: source_file.clone(),
-                    byte_offset: offset as u64,
-                    head_hash,
-                    head_len: head_len as u64,
-                    lines_read: lines as u64,
-                };
-                (source_file, cp)
-            })
-            .collect())
-    }
-
-    async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
-        let sql = "DELETE FROM ingest_checkpoints WHERE source_file = $1";
-        match self {
-            Writer::Sqlite(c) => {
-                sqlx::query(sql).bind(source).execute(&mut **c).await?;
-            }
-            Writer::Postgres(c, _) => {
-                sqlx::query(sql).bind(source).execute(&mut **c).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes `b` and the checkpoints `cps` in one transaction. On PostgreSQL two lanes can
-    /// wait on each other's rows (the same line in both, or the same session); the server
-    /// then cancels one transaction, which is rolled back and written again.
-    async fn write(&mut self, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
-        match self {
-            Writer::Sqlite(c) => sqlite::write_batch(c, b, cps).await,
-            Writer::Postgres(c, seq) => {
-                let mut attempt = 1;
-                loop {
-                    match postgres::write_batch(c, seq, b, cps).await {
-                        Err(e) if attempt < 5 && postgres::is_retryable(&e) => attempt += 1,
-                        other => return other,
-                    }
-                }
-            }
-        }
-    }
+        .collect())
 }
 
 fn send(tx: &mpsc::Sender<Msg>, m: Msg) -> Result<()> {

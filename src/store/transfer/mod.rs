@@ -23,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::mpsc;
 
+use super::postgres::copy::CopyRows;
 use super::{migrate, Store};
 use crate::sql::quote_ident;
 use source::SourceReader;
@@ -361,14 +362,14 @@ async fn top_up(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Ve
                 let mut t = conn.begin().await?;
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", spec.name))).execute(&mut *t).await?;
                 while let Some(chunk) = rx.recv().await {
-                    super::copytext::copy(&mut t, &copy_sql, chunk.data).await?;
+                    super::postgres::copy::copy(&mut t, &copy_sql, chunk.data).await?;
                     rows += chunk.rows;
                 }
                 t.commit().await?;
             } else {
                 while let Some(chunk) = rx.recv().await {
                     let mut t = conn.begin().await?;
-                    super::copytext::copy(&mut t, &copy_sql, chunk.data).await?;
+                    super::postgres::copy::copy(&mut t, &copy_sql, chunk.data).await?;
                     t.commit().await?;
                     rows += chunk.rows;
                 }
@@ -577,10 +578,11 @@ struct Chunk {
 fn read_chunks(mut reader: SourceReader, tx: mpsc::Sender<Chunk>) -> Result<()> {
     let spec = reader.spec();
     while let Some(rows) = reader.next_batch()? {
-        let mut data = Vec::with_capacity(rows.len() * 256);
+        let mut encoded = CopyRows::with_capacity(rows.len() * 256);
         for r in &rows {
-            encode_row(&mut data, r);
+            encode_row(&mut encoded, r);
         }
+        let data = encoded.into_bytes();
         let last_key = spec.key_of(rows.last().expect("a batch is never empty")).to_vec();
         if tx.blocking_send(Chunk { data, rows: rows.len() as u64, last_key }).is_err() {
             return Ok(()); // the writer stopped; its error is the one to report
@@ -726,7 +728,7 @@ async fn copy_part(
     let written: Result<()> = async {
         while let Some(chunk) = rx.recv().await {
             let mut t = conn.begin().await?;
-            super::copytext::copy(&mut t, &copy_sql, chunk.data)
+            super::postgres::copy::copy(&mut t, &copy_sql, chunk.data)
                 .await
                 .with_context(|| format!("copying {}", spec.name))?;
             sqlx::query(
@@ -810,6 +812,14 @@ async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
 
 /// A migration that has not finished, if the target holds one: ingesting into or reporting
 /// from a half-copied database would be silently partial.
+/// The target database `url` names, which must be a PostgreSQL server.
+pub async fn connect_target(url: &str, opts: &super::ConnectOptions) -> Result<PgPool> {
+    match Store::connect(url, opts).await? {
+        Store::Postgres(dst) => Ok(dst),
+        Store::Sqlite(_) => bail!("--to must be a PostgreSQL URL (postgres://…), not {url}"),
+    }
+}
+
 pub async fn unfinished(dst: &PgPool) -> Result<Option<String>> {
     Ok(load_state(dst).await?.filter(|s| s.status != "complete").map(|s| {
         format!(

@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::store::copytext::CopyRow;
 use crate::store::ingest::event::escape_nul;
+use crate::store::postgres::copy::CopyRows;
 
 /// The PostgreSQL type a column converts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,8 +387,7 @@ fn json_text(s: &str) -> Result<String, String> {
 }
 
 /// Appends a converted row to a COPY buffer.
-pub fn encode_row(buf: &mut Vec<u8>, row: &[Cell]) {
-    let mut w = CopyRow::new(buf);
+pub fn encode_row(w: &mut CopyRows, row: &[Cell]) {
     for c in row {
         match c {
             Cell::Null => w.null(),

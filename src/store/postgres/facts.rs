@@ -10,13 +10,16 @@ use chrono::Utc;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
-use super::batch::{
+use sqlx::pool::PoolConnection;
+
+use super::copy::{copy, CopyRows};
+use crate::store::engine::{FactWriter, FORGET_CHECKPOINT};
+use crate::store::ingest::batch::{
     plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DATA_CHANGED, DEAD_LETTER_COLUMNS,
     LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
 };
-use super::event::Fact;
-use super::BatchOutcome;
-use crate::store::copytext::{copy, CopyRow};
+use crate::store::ingest::rows;
+use crate::store::ingest::BatchOutcome;
 
 /// PostgreSQL allows 65,535 bound parameters per statement.
 const MAX_PARAMS: usize = 60_000;
@@ -38,34 +41,52 @@ static SESSION_UPSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Per-connection setup; returns the name of raw_events' id sequence (looked up once: as a
+/// A writer connection, with the name of raw_events' id sequence (looked up once: as a
 /// function of every row, `pg_get_serial_sequence` cost 5% of ingest time).
-pub async fn prepare(conn: &mut PgConnection) -> Result<String> {
-    sqlx::raw_sql(STAGE_DDL).execute(&mut *conn).await?;
-    let seq: Option<String> =
-        sqlx::query_scalar("SELECT pg_get_serial_sequence('raw_events', 'id')").fetch_one(&mut *conn).await?;
-    seq.ok_or_else(|| anyhow::anyhow!("raw_events.id has no sequence"))
+pub struct Lane(PoolConnection<sqlx::Postgres>, String);
+
+impl Lane {
+    /// A connection of `pool`, with its staging tables.
+    pub async fn open(pool: &sqlx::PgPool) -> Result<Self> {
+        let mut conn = pool.acquire().await?;
+        sqlx::raw_sql(STAGE_DDL).execute(&mut *conn).await?;
+        let seq: Option<String> =
+            sqlx::query_scalar("SELECT pg_get_serial_sequence('raw_events', 'id')").fetch_one(&mut *conn).await?;
+        let seq = seq.ok_or_else(|| anyhow::anyhow!("raw_events.id has no sequence"))?;
+        Ok(Lane(conn, seq))
+    }
+}
+
+impl FactWriter for Lane {
+    /// Two lanes can wait on each other's rows (the same line in both, or the same
+    /// session); the server then cancels one transaction, which is rolled back and written
+    /// again.
+    async fn write(&mut self, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
+        let mut attempt = 1;
+        loop {
+            match write_batch(&mut self.0, &self.1, b, cps).await {
+                Err(e) if attempt < 5 && is_retryable(&e) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
+        sqlx::query(FORGET_CHECKPOINT).bind(source).execute(&mut *self.0).await?;
+        Ok(())
+    }
 }
 
 fn raw_rows(b: &Batch, ids: Option<&[i64]>) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(b.events.iter().map(|e| e.payload.len() + 180).sum());
+    let mut out = CopyRows::with_capacity(b.events.iter().map(|e| e.payload.len() + 180).sum());
     for (i, e) in b.events.iter().enumerate() {
-        let mut row = CopyRow::new(&mut buf);
         if let Some(ids) = ids {
-            row.int(ids[i]);
+            rows::RowSink::int(&mut out, ids[i]);
         }
-        row.text(e.session_id.as_deref())
-            .text(Some(&e.event_type))
-            .text(Some(&e.ts_text))
-            .text(e.src_ip.as_deref())
-            .text(Some(&e.sensor))
-            .text(Some(&e.payload))
-            .text(Some(&b.source))
-            .int(e.offset as i64)
-            .bytea(&e.hash)
-            .end();
+        rows::raw_event(&mut out, &b.source, e);
+        out.end();
     }
-    buf
+    out.into_bytes()
 }
 
 /// Inserts the batch's events, skipping any already stored; returns the new events' ids
@@ -122,94 +143,37 @@ fn is_unique_violation(e: &anyhow::Error) -> bool {
 }
 
 /// A deadlock or serialization failure: the transaction was rolled back and may be retried.
-pub fn is_retryable(e: &anyhow::Error) -> bool {
+fn is_retryable(e: &anyhow::Error) -> bool {
     matches!(sqlstate(e).as_deref(), Some("40P01" | "40001"))
 }
 
 /// Writes `b` and the checkpoints `cps` in one transaction.
-pub async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
+async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
     let mut tx = conn.begin().await?;
     let new_ids = insert_events(&mut tx, b, id_seq).await?;
     let p = plan(b, &new_ids);
 
-    let mut buf = Vec::new();
-    for (id, e) in &p.logins {
-        let Some(Fact::Login { username, password, success }) = &e.fact else { continue };
-        CopyRow::new(&mut buf)
-            .int(*id)
-            .text(e.session_id.as_deref())
-            .text(Some(&e.ts_text))
-            .text(Some(&e.sensor))
-            .text(e.src_ip.as_deref())
-            .text(username.as_deref())
-            .text(password.as_deref())
-            .boolean(*success)
-            .end();
+    for (facts, table, columns) in [
+        (&p.logins, "logins", LOGIN_COLUMNS),
+        (&p.commands, "commands", COMMAND_COLUMNS),
+        (&p.transfers, "downloads", TRANSFER_COLUMNS),
+    ] {
+        let mut out = CopyRows::default();
+        for (id, e) in facts {
+            if rows::fact(&mut out, *id, e) {
+                out.end();
+            }
+        }
+        copy(&mut tx, &format!("COPY {table} ({columns}) FROM STDIN"), out.into_bytes()).await?;
     }
-    copy(&mut tx, &format!("COPY logins ({LOGIN_COLUMNS}) FROM STDIN"), buf).await?;
-    let mut buf = Vec::new();
-    for (id, e) in &p.commands {
-        let Some(Fact::Command { input, failed }) = &e.fact else { continue };
-        CopyRow::new(&mut buf)
-            .int(*id)
-            .text(e.session_id.as_deref())
-            .text(Some(&e.ts_text))
-            .text(Some(&e.sensor))
-            .text(e.src_ip.as_deref())
-            .text(Some(input))
-            .boolean(*failed)
-            .end();
-    }
-    copy(&mut tx, &format!("COPY commands ({COMMAND_COLUMNS}) FROM STDIN"), buf).await?;
-    let mut buf = Vec::new();
-    for (id, e) in &p.transfers {
-        let Some(Fact::Transfer { url, shasum, outfile, direction }) = &e.fact else { continue };
-        CopyRow::new(&mut buf)
-            .int(*id)
-            .text(e.session_id.as_deref())
-            .text(Some(&e.ts_text))
-            .text(Some(&e.sensor))
-            .text(e.src_ip.as_deref())
-            .text(url.as_deref())
-            .text(shasum.as_deref())
-            .text(outfile.as_deref())
-            .text(Some(direction.as_str()))
-            .end();
-    }
-    copy(&mut tx, &format!("COPY downloads ({TRANSFER_COLUMNS}) FROM STDIN"), buf).await?;
-
     // Session pieces go through COPY too: as one multi-row INSERT of 21 bound columns,
     // parsing and binding the statement cost the server more than running it (statement log).
-    let mut buf = Vec::new();
-    for ((sensor, sid), d) in &p.sessions {
-        let mut row = CopyRow::new(&mut buf);
-        row.text(Some(sensor)).text(Some(sid)).text(d.src_ip.as_deref()).text(d.protocol.as_deref());
-        for t in [&d.first_event_at, &d.last_event_at] {
-            match t {
-                Some(t) => row.ts(t),
-                None => row.null(),
-            };
-        }
-        match d.duration_s {
-            Some(f) => row.float(f),
-            None => row.null(),
-        };
-        row.int(d.event_count)
-            .int(d.command_count)
-            .int(d.failed_command_count)
-            .int(d.login_attempts)
-            .int(d.login_failures)
-            .boolean(d.login_success)
-            .text(d.username.as_deref())
-            .int(d.download_count)
-            .int(d.upload_count)
-            .text(d.client_version.as_deref())
-            .text(d.hassh.as_deref())
-            .boolean(d.closed)
-            .boolean(d.vt_flagged)
-            .boolean(d.dshield_flagged)
-            .end();
+    let mut out = CopyRows::default();
+    for (key, d) in &p.sessions {
+        rows::session(&mut out, key, d);
+        out.end();
     }
+    let buf = out.into_bytes();
     if !buf.is_empty() {
         copy(&mut tx, &format!("COPY stage_sessions ({}) FROM STDIN", SESSION_COLUMNS.join(", ")), buf).await?;
         sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).execute(&mut *tx).await?;

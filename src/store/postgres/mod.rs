@@ -1,0 +1,221 @@
+//! PostgreSQL: connecting to a server, and everything the store does PostgreSQL's way
+//! ([`Engine`]).
+
+pub mod copy;
+pub mod facts;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::connect::ConnectOptions;
+use super::disk::{free_at, Disk};
+use super::engine::{BoundQuery, Engine};
+use super::migrate::Migration;
+use crate::report::Value;
+use crate::sql::Compiled;
+
+/// Connects to the server `url` names, with the real cause when it cannot.
+pub async fn open(url: &str, opts: &ConnectOptions) -> Result<PgPool> {
+    let pg = PgConnectOptions::from_str(url).map_err(|e| anyhow!("invalid PostgreSQL URL: {e}"))?;
+    let target = describe(&pg);
+    // Probe with one connection first: a pool reports a refused connection only as a
+    // time-out, and the operator needs the real cause.
+    match tokio::time::timeout(opts.connect_timeout, PgConnection::connect_with(&pg)).await {
+        Err(_) => {
+            return Err(anyhow!("cannot connect to PostgreSQL at {target}: timed out after {:?}", opts.connect_timeout))
+        }
+        Ok(Err(e)) => return Err(anyhow!("cannot connect to PostgreSQL at {target}: {}", cause(&e, &pg))),
+        Ok(Ok(conn)) => drop(conn),
+    }
+    PgPoolOptions::new()
+        .max_connections(opts.pool_size.max(1))
+        .acquire_timeout(opts.connect_timeout)
+        .connect_with(pg)
+        .await
+        .map_err(|e| anyhow!("cannot connect to PostgreSQL at {target}: {}", super::errors::words(&e)))
+}
+
+fn describe(pg: &PgConnectOptions) -> String {
+    match pg.get_socket() {
+        Some(sock) => format!("socket {} port {}", sock.display(), pg.get_port()),
+        None => format!("{}:{}", pg.get_host(), pg.get_port()),
+    }
+}
+
+/// Why a PostgreSQL connection failed, with the way out where there is one.
+fn cause(e: &sqlx::Error, pg: &PgConnectOptions) -> String {
+    match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+            let name = pg.get_database().unwrap_or("cowrie");
+            format!("{} (create it with `createdb {name}`, or `CREATE DATABASE {name}` in psql)", db.message())
+        }
+        // Something answered on the port, but not in PostgreSQL's protocol (an HTTP or SSH
+        // server, say). sqlx opens with a TLS request; a server that answers it with anything
+        // but PostgreSQL's one-byte reply breaks the handshake or the connection.
+        sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) | sqlx::Error::Tls(_) => {
+            format!("the server on that port answered, but it is not PostgreSQL ({})", super::errors::words(e))
+        }
+        sqlx::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) =>
+        {
+            format!("the server on that port answered, but it is not PostgreSQL ({io})")
+        }
+        _ => super::errors::words(e),
+    }
+}
+
+macro_rules! migration {
+    ($v:expr, $file:literal) => {
+        Migration::new($v, $file, include_str!(concat!("../../../migrations/postgres/", $file)))
+    };
+}
+
+/// PostgreSQL writes batches over this many connections at once: one server backend uses
+/// one core, and it was the ingest's bottleneck while the other core idled a third of the
+/// time (perf).
+const LANES: u32 = 2;
+
+impl Engine for PgPool {
+    type DB = sqlx::Postgres;
+    type Time = DateTime<Utc>;
+    type Lane = facts::Lane;
+
+    fn migrations() -> Vec<Migration> {
+        vec![
+            migration!(1, "0001_core.sql"),
+            migration!(2, "0002_view_registry.sql"),
+            migration!(3, "0003_payload_indexes.sql"),
+            migration!(4, "0004_sensor_time_index.sql"),
+            migration!(5, "0005_partial_payload_indexes.sql"),
+            migration!(6, "0006_narrow_payload_gin.sql"),
+            migration!(7, "0007_data_changes.sql"),
+        ]
+    }
+
+    const TABLE_NAMES: &'static str = "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name";
+    const TABLE_COLUMNS: &'static str =
+        "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c \
+         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+         ORDER BY c.table_name, c.ordinal_position";
+    // Read only: a report never writes, and a standby accepts it.
+    const READ_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const EXPLAIN: (&'static str, usize) = ("EXPLAIN (ANALYZE, BUFFERS) ", 0);
+
+    fn time(t: DateTime<Utc>) -> DateTime<Utc> {
+        t
+    }
+    fn time_text(t: DateTime<Utc>) -> String {
+        crate::time::canonical_text(&t)
+    }
+    fn full_scan(l: &str) -> Option<&str> {
+        l.split("Seq Scan on ").nth(1)?.split_whitespace().next()
+    }
+
+    fn bind(sql: String, c: &Compiled, binds: &[Value]) -> Result<BoundQuery<sqlx::Postgres>> {
+        Ok(values::bind(sql, c, binds))
+    }
+    fn decode(row: &sqlx::postgres::PgRow, out: &[(String, crate::check::ir::Ty)]) -> Result<Vec<Value>> {
+        values::decode(row, out)
+    }
+
+    async fn begin_locked(conn: &mut PgConnection, key: i64) -> Result<sqlx::Transaction<'_, sqlx::Postgres>> {
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *tx).await?;
+        Ok(tx)
+    }
+
+    async fn refresh_view(&self, name: &str, statements: &[String], touch: &str, now: DateTime<Utc>) -> Result<()> {
+        // REFRESH … CONCURRENTLY cannot run inside a transaction block.
+        for s in statements {
+            sqlx::raw_sql(AssertSqlSafe(s.clone()))
+                .execute(self)
+                .await
+                .with_context(|| format!("refreshing {name}"))?;
+        }
+        sqlx::query(AssertSqlSafe(touch.to_string())).bind(name).bind(now).execute(self).await?;
+        Ok(())
+    }
+
+    async fn server_version(&self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(self).await?;
+        Ok(format!("PostgreSQL {v}"))
+    }
+    async fn table_bytes(&self, table: &str) -> Result<Option<i64>> {
+        Ok(Some(sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)").bind(table).fetch_one(self).await?))
+    }
+    async fn database_bytes(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(self).await?)
+    }
+    async fn integrity(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+    async fn unfinished_migration(&self) -> Result<Option<String>> {
+        super::transfer::unfinished(self).await
+    }
+
+    /// The data directory of a server on this machine (unix socket or loopback, and a role
+    /// that may read `data_directory`), and its `pg_wal`.
+    async fn disk(&self) -> Option<Disk> {
+        let o = self.connect_options();
+        let local = o.get_socket().is_some() || matches!(o.get_host(), "localhost" | "127.0.0.1" | "::1");
+        if !local {
+            return None;
+        }
+        let data: String = sqlx::query_scalar("SHOW data_directory").fetch_one(self).await.ok()?;
+        let data = PathBuf::from(data);
+        // pg_wal may be a link to another disk: the lower of the two counts.
+        let free = [data.clone(), data.join("pg_wal")].iter().filter_map(|d| free_at(d)).min()?;
+        let wal_bytes = sqlx::query_scalar::<_, i64>("SELECT COALESCE(sum(size), 0)::bigint FROM pg_ls_waldir()")
+            .fetch_one(self)
+            .await
+            .ok()
+            .map(|n| n.max(0) as u64);
+        Some(Disk { path: data.display().to_string(), free_bytes: free, wal_bytes })
+    }
+
+    async fn optimize(&self, vacuum: bool) -> Result<()> {
+        let sql = if vacuum { "VACUUM ANALYZE" } else { "ANALYZE" };
+        sqlx::raw_sql(sql).execute(self).await?;
+        Ok(())
+    }
+
+    /// pg_dump's custom format.
+    async fn backup(&self, url: &str, out: &Path) -> Result<()> {
+        let status = std::process::Command::new("pg_dump")
+            .args(["--format=custom", "--no-owner", "--file"])
+            .arg(out)
+            .arg("--dbname")
+            .arg(url)
+            .status();
+        match status {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("pg_dump was not found: install the PostgreSQL client tools (e.g. apt-get install postgresql-client)")
+            }
+            Err(e) => bail!("cannot run pg_dump: {e}"),
+            Ok(s) if !s.success() => bail!("pg_dump failed ({s})"),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn checkpoint_wal(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn lanes(&self) -> Result<Vec<facts::Lane>> {
+        // Leave a pool of one usable: never wait for a second connection that cannot come.
+        let n = LANES.min(self.options().get_max_connections()).max(1);
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(facts::Lane::open(self).await?);
+        }
+        Ok(v)
+    }
+}

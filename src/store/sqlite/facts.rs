@@ -1,0 +1,160 @@
+//! Writing batches to SQLite: one transaction per batch, prepared single-row statements
+//! through rusqlite on the store's own connection.
+//!
+//! sqlx hands every bound value to its worker thread as an owned copy and builds a
+//! multi-row statement per chunk; perf showed its worker thread as the ingest bottleneck,
+//! most of it copying and allocating. rusqlite binds borrowed values straight into a
+//! statement prepared once per batch.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, Statement, Transaction, TransactionBehavior};
+use sqlx::pool::PoolConnection;
+
+use crate::store::engine::{FactWriter, FORGET_CHECKPOINT};
+use crate::store::ingest::batch::{
+    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DATA_CHANGED, DEAD_LETTER_COLUMNS,
+    LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+};
+use crate::store::ingest::rows::{self, RowSink};
+use crate::store::ingest::BatchOutcome;
+use crate::time::canonical_text;
+
+/// SQLite's one writer connection.
+pub struct Lane(pub PoolConnection<sqlx::Sqlite>);
+
+impl FactWriter for Lane {
+    /// Writes `b` and the checkpoints `cps` in one transaction.
+    async fn write(&mut self, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
+        let mut handle = self.0.lock_handle().await?;
+        // SAFETY: `handle` keeps sqlx away from this connection until it is dropped, after
+        // `db`; `from_handle` borrows the connection and never closes it. Both crates link the
+        // same libsqlite3-sys, so the pointer types are one type.
+        let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr())? };
+        // The work is synchronous: the batch is in memory and the database is a local file.
+        let out = write(&db, b, cps);
+        drop(db);
+        out
+    }
+
+    async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
+        sqlx::query(FORGET_CHECKPOINT).bind(source).execute(&mut *self.0).await?;
+        Ok(())
+    }
+}
+
+/// A row's values for a prepared statement, borrowed from the batch where they can be.
+struct Params<'a>(Vec<ToSqlOutput<'a>>);
+
+impl<'a> Params<'a> {
+    /// Runs `stmt` with the row collected, and empties it for the next; the rows changed.
+    fn execute(&mut self, stmt: &mut Statement<'_>) -> rusqlite::Result<usize> {
+        let n = stmt.execute(params_from_iter(self.0.iter()));
+        self.0.clear();
+        n
+    }
+}
+
+impl<'a> RowSink<'a> for Params<'a> {
+    fn int(&mut self, v: i64) {
+        self.0.push(ToSqlOutput::Borrowed(ValueRef::Integer(v)));
+    }
+    fn text(&mut self, v: Option<&'a str>) {
+        self.0.push(ToSqlOutput::Borrowed(v.map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes()))));
+    }
+    fn float(&mut self, v: Option<f64>) {
+        self.0.push(ToSqlOutput::Borrowed(v.map_or(ValueRef::Null, ValueRef::Real)));
+    }
+    fn boolean(&mut self, v: bool) {
+        self.int(v.into());
+    }
+    fn time(&mut self, v: Option<&DateTime<Utc>>) {
+        self.0.push(
+            v.map_or(ToSqlOutput::Borrowed(ValueRef::Null), |t| ToSqlOutput::Owned(SqlValue::Text(canonical_text(t)))),
+        );
+    }
+    fn time_text(&mut self, v: &'a str) {
+        self.text(Some(v));
+    }
+    fn bytes(&mut self, v: &'a [u8]) {
+        self.0.push(ToSqlOutput::Borrowed(ValueRef::Blob(v)));
+    }
+}
+
+fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
+    // IMMEDIATE: take the write lock up front, so a concurrent writer makes this wait (busy
+    // timeout) instead of failing halfway on a lock upgrade.
+    let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
+    let mut new_ids: HashMap<u64, i64> = HashMap::with_capacity(b.events.len());
+    {
+        let mut row = Params(Vec::with_capacity(SESSION_COLUMNS.len()));
+        let mut insert = tx.prepare_cached(&format!(
+            "{} ON CONFLICT (ts, content_hash) DO NOTHING",
+            insert_sql("raw_events", RAW_COLUMNS)
+        ))?;
+        for e in &b.events {
+            rows::raw_event(&mut row, &b.source, e);
+            if row.execute(&mut insert)? == 1 {
+                new_ids.insert(e.offset, tx.last_insert_rowid());
+            }
+        }
+    }
+    let p = plan(b, &new_ids);
+    let mut row = Params(Vec::with_capacity(SESSION_COLUMNS.len()));
+    for (facts, table, columns) in [
+        (&p.logins, "logins", LOGIN_COLUMNS),
+        (&p.commands, "commands", COMMAND_COLUMNS),
+        (&p.transfers, "downloads", TRANSFER_COLUMNS),
+    ] {
+        let mut insert = tx.prepare_cached(&insert_sql(table, columns))?;
+        for (id, e) in facts {
+            if rows::fact(&mut row, *id, e) {
+                row.execute(&mut insert)?;
+            }
+        }
+    }
+    {
+        let mut session = tx.prepare_cached(&format!(
+            "{}{}",
+            insert_sql("sessions", &SESSION_COLUMNS.join(", ")),
+            session_merge_sql("MIN", "MAX")
+        ))?;
+        for (key, d) in &p.sessions {
+            rows::session(&mut row, key, d);
+            row.execute(&mut session)?;
+        }
+    }
+    drop(row);
+    let now = canonical_text(&chrono::Utc::now());
+    let mut dead =
+        tx.prepare_cached(&format!("{} ON CONFLICT DO NOTHING", insert_sql("dead_letters", DEAD_LETTER_COLUMNS)))?;
+    for d in &b.dead {
+        dead.execute(params![b.source.as_str(), d.offset as i64, d.raw.as_str(), d.reason.as_str(), &d.hash[..], now])?;
+    }
+    for cp in cps {
+        tx.prepare_cached(CHECKPOINT_UPSERT)?.execute(params![
+            cp.source_file.as_str(),
+            cp.byte_offset as i64,
+            cp.head_hash.as_slice(),
+            cp.head_len as i64,
+            cp.lines_read as i64,
+            now
+        ])?;
+    }
+    if !new_ids.is_empty() {
+        tx.prepare_cached(DATA_CHANGED)?.execute(params![now])?;
+    }
+    drop(dead);
+    tx.commit()?;
+    Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
+}
+
+/// `INSERT INTO table (columns) VALUES (?1, …)`, one placeholder per column.
+fn insert_sql(table: &str, columns: &str) -> String {
+    let n = columns.split(',').count();
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+    format!("INSERT INTO {table} ({columns}) VALUES ({})", placeholders.join(", "))
+}
