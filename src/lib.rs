@@ -43,6 +43,7 @@ pub mod compile;
 pub mod diag;
 pub mod dsl;
 pub mod gen;
+pub mod progress;
 pub mod report;
 pub mod sql;
 pub mod store;

@@ -43,7 +43,24 @@ impl Task for Silent {
     fn finish(&self) {}
 }
 
-/// The progress a command reports to by default: none.
-pub fn silent() -> Arc<dyn Progress> {
-    Arc::new(Silent)
+/// Where a command reports its progress (none by default).
+#[derive(Clone)]
+pub struct Reporter(pub Arc<dyn Progress>);
+
+impl Default for Reporter {
+    fn default() -> Self {
+        Reporter(Arc::new(Silent))
+    }
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reporter")
+    }
+}
+
+impl Reporter {
+    pub fn start(&self, name: &str, unit: Unit, total: u64, done: u64) -> Arc<dyn Task> {
+        self.0.start(name, unit, total, done)
+    }
 }

@@ -634,3 +634,56 @@ async fn division_by_zero_is_null_on_both_backends() {
     }
     assert_eq!(per_backend[0], per_backend[1]);
 }
+
+/// Records what the library reports through its progress callback.
+#[derive(Default, Clone)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<(String, u64, u64)>>>);
+
+struct RecordedTask(Recorder, usize);
+
+impl cowrieql::progress::Progress for Recorder {
+    fn start(
+        &self,
+        name: &str,
+        _: cowrieql::progress::Unit,
+        total: u64,
+        done: u64,
+    ) -> std::sync::Arc<dyn cowrieql::progress::Task> {
+        let mut v = self.0.lock().unwrap();
+        v.push((name.to_string(), total, done));
+        std::sync::Arc::new(RecordedTask(self.clone(), v.len() - 1))
+    }
+}
+
+impl cowrieql::progress::Task for RecordedTask {
+    fn advance(&self, n: u64) {
+        (self.0).0.lock().unwrap()[self.1].2 += n;
+    }
+    fn note(&self, _: String) {}
+    fn finish(&self) {}
+}
+
+#[tokio::test]
+async fn ingest_reports_progress_through_the_callback_up_to_the_whole_file() {
+    for db in both().await {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..2000)
+            .map(|i| {
+                format!(
+                    "{{\"eventid\":\"cowrie.command.input\",\"timestamp\":\"2025-01-01T00:00:{:02}Z\",\"session\":\"s{i}\",\"src_ip\":\"1.2.3.4\",\"sensor\":\"h\",\"input\":\"ls {i}\"}}\n",
+                    i % 60
+                )
+            })
+            .collect();
+        let path = log_file(&dir, "cowrie.json", &lines);
+        let rec = Recorder::default();
+        let o = IngestOptions {
+            batch_lines: 300,
+            progress: cowrieql::progress::Reporter(std::sync::Arc::new(rec.clone())),
+            ..Default::default()
+        };
+        ingest(&db.store, &[path], &o).await.unwrap();
+        let seen = rec.0.lock().unwrap().clone();
+        assert_eq!(seen, vec![("ingest".to_string(), lines.len() as u64, lines.len() as u64)], "{}", db.label);
+    }
+}

@@ -54,7 +54,7 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
     });
     let opts = IngestOptions {
         batch_lines: args.batch_size,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: super::progress::bars(!args.quiet && std::io::stderr().is_terminal()),
         force: args.force,
         stop: Some(stop_rx),
     };

@@ -6,6 +6,7 @@ mod db;
 mod gen;
 mod ingest;
 mod ops;
+mod progress;
 mod report;
 mod transfer;
 

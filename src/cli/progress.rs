@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::progress::{Progress, Silent, Task, Unit};
+use crate::progress::{Progress, Reporter, Task, Unit};
 
 /// Bars on standard error when `show`, nothing otherwise.
-pub fn bars(show: bool) -> Arc<dyn Progress> {
+pub fn bars(show: bool) -> Reporter {
     if show {
-        Arc::new(Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())))
+        Reporter(Arc::new(Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))))
     } else {
-        Arc::new(Silent)
+        Reporter::default()
     }
 }
 

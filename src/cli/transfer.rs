@@ -65,7 +65,7 @@ pub async fn run(args: &MigrateArgs, connect: &ConnectOptions) -> Result<i32> {
     let opts = TransferOptions {
         batch_size: args.batch_size,
         replace: args.replace,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: super::progress::bars(!args.quiet && std::io::stderr().is_terminal()),
     };
     let r = transfer::transfer(&src, &dst, &opts).await?;
     match args.format {

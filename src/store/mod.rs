@@ -9,7 +9,6 @@ pub mod errors;
 pub mod ingest;
 pub mod migrate;
 pub mod postgres;
-pub mod progress;
 pub mod query;
 pub mod sqlite;
 pub mod tables;

@@ -30,7 +30,7 @@ use crate::store::{migrate, Store};
 pub struct IngestOptions {
     /// Lines per batch (and per transaction).
     pub batch_lines: usize,
-    pub progress: bool,
+    pub progress: crate::progress::Reporter,
     /// Load named files even when their first lines are not JSON.
     pub force: bool,
     /// Set to true to stop: batches in flight commit, nothing more is read (Ctrl-C).
@@ -39,7 +39,7 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { batch_lines: 20_000, progress: false, force: false, stop: None }
+        Self { batch_lines: 20_000, progress: Default::default(), force: false, stop: None }
     }
 }
 
@@ -150,11 +150,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     let found = source::discover(paths, opts.force)?;
     let sources = found.sources;
     let total_bytes: u64 = sources.iter().map(Source::disk_len).sum();
-    let bar = crate::store::progress::bar(
-        opts.progress,
-        total_bytes,
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
-    );
+    let bar = opts.progress.start("ingest", crate::progress::Unit::Bytes, total_bytes, 0);
 
     let checkpoints = checkpoints(store).await?;
     on_engine!(store, p => write_all(p.lanes().await?, &sources, checkpoints, found.skipped.len(), found.problems, opts, bar, started).await)
@@ -169,7 +165,7 @@ async fn write_all<W: FactWriter>(
     skipped: usize,
     file_problems: Vec<(String, String)>,
     opts: &IngestOptions,
-    bar: indicatif::ProgressBar,
+    bar: std::sync::Arc<dyn crate::progress::Task>,
     started: Instant,
 ) -> Result<IngestStats> {
     let (tx, mut rx) = mpsc::channel::<Msg>(1);
@@ -208,8 +204,8 @@ async fn write_all<W: FactWriter>(
                 stats.duplicates += b.events.len() as u64 - out.inserted;
                 stats.dead_letters += b.dead.len() as u64;
                 touched.extend(out.sessions.iter().map(session_digest));
-                bar.inc(b.bytes);
-                bar.set_message(format!("{} events", stats.accepted));
+                bar.advance(b.bytes);
+                bar.note(format!("{} events", stats.accepted));
                 // Freeing a batch's many small strings cost the writer's thread, the slower
                 // of the two, about 4% (perf); another thread can do it.
                 drop(tokio::task::spawn_blocking(move || drop(b)));
@@ -238,7 +234,7 @@ async fn write_all<W: FactWriter>(
                     stats.incomplete += 1;
                     stats.incomplete_files.push(name);
                 }
-                Some(Msg::FileDone(bytes)) => bar.inc(bytes),
+                Some(Msg::FileDone(bytes)) => bar.advance(bytes),
                 None => reading = false,
             },
             else => break,
@@ -252,7 +248,7 @@ async fn write_all<W: FactWriter>(
     // now that everything is stored, every source's final one.
     let mut w = idle.pop().context("no writer connection left")?;
     w.write(&Batch::default(), &order.finish()).await.context("writing the final checkpoints")?;
-    bar.finish_and_clear();
+    bar.finish();
     stats.sessions_touched = touched.len() as u64;
     stats.elapsed = started.elapsed();
     Ok(stats)

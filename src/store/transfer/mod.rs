@@ -16,8 +16,8 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::progress::{Reporter, Task, Unit};
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget};
 use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -36,12 +36,12 @@ pub struct TransferOptions {
     pub batch_size: usize,
     /// Empty a target that already holds cowrieql data instead of refusing it.
     pub replace: bool,
-    pub progress: bool,
+    pub progress: crate::progress::Reporter,
 }
 
 impl Default for TransferOptions {
     fn default() -> Self {
-        Self { batch_size: 20_000, replace: false, progress: false }
+        Self { batch_size: 20_000, replace: false, progress: Default::default() }
     }
 }
 
@@ -283,7 +283,7 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
             let (ix, val) = tokio::join!(
                 async {
                     let t = Instant::now();
-                    rebuild_indexes(dst, opts.progress).await.map(|_| t.elapsed().as_secs_f64())
+                    rebuild_indexes(dst, &opts.progress).await.map(|_| t.elapsed().as_secs_f64())
                 },
                 async {
                     let t = Instant::now();
@@ -477,12 +477,12 @@ async fn drop_indexes(dst: &PgPool, replace: bool) -> Result<()> {
     Ok(())
 }
 
-async fn rebuild_indexes(dst: &PgPool, progress: bool) -> Result<()> {
+async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result<()> {
     let idx: Vec<(String, String)> =
         sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY definition LIKE '%USING gin%' DESC, index_name")
             .fetch_all(dst)
             .await?;
-    let bar = bar(progress, idx.len() as u64, "indexes", "{prefix:>18} {wide_bar} {pos}/{len} {msg}");
+    let bar = progress.start("indexes", Unit::Items, idx.len() as u64, 0);
     // The GIN index takes longest: it goes first, the B-trees share the other lane.
     let queue = std::sync::Mutex::new(std::collections::VecDeque::from(idx));
     let lane = || async {
@@ -491,7 +491,7 @@ async fn rebuild_indexes(dst: &PgPool, progress: bool) -> Result<()> {
         loop {
             let next = queue.lock().expect("queue lock").pop_front();
             let Some((name, def)) = next else { break };
-            bar.set_message(name.clone());
+            bar.note(name.clone());
             // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
             // after a kill during this step harmless.
             let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
@@ -505,14 +505,14 @@ async fn rebuild_indexes(dst: &PgPool, progress: bool) -> Result<()> {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            bar.inc(1);
+            bar.advance(1);
         }
         anyhow::Ok(())
     };
     for r in futures_util::future::join_all((0..LANES).map(|_| lane())).await {
         r?;
     }
-    bar.finish_and_clear();
+    bar.finish();
     for t in TABLES {
         sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", t.name))).execute(dst).await?;
     }
@@ -531,12 +531,6 @@ async fn set_sequences(dst: &PgPool) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-fn bar(progress: bool, len: u64, prefix: &'static str, template: &str) -> ProgressBar {
-    let b = super::progress::bar(progress, len, template);
-    b.set_prefix(prefix);
-    b
 }
 
 /// A key as stored in the progress table: a JSON array of its values.
@@ -637,11 +631,6 @@ async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<
     .fetch_all(dst)
     .await?;
     let mut parts = Vec::new();
-    let multi = indicatif::MultiProgress::with_draw_target(if opts.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
     let mut bars = std::collections::HashMap::new();
     for spec in TABLES {
         let mine: Vec<_> = rows.iter().filter(|r| r.0 == spec.name).collect();
@@ -657,13 +646,7 @@ async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<
                 .bind(spec.name)
                 .fetch_one(dst)
                 .await?;
-        let b = multi.add(bar(
-            opts.progress,
-            total as u64,
-            spec.name,
-            "{prefix:>18} {wide_bar} {human_pos}/{human_len} rows {per_sec} ETA {eta}",
-        ));
-        b.set_position(done as u64);
+        let b = opts.progress.start(spec.name, Unit::Rows, total as u64, done as u64);
         bars.insert(spec.name, b);
         for r in mine {
             parts.push(Part {
@@ -685,14 +668,14 @@ async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<
             let Some(p) = next else { break };
             let b = bars[p.spec.name].clone();
             let t0 = Instant::now();
-            let rows = copy_part(&p, src, &mut conn, opts, &b).await?;
+            let rows = copy_part(&p, src, &mut conn, opts, &*b).await?;
             done.push(TableCopy { table: p.spec.name, rows, seconds: t0.elapsed().as_secs_f64() });
         }
         anyhow::Ok(done)
     };
     let results = futures_util::future::join_all((0..LANES).map(|_| lane())).await;
     for b in bars.values() {
-        b.finish_and_clear();
+        b.finish();
     }
     // Per table: rows of all its parts, the slowest part's time.
     let mut out: Vec<TableCopy> = Vec::new();
@@ -717,7 +700,7 @@ async fn copy_part(
     src: &Source,
     conn: &mut PgConnection,
     opts: &TransferOptions,
-    bar: &ProgressBar,
+    bar: &dyn Task,
 ) -> Result<u64> {
     let spec = p.spec;
     let (tx, mut rx) = mpsc::channel::<Chunk>(2);
@@ -743,7 +726,7 @@ async fn copy_part(
             .await?;
             t.commit().await?;
             rows += chunk.rows;
-            bar.inc(chunk.rows);
+            bar.advance(chunk.rows);
         }
         Ok(())
     }
@@ -805,7 +788,7 @@ async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
     }
     sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(dst).await?;
     // The indexes dropped for the copy come back before the progress tables go.
-    rebuild_indexes(dst, false).await?;
+    rebuild_indexes(dst, &Reporter::default()).await?;
     sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {}", STATE_TABLES.join(", ")))).execute(dst).await?;
     Ok(RollbackReport { dropped_schema: false, tables: names.iter().map(|s| s.to_string()).collect() })
 }
