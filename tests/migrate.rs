@@ -144,3 +144,21 @@ async fn every_migrated_column_is_known_to_the_catalog_the_transfer_and_ingest()
         }
     }
 }
+
+#[tokio::test]
+async fn refusals_are_typed_errors_a_caller_can_match() {
+    use cowrieql::store::errors::StoreError;
+    for db in both().await {
+        try_exec(&db.store, "CREATE TABLE invoices (id BIGINT PRIMARY KEY)".into()).await.unwrap();
+        let e = migrate(&db.store).await.unwrap_err();
+        match e.downcast_ref::<StoreError>() {
+            Some(StoreError::ForeignDatabase(tables)) => assert_eq!(tables, "invoices", "{}", db.label),
+            other => panic!("{}: {other:?} ({e:#})", db.label),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.sqlite").display().to_string();
+    let opts = cowrieql::store::ConnectOptions { create: false, ..Default::default() };
+    let e = Store::connect(&missing, &opts).await.unwrap_err();
+    assert!(matches!(e.downcast_ref::<StoreError>(), Some(StoreError::NoDatabase(p)) if p == &missing), "{e:#}");
+}

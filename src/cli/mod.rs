@@ -119,7 +119,7 @@ impl Cli {
         let store = Store::connect(&self.db, &ConnectOptions { create: false, ..self.connect_options() }).await?;
         if !crate::store::migrate::has_schema(&store).await {
             let shown = self.db.strip_prefix("sqlite://").unwrap_or(&self.db).to_string();
-            return Err(crate::store::connect::NoDatabase(shown).into());
+            return Err(crate::store::errors::StoreError::NoDatabase(shown).into());
         }
         Ok(store)
     }

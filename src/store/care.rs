@@ -118,7 +118,7 @@ pub async fn health(store: &Store) -> Result<Health> {
         }
         h.tables.push((t.to_string(), n, bytes));
     }
-    h.unfinished_migration = on_engine!(store, p => p.unfinished_migration().await?);
+    h.unfinished_migration = on_engine!(store, p => p.unfinished_migration().await?).map(|e| e.to_string());
     h.stale_views = super::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
     h.dead_letter_reasons = super::dead_letters::reasons(store).await?.into_iter().take(5).collect();
     h.newest_dead_letter = super::dead_letters::list(store, Some(1))

@@ -56,12 +56,6 @@ impl Default for ConnectOptions {
     }
 }
 
-/// The database named does not exist, or holds no cowrieql schema: a usage error (exit 2)
-/// with the way out.
-#[derive(Debug, thiserror::Error)]
-#[error("no cowrieql database at {0}: load logs with `cowrieql ingest`, or choose one with --db")]
-pub struct NoDatabase(pub String);
-
 /// `scheme://` of a URL this tool cannot open, instead of taking it for a file name.
 fn unsupported_scheme(url: &str) -> Option<&str> {
     let (scheme, _) = url.split_once("://")?;

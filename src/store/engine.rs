@@ -68,7 +68,7 @@ pub(crate) trait Engine {
     /// SQLite's `quick_check` ("ok" when sound); None where there is none to run.
     async fn integrity(&self) -> Result<Option<String>>;
     /// Why this database may not be used yet (the target of an unfinished migrate-to-postgres).
-    async fn unfinished_migration(&self) -> Result<Option<String>>;
+    async fn unfinished_migration(&self) -> Result<Option<super::errors::StoreError>>;
     /// Free space under the database, when this machine can see it.
     async fn disk(&self) -> Option<super::disk::Disk>;
     async fn optimize(&self, vacuum: bool) -> Result<()>;

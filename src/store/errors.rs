@@ -3,6 +3,31 @@
 
 use sqlx::postgres::PgDatabaseError;
 
+/// The store's refusals that a caller may act on (choose another database, finish a
+/// migration), as types to match rather than texts to compare.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database named does not exist, or holds no cowrieql schema: a usage error with
+    /// the way out.
+    #[error("no cowrieql database at {0}: load logs with `cowrieql ingest`, or choose one with --db")]
+    NoDatabase(String),
+    /// Another application's tables, and no cowrieql schema.
+    #[error(
+        "this database already holds tables of something else ({0}) and no cowrieql schema: \
+         choose another database with --db, or add cowrieql's tables to it with --init"
+    )]
+    ForeignDatabase(String),
+    /// The target of a migrate-to-postgres that has not finished.
+    #[error(
+        "this database is the target of an unfinished migrate-to-postgres from {source_file} (status {status}); \
+         run migrate-to-postgres again to finish it, or --rollback to remove it"
+    )]
+    UnfinishedMigration { source_file: String, status: String },
+    /// migrate-to-postgres was given a target that is not a PostgreSQL server.
+    #[error("--to must be a PostgreSQL URL (postgres://…), not {0}")]
+    NotPostgres(String),
+}
+
 /// The first driver error in `e`'s chain.
 fn driver_error(e: &anyhow::Error) -> Option<&sqlx::Error> {
     e.chain().find_map(|c| c.downcast_ref::<sqlx::Error>())

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use sqlx::AssertSqlSafe;
 
 use super::engine::Engine;
+use super::errors::StoreError;
 use super::{Backend, Store};
 use crate::on_engine;
 
@@ -149,12 +150,8 @@ pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
         let foreign: Vec<&String> = tables.iter().filter(|n| !n.starts_with("cowrieql_")).collect();
         if !foreign.is_empty() {
             let shown: Vec<&str> = foreign.iter().take(5).map(|s| s.as_str()).collect();
-            bail!(
-                "this database already holds tables of something else ({}{}) and no cowrieql schema: \
-                 choose another database with --db, or add cowrieql's tables to it with --init",
-                shown.join(", "),
-                if foreign.len() > 5 { ", …" } else { "" }
-            );
+            let more = if foreign.len() > 5 { ", …" } else { "" };
+            return Err(StoreError::ForeignDatabase(format!("{}{more}", shown.join(", "))).into());
         }
     }
     migrate_with(store, &builtin(store.backend())).await

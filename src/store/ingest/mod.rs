@@ -143,8 +143,8 @@ fn session_digest(k: &SessionKey) -> u64 {
 /// Ingests `paths` (files, `.gz`, folders, `-`) into `store`, migrating it first if needed.
 pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> Result<IngestStats> {
     let started = Instant::now();
-    if let Some(why) = on_engine!(store, p => p.unfinished_migration().await?) {
-        anyhow::bail!("{why}");
+    if let Some(refusal) = on_engine!(store, p => p.unfinished_migration().await?) {
+        return Err(refusal.into());
     }
     migrate::migrate(store).await?;
     let found = source::discover(paths, opts.force)?;

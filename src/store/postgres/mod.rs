@@ -157,8 +157,8 @@ impl Engine for PgPool {
     async fn integrity(&self) -> Result<Option<String>> {
         Ok(None)
     }
-    async fn unfinished_migration(&self) -> Result<Option<String>> {
-        super::transfer::unfinished(self).await
+    async fn unfinished_migration(&self) -> Result<Option<super::errors::StoreError>> {
+        super::transfer::unfinished_error(self).await
     }
 
     /// The data directory of a server on this machine (unix socket or loopback, and a role

@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::connect::{ConnectOptions, NoDatabase};
+use super::connect::ConnectOptions;
 use super::disk::{free_at, Disk};
 use super::engine::{BoundQuery, Engine};
+use super::errors::StoreError;
 use super::migrate::Migration;
 use crate::report::Value;
 use crate::sql::Compiled;
@@ -25,7 +26,7 @@ pub async fn open(url: &str, opts: &ConnectOptions) -> Result<SqlitePool> {
     let path = sq.get_filename().display().to_string();
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if !opts.create && !in_memory && !sq.get_filename().exists() {
-        return Err(NoDatabase(path).into());
+        return Err(StoreError::NoDatabase(path).into());
     }
     // A file this process may only read opens read-only (reports run; writes fail
     // with SQLite's "readonly database", and materialized views are computed inline).
@@ -175,7 +176,7 @@ impl Engine for SqlitePool {
         let rows = sqlx::query("PRAGMA quick_check").fetch_all(self).await?;
         Ok(Some(rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>().join("; ")))
     }
-    async fn unfinished_migration(&self) -> Result<Option<String>> {
+    async fn unfinished_migration(&self) -> Result<Option<StoreError>> {
         Ok(None)
     }
 

@@ -16,6 +16,7 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::errors::StoreError;
 use crate::progress::{Reporter, Task, Unit};
 use anyhow::{anyhow, bail, Context, Result};
 use sqlx::postgres::{PgConnection, PgPool};
@@ -799,16 +800,18 @@ async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
 pub async fn connect_target(url: &str, opts: &super::ConnectOptions) -> Result<PgPool> {
     match Store::connect(url, opts).await? {
         Store::Postgres(dst) => Ok(dst),
-        Store::Sqlite(_) => bail!("--to must be a PostgreSQL URL (postgres://…), not {url}"),
+        Store::Sqlite(_) => Err(StoreError::NotPostgres(url.to_string()).into()),
     }
 }
 
 pub async fn unfinished(dst: &PgPool) -> Result<Option<String>> {
-    Ok(load_state(dst).await?.filter(|s| s.status != "complete").map(|s| {
-        format!(
-            "this database is the target of an unfinished migrate-to-postgres from {} (status {}); \
-             run migrate-to-postgres again to finish it, or --rollback to remove it",
-            s.source, s.status
-        )
-    }))
+    Ok(unfinished_error(dst).await?.map(|e| e.to_string()))
+}
+
+/// [`unfinished`] as the error a command refuses with.
+pub async fn unfinished_error(dst: &PgPool) -> Result<Option<StoreError>> {
+    Ok(load_state(dst)
+        .await?
+        .filter(|s| s.status != "complete")
+        .map(|s| StoreError::UnfinishedMigration { source_file: s.source, status: s.status }))
 }
