@@ -547,3 +547,62 @@ fn an_undeclared_parameter_points_at_its_first_use() {
     assert_eq!(caret.find('^'), Some(col), "{e}");
     assert_eq!(caret.matches('^').count(), "$sens".len(), "{e}");
 }
+
+/// The sample's own week for the reports that take a window (a `last N` window reaching back
+/// years would snapshot years of empty hours).
+fn sample_params(name: &str, sample: &Corpus) -> Vec<(String, String)> {
+    match params_for(name, sample) {
+        p if p.iter().any(|(k, _)| k == "window") => common::p(&[("window", "2025-09-15..2025-09-21")]),
+        p => p,
+    }
+}
+
+/// Every built-in report pinned down by snapshots: its SQL per dialect, its result rows over
+/// the shipped sample (the same on both backends, so a bug they share still shows as a
+/// change), and its text, markdown, html and json renderings.
+/// `INSTA_UPDATE=always cargo test --test reports snapshot` rewrites them; review with git diff.
+#[tokio::test]
+async fn builtin_reports_match_their_snapshots_over_the_sample() {
+    let dbs = both().await;
+    let sample = Corpus { name: "sample", paths: vec![fixture("sample")] };
+    for db in &dbs {
+        ingest(&db.store, &sample.paths, &Default::default()).await.unwrap();
+    }
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+    for name in builtin::builtin_names() {
+        let report = builtin::builtin(name).unwrap().unwrap();
+        for d in cowrieql::sql::all_dialects() {
+            let compiled = cowrieql::report::run::compile_report(&report, d).unwrap();
+            let sql: Vec<String> = compiled.iter().map(|c| c.sql.clone()).collect();
+            insta::assert_snapshot!(format!("report_sql@{name}.{}", d.name()), sql.join(";\n\n-- next query\n"));
+        }
+        let mut results = Vec::new();
+        for db in &dbs {
+            let mut r = run(&db.store, &report, &sample_params(name, &sample), now).await.unwrap();
+            // What changes from run to run (and names the backend) is pinned.
+            r.generated_at = now;
+            r.backend = "sqlite";
+            for v in &mut r.views {
+                v.refreshed_at = now;
+            }
+            results.push(r);
+        }
+        let rows = |r: &cowrieql::report::run::ReportResult| -> String {
+            r.results
+                .iter()
+                .map(|q| {
+                    let cols: Vec<&str> = q.columns.iter().map(|(c, _)| c.as_str()).collect();
+                    let body: Vec<String> = q.rows.iter().map(|row| format!("{row:?}")).collect();
+                    format!("## {} ({})\n{}", q.name, cols.join(", "), body.join("\n"))
+                })
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        };
+        assert_eq!(rows(&results[0]), rows(&results[1]), "{name}: SQLite and PostgreSQL rows differ");
+        insta::assert_snapshot!(format!("report_rows@{name}"), rows(&results[0]));
+        for f in [Format::Text, Format::Markdown, Format::Html, Format::Json] {
+            let out = render(&results[0], f, report.templates.get(f.name()).map(String::as_str), None).unwrap();
+            insta::assert_snapshot!(format!("report_{}@{name}", f.name()), out);
+        }
+    }
+}
