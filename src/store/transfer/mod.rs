@@ -9,8 +9,11 @@
 //! Progress lives on the target in `cowrieql_transfer*` tables; status moves through
 //! prepared → copying → indexing → validating → complete.
 
+mod indexes;
+mod lanes;
 mod source;
 pub mod spec;
+mod state;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -19,16 +22,19 @@ use std::time::Instant;
 use super::errors::StoreError;
 use crate::progress::{Reporter, Task, Unit};
 use anyhow::{anyhow, bail, Context, Result};
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Connection};
 use tokio::sync::mpsc;
 
 use super::postgres::copy::CopyRows;
 use super::{migrate, Store};
 use crate::sql::quote_ident;
+use indexes::*;
+use lanes::*;
 use source::SourceReader;
 use spec::{encode_row, Cell, Kind, TableSpec, TABLES};
+use state::*;
 pub use validate::{validate, TableCheck, Validation};
 
 #[derive(Debug, Clone)]
@@ -80,42 +86,6 @@ impl TransferReport {
     }
 }
 
-/// What the target's `cowrieql_transfer` row says.
-#[derive(Debug, Clone)]
-struct State {
-    source: String,
-    created_schema: bool,
-    /// The first run was told to empty the target (a resumed run still must, if it had not).
-    replace: bool,
-    status: String,
-}
-
-const STATE_DDL: &str = "
-CREATE TABLE IF NOT EXISTS cowrieql_transfer (
-    id             int PRIMARY KEY CHECK (id = 1),
-    source         text        NOT NULL,
-    created_schema boolean     NOT NULL,
-    replace_target boolean     NOT NULL,
-    status         text        NOT NULL,
-    started_at     timestamptz NOT NULL,
-    finished_at    timestamptz
-);
-CREATE TABLE IF NOT EXISTS cowrieql_transfer_tables (
-    table_name  text    NOT NULL,
-    part        int     NOT NULL,
-    upto        bigint,
-    last_key    text,
-    rows_copied bigint  NOT NULL DEFAULT 0,
-    done        boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (table_name, part)
-);
-CREATE TABLE IF NOT EXISTS cowrieql_transfer_indexes (
-    index_name text PRIMARY KEY,
-    definition text NOT NULL
-);";
-
-const STATE_TABLES: &[&str] = &["cowrieql_transfer_indexes", "cowrieql_transfer_tables", "cowrieql_transfer"];
-
 /// The SQLite database being moved.
 pub struct Source {
     pub path: PathBuf,
@@ -145,28 +115,6 @@ pub async fn open_source(path: &Path) -> Result<Source> {
         );
     }
     Ok(Source { path: path.to_path_buf(), pool })
-}
-
-async fn exists(pg: &PgPool, table: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(table).fetch_one(pg).await?)
-}
-
-async fn load_state(pg: &PgPool) -> Result<Option<State>> {
-    if !exists(pg, "cowrieql_transfer").await? {
-        return Ok(None);
-    }
-    let row = sqlx::query("SELECT source, created_schema, replace_target, status FROM cowrieql_transfer WHERE id = 1")
-        .fetch_optional(pg)
-        .await?;
-    Ok(row.map(|r| State { source: r.get(0), created_schema: r.get(1), replace: r.get(2), status: r.get(3) }))
-}
-
-async fn set_status(pg: &PgPool, status: &str) -> Result<()> {
-    sqlx::query("UPDATE cowrieql_transfer SET status = $1, finished_at = CASE WHEN $1 = 'complete' THEN now() END")
-        .bind(status)
-        .execute(pg)
-        .await?;
-    Ok(())
 }
 
 /// Tables of ours on the target that hold rows.
@@ -218,13 +166,13 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
     let started = Instant::now();
     let source = source_id(&src.path);
     let state = load_state(dst).await?;
-    let resumed = state.as_ref().is_some_and(|s| s.status != "complete");
+    let resumed = state.as_ref().is_some_and(|s| s.status != Status::Complete);
     if let Some(s) = &state {
         if s.source != source {
             bail!(
                 "the target holds a migration from {} (status {}); finish it with --from {} or remove it with --rollback",
                 s.source,
-                s.status,
+                s.status.as_str(),
                 s.source
             );
         }
@@ -247,12 +195,12 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
     let mut status = match &state {
         None => {
             prepare_fresh(src, dst, &source, opts.replace).await?;
-            "prepared".to_string()
+            Status::Prepared
         }
-        Some(s) => s.status.clone(),
+        Some(s) => s.status,
     };
     let mut validated = false;
-    if status == "complete" {
+    if status == Status::Complete {
         report.already_complete = true;
         // The source may have grown since (a gradual switch-over keeps loading into SQLite):
         // when the copy no longer matches, bring it up to date, then compare again.
@@ -265,19 +213,19 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
         }
         report.validate_seconds = t0.elapsed().as_secs_f64();
     }
-    if status == "prepared" {
+    if status == Status::Prepared {
         drop_indexes(dst, opts.replace || state.as_ref().is_some_and(|s| s.replace)).await?;
-        status = "copying".into();
+        status = Status::Copying;
     }
-    if status == "copying" {
+    if status == Status::Copying {
         let t0 = Instant::now();
         report.tables = copy_all(src, dst, opts).await?;
-        set_status(dst, "indexing").await?;
-        status = "indexing".into();
+        set_status(dst, Status::Indexing).await?;
+        status = Status::Indexing;
         report.copy_seconds = t0.elapsed().as_secs_f64();
     }
     let validated = validated
-        || if status == "indexing" {
+        || if status == Status::Indexing {
             // Index builds (one core for the GIN index alone) and the comparison (reads only)
             // run side by side: neither needs the other.
             set_sequences(dst).await?;
@@ -295,7 +243,7 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
             let (v, secs) = val?;
             report.validation = v;
             report.validate_seconds = secs;
-            set_status(dst, "validating").await?;
+            set_status(dst, Status::Validating).await?;
             true
         } else {
             false
@@ -306,7 +254,7 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
         report.validate_seconds = t0.elapsed().as_secs_f64();
     }
     if report.validation.ok() && !report.already_complete {
-        set_status(dst, "complete").await?;
+        set_status(dst, Status::Complete).await?;
     }
     report.total_seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -450,300 +398,6 @@ async fn prepare_fresh(src: &Source, dst: &PgPool, source: &str, replace: bool) 
     Ok(())
 }
 
-/// Records and drops the secondary indexes of the copied tables (primary keys stay: ids
-/// arrive in order). With `replace`, empties the tables in the same transaction.
-async fn drop_indexes(dst: &PgPool, replace: bool) -> Result<()> {
-    let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
-    let mut tx = dst.begin().await?;
-    if replace {
-        sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(&mut *tx).await?;
-    }
-    sqlx::query(
-        "INSERT INTO cowrieql_transfer_indexes (index_name, definition) \
-         SELECT indexname, indexdef FROM pg_indexes \
-         WHERE schemaname = current_schema() AND tablename = ANY($1) \
-           AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype = 'p') \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&names)
-    .execute(&mut *tx)
-    .await?;
-    let idx: Vec<String> =
-        sqlx::query_scalar("SELECT index_name FROM cowrieql_transfer_indexes").fetch_all(&mut *tx).await?;
-    for i in idx {
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX IF EXISTS {}", quote_ident(&i)))).execute(&mut *tx).await?;
-    }
-    sqlx::query("UPDATE cowrieql_transfer SET status = 'copying'").execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result<()> {
-    let idx: Vec<(String, String)> =
-        sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY definition LIKE '%USING gin%' DESC, index_name")
-            .fetch_all(dst)
-            .await?;
-    let bar = progress.start("indexes", Unit::Items, idx.len() as u64, 0);
-    // The GIN index takes longest: it goes first, the B-trees share the other lane.
-    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(idx));
-    let lane = || async {
-        let mut conn = dst.acquire().await?;
-        sqlx::query("SET maintenance_work_mem = '128MB'").execute(&mut *conn).await?;
-        loop {
-            let next = queue.lock().expect("queue lock").pop_front();
-            let Some((name, def)) = next else { break };
-            bar.note(name.clone());
-            // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
-            // after a kill during this step harmless.
-            let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
-            let mut tx = conn.begin().await?;
-            sqlx::raw_sql(AssertSqlSafe(def))
-                .execute(&mut *tx)
-                .await
-                .with_context(|| format!("rebuilding index {name}"))?;
-            sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            bar.advance(1);
-        }
-        anyhow::Ok(())
-    };
-    for r in futures_util::future::join_all((0..LANES).map(|_| lane())).await {
-        r?;
-    }
-    bar.finish();
-    for t in TABLES {
-        sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", t.name))).execute(dst).await?;
-    }
-    Ok(())
-}
-
-/// Moves each identity sequence past the largest copied id.
-async fn set_sequences(dst: &PgPool) -> Result<()> {
-    for t in TABLES.iter().filter(|t| t.identity) {
-        // Names come from the constant specs.
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "SELECT setval(pg_get_serial_sequence('{0}', 'id'), COALESCE(max(id), 0) + 1, false) FROM {0}",
-            t.name
-        )))
-        .execute(dst)
-        .await?;
-    }
-    Ok(())
-}
-
-/// A key as stored in the progress table: a JSON array of its values.
-fn key_to_json(key: &[Cell]) -> String {
-    let v: Vec<serde_json::Value> = key
-        .iter()
-        .map(|c| match c {
-            Cell::Int(i) => serde_json::Value::from(*i),
-            Cell::Text(s) => serde_json::Value::from(s.as_str()),
-            _ => serde_json::Value::Null,
-        })
-        .collect();
-    serde_json::Value::Array(v).to_string()
-}
-
-fn key_from_json(spec: &TableSpec, text: &str) -> Result<Vec<Cell>> {
-    let v: Vec<serde_json::Value> = serde_json::from_str(text).context("reading the progress table")?;
-    let kinds = spec.columns.iter().map(|c| c.1);
-    v.iter()
-        .zip(kinds)
-        .map(|(x, k)| match (k, x) {
-            (Kind::Int, serde_json::Value::Number(n)) => n.as_i64().map(Cell::Int),
-            (Kind::Text, serde_json::Value::String(s)) => Some(Cell::Text(s.clone())),
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| anyhow!("the progress table holds a key {text} that does not fit {}", spec.name))
-}
-
-/// One batch from the reader: COPY text, its row count, and its last key.
-struct Chunk {
-    data: Vec<u8>,
-    rows: u64,
-    last_key: Vec<Cell>,
-}
-
-/// Reads, converts and encodes batches for COPY (on a blocking thread: SQLite reads are
-/// synchronous).
-fn read_chunks(mut reader: SourceReader, tx: mpsc::Sender<Chunk>) -> Result<()> {
-    let spec = reader.spec();
-    while let Some(rows) = reader.next_batch()? {
-        let mut encoded = CopyRows::with_capacity(rows.len() * 256);
-        for r in &rows {
-            encode_row(&mut encoded, r);
-        }
-        let data = encoded.into_bytes();
-        let last_key = spec.key_of(rows.last().expect("a batch is never empty")).to_vec();
-        if tx.blocking_send(Chunk { data, rows: rows.len() as u64, last_key }).is_err() {
-            return Ok(()); // the writer stopped; its error is the one to report
-        }
-    }
-    Ok(())
-}
-
-/// Id ranges `(after, upto]` that split a large id-keyed table into one part per lane; the
-/// last part is open-ended. Text-keyed and small tables are one part.
-async fn split(src: &Source, t: &TableSpec) -> Result<Vec<(Option<i64>, Option<i64>)>> {
-    if t.key != ["id"] {
-        return Ok(vec![(None, None)]);
-    }
-    // Names come from the constant specs.
-    let (lo, hi, n): (Option<i64>, Option<i64>, i64) =
-        sqlx::query_as(AssertSqlSafe(format!("SELECT min(id), max(id), count(*) FROM {}", t.name)))
-            .fetch_one(&src.pool)
-            .await?;
-    let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(vec![(None, None)]) };
-    if n < 100_000 {
-        return Ok(vec![(None, None)]);
-    }
-    let lanes = LANES as i64;
-    let bound = |k: i64| lo - 1 + (hi - lo + 1) / lanes * k;
-    Ok((0..lanes)
-        .map(|k| (if k == 0 { None } else { Some(bound(k)) }, if k == lanes - 1 { None } else { Some(bound(k + 1)) }))
-        .collect())
-}
-
-/// Parts (and indexes) are worked on by this many connections at once: PostgreSQL spends
-/// one core per COPY, and this machine class has two.
-const LANES: usize = 2;
-
-/// A progress-table row: table, part, upto, last key, rows copied.
-type PartRow = (String, i32, Option<i64>, Option<String>, i64);
-
-/// One piece of a table to copy, as the progress table records it.
-#[derive(Debug, Clone)]
-struct Part {
-    spec: &'static TableSpec,
-    part: i32,
-    upto: Option<i64>,
-    after: Option<Vec<Cell>>,
-}
-
-/// Copies every unfinished part, `LANES` at a time.
-async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Vec<TableCopy>> {
-    let rows: Vec<PartRow> = sqlx::query_as(
-        "SELECT table_name, part, upto, last_key, rows_copied FROM cowrieql_transfer_tables WHERE NOT done",
-    )
-    .fetch_all(dst)
-    .await?;
-    let mut parts = Vec::new();
-    let mut bars = std::collections::HashMap::new();
-    for spec in TABLES {
-        let mine: Vec<_> = rows.iter().filter(|r| r.0 == spec.name).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        // Names come from the constant specs.
-        let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", spec.name)))
-            .fetch_one(&src.pool)
-            .await?;
-        let done: i64 =
-            sqlx::query_scalar("SELECT sum(rows_copied)::bigint FROM cowrieql_transfer_tables WHERE table_name = $1")
-                .bind(spec.name)
-                .fetch_one(dst)
-                .await?;
-        let b = opts.progress.start(spec.name, Unit::Rows, total as u64, done as u64);
-        bars.insert(spec.name, b);
-        for r in mine {
-            parts.push(Part {
-                spec,
-                part: r.1,
-                upto: r.2,
-                after: r.3.as_deref().map(|k| key_from_json(spec, k)).transpose()?,
-            });
-        }
-    }
-    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(parts));
-    let lane = || async {
-        let mut conn = dst.acquire().await?;
-        // A batch lost in a crash is redone from the progress table, which commits with it.
-        sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
-        let mut done = Vec::new();
-        loop {
-            let next = queue.lock().expect("queue lock").pop_front();
-            let Some(p) = next else { break };
-            let b = bars[p.spec.name].clone();
-            let t0 = Instant::now();
-            let rows = copy_part(&p, src, &mut conn, opts, &*b).await?;
-            done.push(TableCopy { table: p.spec.name, rows, seconds: t0.elapsed().as_secs_f64() });
-        }
-        anyhow::Ok(done)
-    };
-    let results = futures_util::future::join_all((0..LANES).map(|_| lane())).await;
-    for b in bars.values() {
-        b.finish();
-    }
-    // Per table: rows of all its parts, the slowest part's time.
-    let mut out: Vec<TableCopy> = Vec::new();
-    for r in results {
-        for c in r? {
-            match out.iter_mut().find(|o| o.table == c.table) {
-                Some(o) => {
-                    o.rows += c.rows;
-                    o.seconds = o.seconds.max(c.seconds);
-                }
-                None => out.push(c),
-            }
-        }
-    }
-    out.sort_by_key(|c| TABLES.iter().position(|t| t.name == c.table));
-    Ok(out)
-}
-
-/// Copies what is left of one part; returns the rows copied.
-async fn copy_part(
-    p: &Part,
-    src: &Source,
-    conn: &mut PgConnection,
-    opts: &TransferOptions,
-    bar: &dyn Task,
-) -> Result<u64> {
-    let spec = p.spec;
-    let (tx, mut rx) = mpsc::channel::<Chunk>(2);
-    let reader = SourceReader::open(spec, &src.path, p.after.clone(), p.upto, opts.batch_size)?;
-    let reader = tokio::task::spawn_blocking(move || read_chunks(reader, tx));
-    let copy_sql = format!("COPY {} ({}) FROM STDIN", spec.name, spec.column_list());
-    let mut rows = 0u64;
-    let written: Result<()> = async {
-        while let Some(chunk) = rx.recv().await {
-            let mut t = conn.begin().await?;
-            super::postgres::copy::copy(&mut t, &copy_sql, chunk.data)
-                .await
-                .with_context(|| format!("copying {}", spec.name))?;
-            sqlx::query(
-                "UPDATE cowrieql_transfer_tables SET last_key = $3, rows_copied = rows_copied + $4 \
-                 WHERE table_name = $1 AND part = $2",
-            )
-            .bind(spec.name)
-            .bind(p.part)
-            .bind(key_to_json(&chunk.last_key))
-            .bind(chunk.rows as i64)
-            .execute(&mut *t)
-            .await?;
-            t.commit().await?;
-            rows += chunk.rows;
-            bar.advance(chunk.rows);
-        }
-        Ok(())
-    }
-    .await;
-    drop(rx);
-    let read = reader.await.map_err(|e| anyhow!("reader task failed: {e}"))?;
-    written?;
-    read?;
-    sqlx::query("UPDATE cowrieql_transfer_tables SET done = true WHERE table_name = $1 AND part = $2")
-        .bind(spec.name)
-        .bind(p.part)
-        .execute(&mut *conn)
-        .await?;
-    Ok(rows)
-}
-
 /// What `--rollback` removed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RollbackReport {
@@ -812,6 +466,6 @@ pub async fn unfinished(dst: &PgPool) -> Result<Option<String>> {
 pub async fn unfinished_error(dst: &PgPool) -> Result<Option<StoreError>> {
     Ok(load_state(dst)
         .await?
-        .filter(|s| s.status != "complete")
-        .map(|s| StoreError::UnfinishedMigration { source_file: s.source, status: s.status }))
+        .filter(|s| s.status != Status::Complete)
+        .map(|s| StoreError::UnfinishedMigration { source_file: s.source, status: s.status.as_str().to_string() }))
 }
