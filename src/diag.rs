@@ -11,13 +11,35 @@ pub struct Diagnostic {
     pub message: String,
     /// Where in the query; None for a problem no part of the text caused (an internal error).
     #[serde(skip)]
-    pub span: Option<Range<usize>>,
+    pub span: Option<Span>,
     pub hint: Option<String>,
+}
+
+/// Byte offsets into the query, half open. 32-bit: diagnostics travel by value through the
+/// checker's recursion, and a smaller one keeps its frames small (a deep expression in a
+/// debug build runs near the test thread's stack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+impl From<Range<usize>> for Span {
+    fn from(r: Range<usize>) -> Self {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span { start: clamp(r.start), end: clamp(r.end) }
+    }
 }
 
 impl Diagnostic {
     pub fn new(code: &'static str, span: Range<usize>, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), span: Some(span), hint: None }
+        Self { code, message: message.into(), span: Some(span.into()), hint: None }
     }
 
     /// A diagnostic about no place in the query.
@@ -49,7 +71,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// Renders for a terminal. `origin` names the file (and, for reports, the query).
 pub fn render(d: &Diagnostic, src: &str, origin: &str) -> String {
-    let Some(span) = &d.span else {
+    let Some(span) = d.span.map(Span::range) else {
         let mut out = format!("error[{}]: {}\n --> {origin}\n", d.code, d.message);
         if let Some(h) = &d.hint {
             out.push_str(&format!("  = hint: {h}\n"));
@@ -95,8 +117,8 @@ pub struct Located<'a> {
 
 pub fn locate<'a>(d: &'a Diagnostic, src: &str, file: &'a str) -> Located<'a> {
     let at = |o: usize| line_col(src, o);
-    let (line, column) = d.span.as_ref().map(|s| at(s.start)).unzip();
-    let (end_line, end_column) = d.span.as_ref().map(|s| at(s.end)).unzip();
+    let (line, column) = d.span.map(|s| at(s.range().start)).unzip();
+    let (end_line, end_column) = d.span.map(|s| at(s.range().end)).unzip();
     Located { file, line, column, end_line, end_column, diagnostic: d }
 }
 

@@ -92,7 +92,7 @@ fn a_function_one_dialect_lacks_names_the_dialect_and_span() {
     let err = compile(src, &sql::SQLITE, &HashMap::new()).unwrap_err();
     assert_eq!(err[0].code, "E0501");
     assert!(err[0].message.contains("sqlite"));
-    assert_eq!(&src[err[0].span.clone().unwrap()], "regexp(input, '^wget ')");
+    assert_eq!(&src[err[0].span.unwrap().range()], "regexp(input, '^wget ')");
     assert!(compile(src, &sql::POSTGRES, &HashMap::new()).is_ok());
 }
 
