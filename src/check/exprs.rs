@@ -1,0 +1,301 @@
+//! Expressions: types inferred and checked, operators, function calls.
+
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn expect_bool(&mut self, e: &Expr, st: &State, what: &str) -> TExpr {
+        let t = self.expr(e, st, Mode::Plain);
+        if !matches!(t.ty, Ty::Bool | Ty::Null) {
+            self.err(
+                Diagnostic::new(
+                    "E0310",
+                    e.span.clone(),
+                    format!("the {what} must be true or false, not {}", t.ty.name()),
+                )
+                .hint("compare it with something, e.g. `x == …`"),
+            );
+        }
+        t
+    }
+
+    /// If `t` is a parameter of unknown type, gives it type `other`.
+    pub(super) fn infer(&mut self, t: &mut TExpr, other: Ty, span: &Span) {
+        if let IrExpr::Param(i) = t.e {
+            if other != Ty::Null {
+                self.unify_param(i, other, span);
+                t.ty = self.params[i - 1].ty;
+            }
+        }
+    }
+
+    pub(super) fn expr(&mut self, e: &Expr, st: &State, mode: Mode) -> TExpr {
+        match &e.kind {
+            ExprKind::Lit(l) => {
+                let ty = match l {
+                    Lit::Int(_) => Ty::Int,
+                    Lit::Float(_) => Ty::Float,
+                    Lit::Text(_) => Ty::Text,
+                    Lit::Bool(_) => Ty::Bool,
+                    Lit::Null => Ty::Null,
+                    Lit::Timestamp(_) => Ty::Timestamp,
+                    Lit::Duration(_) => Ty::Duration,
+                };
+                TExpr { e: IrExpr::Lit(l.clone()), ty }
+            }
+            ExprKind::Param(name) => self.param(name, &e.span),
+            ExprKind::Path(segs) => {
+                if let Mode::Aggregate { inside: false } = mode {
+                    let t = self.resolve(segs, &e.span, st);
+                    if !is_aggregate(&t) && t.ty != Ty::Null {
+                        self.err(
+                            Diagnostic::new(
+                                "E0302",
+                                e.span.clone(),
+                                "a column in `aggregate` must be inside an aggregate function",
+                            )
+                            .hint("wrap it, e.g. `max(…)` or `count_distinct(…)`, or add it to `group`"),
+                        );
+                    }
+                    return t;
+                }
+                self.resolve(segs, &e.span, st)
+            }
+            ExprKind::Not(x) => {
+                let t = self.expr(x, st, mode);
+                self.want(&t, Ty::Bool, &x.span, "`not`");
+                TExpr { e: IrExpr::Not(Box::new(t)), ty: Ty::Bool }
+            }
+            ExprKind::Neg(x) => {
+                let t = self.expr(x, st, mode);
+                if !t.ty.is_numeric() {
+                    self.type_err(&x.span, format!("cannot negate {}", t.ty.name()));
+                }
+                let ty = t.ty;
+                TExpr { e: IrExpr::Neg(Box::new(t)), ty }
+            }
+            ExprKind::Cast { expr, ty } => {
+                let t = self.expr(expr, st, mode);
+                let ty = Ty::from_name(*ty);
+                if t.ty == Ty::Json {
+                    self.type_err(
+                        &expr.span,
+                        "cast a field of the JSON column, e.g. `payload.duration as float`".into(),
+                    );
+                }
+                TExpr { e: IrExpr::Cast { expr: Box::new(t), ty }, ty }
+            }
+            ExprKind::IsNull { expr, negated } => {
+                let t = self.expr(expr, st, mode);
+                TExpr { e: IrExpr::IsNull { expr: Box::new(t), negated: *negated }, ty: Ty::Bool }
+            }
+            ExprKind::InList { expr, list, negated } => {
+                let mut t = self.expr(expr, st, mode);
+                let mut items = Vec::new();
+                for x in list {
+                    let mut i = self.expr(x, st, mode);
+                    self.infer(&mut i, t.ty, &x.span);
+                    self.infer(&mut t, i.ty, &expr.span);
+                    if !i.ty.compatible(t.ty) {
+                        self.type_err(&x.span, format!("cannot compare {} with {}", t.ty.name(), i.ty.name()));
+                    }
+                    items.push(i);
+                }
+                TExpr { e: IrExpr::InList { expr: Box::new(t), list: items, negated: *negated }, ty: Ty::Bool }
+            }
+            ExprKind::InParam { expr, param, negated } => {
+                let t = self.expr(expr, st, mode);
+                if !matches!(t.ty, Ty::Text | Ty::Null) {
+                    self.type_err(&expr.span, format!("`in $list` needs text on the left, not {}", t.ty.name()));
+                }
+                let p = self.param(param, &e.span);
+                let IrExpr::Param(i) = p.e else { unreachable!("param") };
+                self.unify_param(i, Ty::List, &e.span);
+                TExpr { e: IrExpr::InParam { expr: Box::new(t), param: i, negated: *negated }, ty: Ty::Bool }
+            }
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, st, mode, &e.span),
+            ExprKind::Call { name, args } => self.call(name, args, st, mode, &e.span),
+        }
+    }
+
+    pub(super) fn want(&mut self, t: &TExpr, ty: Ty, span: &Span, ctx: &str) {
+        if let IrExpr::Param(i) = t.e {
+            self.unify_param(i, ty, span);
+        } else if t.ty != ty && t.ty != Ty::Null {
+            self.type_err(span, format!("{ctx} needs {}, not {}", ty.name(), t.ty.name()));
+        }
+    }
+
+    pub(super) fn type_err(&mut self, span: &Span, msg: String) {
+        self.err(Diagnostic::new("E0310", span.clone(), msg));
+    }
+
+    pub(super) fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, st: &State, mode: Mode, span: &Span) -> TExpr {
+        let mut a = self.expr(l, st, mode);
+        let mut b = self.expr(r, st, mode);
+        if matches!(op, BinOp::Add | BinOp::Sub) && (a.ty == Ty::Duration || b.ty == Ty::Duration) {
+            // `$since - 1d`: a parameter shifted by a duration is a timestamp.
+            if b.ty == Ty::Duration {
+                self.infer(&mut a, Ty::Timestamp, &l.span);
+            } else {
+                self.infer(&mut b, Ty::Timestamp, &r.span);
+            }
+        } else {
+            self.infer(&mut a, b.ty, &l.span);
+            self.infer(&mut b, a.ty, &r.span);
+        }
+        let mk = |ty| TExpr { e: IrExpr::Binary { op, lhs: Box::new(a.clone()), rhs: Box::new(b.clone()) }, ty };
+        match op {
+            BinOp::And | BinOp::Or => {
+                self.want(&a, Ty::Bool, &l.span, &format!("`{}`", op.symbol()));
+                self.want(&b, Ty::Bool, &r.span, &format!("`{}`", op.symbol()));
+                mk(Ty::Bool)
+            }
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if !a.ty.compatible(b.ty) {
+                    let mut d = Diagnostic::new(
+                        "E0310",
+                        span.clone(),
+                        format!("cannot compare {} with {}", a.ty.name(), b.ty.name()),
+                    );
+                    if matches!((a.ty, b.ty), (Ty::Timestamp, Ty::Text) | (Ty::Text, Ty::Timestamp)) {
+                        d = d.hint("write timestamps as @2025-09-22 or @2025-09-22T13:45:00Z");
+                    }
+                    self.err(d);
+                }
+                mk(Ty::Bool)
+            }
+            BinOp::Like => {
+                self.want(&a, Ty::Text, &l.span, "`like`");
+                self.want(&b, Ty::Text, &r.span, "`like`");
+                mk(Ty::Bool)
+            }
+            BinOp::Coalesce => {
+                if !a.ty.compatible(b.ty) {
+                    self.type_err(
+                        span,
+                        format!("`??` needs both sides of one type, not {} and {}", a.ty.name(), b.ty.name()),
+                    );
+                }
+                mk(if a.ty == Ty::Null { b.ty } else { a.ty })
+            }
+            BinOp::Add | BinOp::Sub if a.ty == Ty::Timestamp || b.ty == Ty::Timestamp => {
+                let (ts, dur) = if a.ty == Ty::Timestamp { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+                if dur.ty == Ty::Timestamp {
+                    self.err(
+                        Diagnostic::new("E0310", span.clone(), "cannot subtract timestamps")
+                            .hint("use seconds_between(start, end)"),
+                    );
+                } else if dur.ty != Ty::Duration {
+                    self.err(
+                        Diagnostic::new("E0310", span.clone(), format!("cannot add {} to a timestamp", dur.ty.name()))
+                            .hint("add a duration such as 7d, 24h, 90m or 30s"),
+                    );
+                } else if op == BinOp::Sub && b.ty == Ty::Timestamp {
+                    self.type_err(span, "cannot subtract a timestamp from a duration".into());
+                }
+                TExpr {
+                    e: IrExpr::TsShift { ts: Box::new(ts), secs: Box::new(dur), negative: op == BinOp::Sub },
+                    ty: Ty::Timestamp,
+                }
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+                for (t, s) in [(&a, &l.span), (&b, &r.span)] {
+                    if !t.ty.is_numeric() {
+                        self.type_err(s, format!("`{}` needs numbers, not {}", op.symbol(), t.ty.name()));
+                    }
+                }
+                mk(if a.ty == Ty::Float || b.ty == Ty::Float { Ty::Float } else { Ty::Int })
+            }
+        }
+    }
+
+    pub(super) fn call(&mut self, name: &Spanned<String>, args: &[Expr], st: &State, mode: Mode, span: &Span) -> TExpr {
+        let bad = TExpr { e: IrExpr::Lit(Lit::Null), ty: Ty::Null };
+        match name.node.as_str() {
+            "bucket" => {
+                let unit = match args.get(1).map(|a| &a.kind) {
+                    Some(ExprKind::Path(p)) if p.len() == 1 => match &p[0].node {
+                        Seg::Key(k) if k == "hour" => Some(Unit::Hour),
+                        Seg::Key(k) if k == "day" => Some(Unit::Day),
+                        Seg::Key(k) if k == "week" => Some(Unit::Week),
+                        Seg::Key(k) if k == "month" => Some(Unit::Month),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let (Some(ts), Some(unit), 2) = (args.first(), unit, args.len()) else {
+                    self.err(
+                        Diagnostic::new("E0312", span.clone(), "bucket takes a timestamp and a unit")
+                            .hint("bucket(ts, hour|day|week|month)"),
+                    );
+                    return bad;
+                };
+                let t = self.expr(ts, st, mode);
+                self.want(&t, Ty::Timestamp, &ts.span, "bucket");
+                return TExpr { e: IrExpr::Bucket { ts: Box::new(t), unit }, ty: Ty::Timestamp };
+            }
+            "has" => {
+                let t = match args {
+                    [a] => self.expr(a, st, Mode::Plain),
+                    _ => bad.clone(),
+                };
+                let IrExpr::JsonText { base, path } = t.e else {
+                    self.err(
+                        Diagnostic::new("E0312", span.clone(), "has takes one JSON field")
+                            .hint("e.g. has(payload.client.hassh)"),
+                    );
+                    return bad;
+                };
+                return TExpr { e: IrExpr::JsonHas { base, path }, ty: Ty::Bool };
+            }
+            _ => {}
+        }
+        let Some(sig) = functions::lookup(&name.node) else {
+            let all = functions::FUNCTIONS.iter().map(|f| f.name).chain(functions::SPECIAL.iter().copied());
+            let near = near_names(&name.node, all);
+            let mut d = Diagnostic::new("E0209", name.span.clone(), format!("unknown function `{}`", name.node));
+            if let Some(n) = near.first() {
+                d = d.hint(format!("did you mean `{n}`?"));
+            }
+            self.err(d);
+            return bad;
+        };
+        let agg = sig.kind == Kind::Aggregate;
+        let inner_mode = match (mode, agg) {
+            (Mode::Aggregate { inside: false }, true) => Mode::Aggregate { inside: true },
+            (Mode::Aggregate { inside: true }, true) => {
+                self.err(Diagnostic::new(
+                    "E0303",
+                    name.span.clone(),
+                    format!("aggregate `{}` inside another aggregate", name.node),
+                ));
+                mode
+            }
+            (Mode::Plain, true) => {
+                self.err(
+                    Diagnostic::new(
+                        "E0300",
+                        name.span.clone(),
+                        format!("aggregate function `{}` outside `aggregate`", name.node),
+                    )
+                    .hint("aggregates go in `group … aggregate …` or `aggregate …`"),
+                );
+                Mode::Plain
+            }
+            (m, false) => m,
+        };
+        let targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, st, inner_mode)).collect();
+        let tys: Vec<Ty> = targs.iter().map(|t| t.ty).collect();
+        let ty = match (sig.ret)(&tys) {
+            Ok(t) => t,
+            Err(msg) => {
+                self.err(
+                    Diagnostic::new("E0312", span.clone(), format!("`{}` {msg}", sig.name))
+                        .hint(format!("usage: {}", sig.usage)),
+                );
+                Ty::Null
+            }
+        };
+        TExpr { e: IrExpr::Func { name: sig.name, args: targs, span: span.clone() }, ty }
+    }
+}

@@ -1,0 +1,261 @@
+//! The stages: a pipeline walked stage by stage, each extending the SELECT under
+//! construction or wrapping it as a subquery first; grouping and its rules.
+
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn pipeline(&mut self, q: &Query) -> Option<Plan> {
+        let mut stages = q.stages.iter();
+        let first = stages.next()?;
+        let Stage::From { table, alias } = &first.node else {
+            self.err(
+                Diagnostic::new(
+                    "E0002",
+                    first.span.clone(),
+                    format!("a query starts with `from`, not `{}`", first.node.keyword()),
+                )
+                .hint("start with `from <table>`, e.g. `from sessions`"),
+            );
+            return None;
+        };
+        let mut st = self.start_at(table, alias)?;
+        for s in stages {
+            st = self.stage(st, s)?;
+        }
+        let columns = output_of(&st.scope);
+        let output = columns.iter().map(|(n, e)| (n.clone(), e.ty)).collect();
+        st.sel.columns = columns;
+        Some(Plan { views: std::mem::take(&mut self.views), main: st.sel, params: self.params.clone(), output })
+    }
+
+    pub(super) fn stage(&mut self, mut st: State, s: &Spanned<Stage>) -> Option<State> {
+        match &s.node {
+            Stage::From { .. } => {
+                self.err(
+                    Diagnostic::new("E0003", s.span.clone(), "a second `from` in one query")
+                        .hint("use `join <table> on …` to combine tables"),
+                );
+                return Some(st);
+            }
+            Stage::Join { left, table, alias, on } => {
+                if st.sel.group.is_some() || st.sel.limit.is_some() || !st.sel.order.is_empty() || st.projected {
+                    st = self.wrap(st);
+                }
+                let (item, cols) = self.table_scope(table, alias)?;
+                let alias_name = match &item {
+                    FromItem::Table { alias, .. } | FromItem::View { alias, .. } | FromItem::Sub { alias, .. } => {
+                        alias.clone()
+                    }
+                };
+                if st.scope.iter().any(|c| c.qual.as_deref() == Some(alias_name.as_str())) {
+                    let span = alias.as_ref().map(|a| a.span.clone()).unwrap_or(table.span.clone());
+                    self.err(
+                        Diagnostic::new("E0206", span, format!("`{alias_name}` is already used in this query"))
+                            .hint(format!("give it another name: `join {} as x on …`", table.node)),
+                    );
+                    return Some(st);
+                }
+                st.scope.extend(cols);
+                let on = self.expect_bool(on, &st, "join condition");
+                st.sel.joins.push(Join { left: *left, item, on });
+            }
+            Stage::Where(e) => {
+                if st.sel.limit.is_some() {
+                    st = self.wrap(st);
+                }
+                let cond = self.expect_bool(e, &st, "`where` condition");
+                if st.sel.group.is_some() {
+                    st.sel.having.push(cond);
+                } else {
+                    st.sel.filter.push(cond);
+                }
+            }
+            Stage::Derive(items) => {
+                if st.sel.limit.is_some() {
+                    st = self.wrap(st);
+                }
+                for a in items {
+                    let e = self.expr(&a.expr, &st, Mode::Plain);
+                    self.define(&mut st.scope, &a.name, e);
+                }
+            }
+            Stage::Group { keys, aggregates } => {
+                st = self.group(st, keys, aggregates.as_deref().unwrap_or(&[]), s);
+            }
+            Stage::Aggregate(items) => {
+                st = self.group(st, &[], items, s);
+            }
+            Stage::Select(items) => {
+                if st.sel.limit.is_some() {
+                    st = self.wrap(st);
+                }
+                let mut scope = Vec::new();
+                for it in items {
+                    let e = self.expr(&it.expr, &st, Mode::Plain);
+                    let (qual, name) = match (&it.name, &it.expr.kind) {
+                        (Some(n), _) => (None, n.clone()),
+                        (None, ExprKind::Path(segs)) => {
+                            let Some(Seg::Key(last)) = segs.last().map(|s| &s.node) else {
+                                self.err(
+                                    Diagnostic::new("E0204", it.expr.span.clone(), "this column needs a name")
+                                        .hint("write `name = …`"),
+                                );
+                                continue;
+                            };
+                            let qual = (segs.len() == 2).then(|| match &segs[0].node {
+                                Seg::Key(k) => k.clone(),
+                                Seg::Index(_) => String::new(),
+                            });
+                            (qual, Spanned { node: last.clone(), span: it.expr.span.clone() })
+                        }
+                        (None, _) => {
+                            self.err(
+                                Diagnostic::new("E0204", it.expr.span.clone(), "this column needs a name")
+                                    .hint("write `name = …` for anything that is not a plain column"),
+                            );
+                            continue;
+                        }
+                    };
+                    if scope.iter().any(|c: &ScopeCol| c.name == name.node) {
+                        self.err(
+                            Diagnostic::new(
+                                "E0207",
+                                name.span.clone(),
+                                format!("column `{}` is selected twice", name.node),
+                            )
+                            .hint("give one of them another name: `other = …`"),
+                        );
+                        continue;
+                    }
+                    scope.push(ScopeCol { qual, name: name.node, expr: e });
+                }
+                st.scope = scope;
+                st.projected = true;
+            }
+            Stage::Sort(items) => {
+                if st.sel.limit.is_some() {
+                    st = self.wrap(st);
+                }
+                st.sel.order = items
+                    .iter()
+                    .map(|i| OrderItem { expr: self.expr(&i.expr, &st, Mode::Plain), desc: i.desc })
+                    .collect();
+            }
+            Stage::Take(e) => {
+                if st.sel.limit.is_some() {
+                    st = self.wrap(st);
+                }
+                let n = self.expr(e, &st, Mode::Plain);
+                let ok = match &n.e {
+                    IrExpr::Lit(Lit::Int(_)) => true,
+                    IrExpr::Param(i) => self.unify_param(*i, Ty::Int, &e.span),
+                    _ => false,
+                };
+                if !ok {
+                    self.err(
+                        Diagnostic::new("E0311", e.span.clone(), "`take` needs a whole number")
+                            .hint("e.g. `take 10` or `take $top`"),
+                    );
+                }
+                st.sel.limit = Some(n);
+            }
+            Stage::Materialize(name) => {
+                for span in std::mem::take(&mut self.params_seen_at) {
+                    self.err(Diagnostic::new("E0401", span, "a parameter before `materialize`").hint(
+                        "a materialized view is shared by every run: move parameter filters after `materialize`",
+                    ));
+                }
+                let Some(keys) = st.sel.group.as_ref().map(|_| {
+                    st.scope.iter().filter(|c| !is_aggregate(&c.expr)).map(|c| c.name.clone()).collect::<Vec<_>>()
+                }) else {
+                    self.err(
+                        Diagnostic::new("E0402", name.span.clone(), "`materialize` needs a `group` stage before it")
+                            .hint("a materialized view needs a unique key to refresh concurrently: its group keys"),
+                    );
+                    return Some(st);
+                };
+                if catalog::table(&name.node).is_some() || self.views.iter().any(|v| v.name == name.node) {
+                    self.err(Diagnostic::new(
+                        "E0403",
+                        name.span.clone(),
+                        format!("`{}` is already a table or view", name.node),
+                    ));
+                    return Some(st);
+                }
+                let columns = output_of(&st.scope);
+                let mut sel = st.sel;
+                sel.columns = columns.clone();
+                self.views.push(View { name: name.node.clone(), select: sel, keys });
+                let alias = name.node.clone();
+                let scope = columns
+                    .iter()
+                    .map(|(n, e)| ScopeCol {
+                        qual: Some(alias.clone()),
+                        name: n.clone(),
+                        expr: TExpr { e: IrExpr::Col { rel: alias.clone(), name: n.clone() }, ty: e.ty },
+                    })
+                    .collect();
+                st = State {
+                    sel: new_select(FromItem::View { name: name.node.clone(), alias }),
+                    scope,
+                    projected: false,
+                };
+            }
+        }
+        Some(st)
+    }
+
+    pub(super) fn group(&mut self, mut st: State, keys: &[Item], aggs: &[Assign], s: &Spanned<Stage>) -> State {
+        if st.sel.group.is_some() || st.sel.limit.is_some() || !st.sel.order.is_empty() {
+            st = self.wrap(st);
+        }
+        let mut scope = Vec::new();
+        let mut key_exprs = Vec::new();
+        for k in keys {
+            let e = self.expr(&k.expr, &st, Mode::Plain);
+            let name = match (&k.name, &k.expr.kind) {
+                (Some(n), _) => n.node.clone(),
+                (None, ExprKind::Path(segs)) if matches!(segs.last().map(|x| &x.node), Some(Seg::Key(_))) => {
+                    let Some(Seg::Key(k)) = segs.last().map(|x| &x.node) else { unreachable!() };
+                    k.clone()
+                }
+                _ => {
+                    self.err(
+                        Diagnostic::new("E0204", k.expr.span.clone(), "this group key needs a name")
+                            .hint("write `name = …`, e.g. `group day = bucket(ts, day)`"),
+                    );
+                    continue;
+                }
+            };
+            let qual = match &k.expr.kind {
+                ExprKind::Path(segs) if segs.len() == 2 && k.name.is_none() => match &segs[0].node {
+                    Seg::Key(q) => Some(q.clone()),
+                    Seg::Index(_) => None,
+                },
+                _ => None,
+            };
+            key_exprs.push(e.clone());
+            scope.push(ScopeCol { qual, name, expr: e });
+        }
+        for a in aggs {
+            let before = self.diags.len();
+            let e = self.expr(&a.expr, &st, Mode::Aggregate { inside: false });
+            if self.diags.len() == before && !is_aggregate(&e) && !matches!(e.e, IrExpr::Lit(_)) {
+                self.err(
+                    Diagnostic::new("E0301", a.expr.span.clone(), format!("`{}` is not an aggregate", a.name.node))
+                        .hint("use count(), sum(…), min(…), max(…), avg(…), count_distinct(…) or string_agg(…)"),
+                );
+            }
+            self.define(&mut scope, &a.name, e);
+        }
+        if keys.is_empty() && aggs.is_empty() {
+            self.err(
+                Diagnostic::new("E0306", s.span.clone(), "nothing to aggregate")
+                    .hint("e.g. `aggregate total = count()`"),
+            );
+        }
+        st.sel.group = Some(key_exprs);
+        st.scope = scope;
+        st
+    }
+}
