@@ -1,0 +1,42 @@
+//! Limits that keep every later pass (checker, emitter, drop) far from the stack's end,
+//! whatever the input.
+
+/// Bracket nesting in one query.
+pub(super) const MAX_DEPTH: usize = 64;
+
+/// The byte offset of the first bracket nested deeper than `limit`, outside strings and
+/// comments.
+pub(super) fn too_deep(src: &str, limit: usize) -> Option<usize> {
+    let b = src.as_bytes();
+    let (mut i, mut depth) = (0, 0usize);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+pub(super) const MAX_TOKENS: usize = 512;
+
+/// Every wrapping stage nests a subquery: bound the depth the emitter recurses to.
+pub(super) const MAX_STAGES: usize = 200;

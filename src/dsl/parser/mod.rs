@@ -1,0 +1,217 @@
+//! Text → AST through pest, with pest's Pratt parser for operator precedence.
+//! Parse errors become diagnostics that say in words what was expected.
+
+use std::sync::LazyLock;
+
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser;
+use pest_derive::Parser;
+
+mod errors;
+mod exprs;
+mod limits;
+
+use self::errors::*;
+use self::exprs::*;
+use self::limits::*;
+use super::ast::*;
+use crate::diag::Diagnostic;
+
+#[derive(Parser)]
+#[grammar = "../grammar/cowrieql.pest"]
+struct Grammar;
+
+/// Parses a query. On failure returns one diagnostic (pest stops at the first error).
+pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
+    // pest recurses once per bracket level; bounding the nesting before it runs keeps any
+    // input from exhausting the stack (this is why pest's own per-rule stack probe, which cost
+    // a third of the parse time, is not needed).
+    if let Some(at) = too_deep(src, MAX_DEPTH) {
+        return Err(vec![Diagnostic::new(
+            "E0104",
+            at..at + 1,
+            format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+        )
+        .hint("name parts with `derive` stages")]);
+    }
+    let mut pairs = Grammar::parse(Rule::query, src).map_err(|e| vec![parse_error(e, src)])?;
+    let query = pairs.next().expect("query rule");
+    if let Some(extra) = query.clone().into_inner().nth(MAX_STAGES) {
+        if extra.as_rule() != Rule::EOI {
+            return Err(vec![Diagnostic::new(
+                "E0105",
+                span_of(&extra),
+                format!("more than {MAX_STAGES} stages in one query"),
+            )
+            .hint("split the report into several queries")]);
+        }
+    }
+    let mut stages = Vec::new();
+    let mut errors = Vec::new();
+    for p in query.into_inner() {
+        if p.as_rule() == Rule::EOI {
+            break;
+        }
+        let span = span_of(&p);
+        match stage(p) {
+            Ok(node) => stages.push(Spanned { node, span }),
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Query { stages })
+    } else {
+        Err(errors)
+    }
+}
+
+fn spanned_str(p: &Pair<Rule>) -> Spanned<String> {
+    Spanned { node: p.as_str().trim_end().to_string(), span: span_of(p) }
+}
+
+fn is_kw(p: &Pair<Rule>) -> bool {
+    matches!(
+        p.as_rule(),
+        Rule::kw_from
+            | Rule::kw_join
+            | Rule::kw_as
+            | Rule::kw_on
+            | Rule::kw_where
+            | Rule::kw_derive
+            | Rule::kw_group
+            | Rule::kw_aggregate
+            | Rule::kw_select
+            | Rule::kw_sort
+            | Rule::kw_take
+            | Rule::kw_materialize
+    )
+}
+
+fn stage(p: Pair<Rule>) -> Result<Stage, Diagnostic> {
+    let rule = p.as_rule();
+    let mut inner: Vec<Pair<Rule>> = p.into_inner().filter(|x| !is_kw(x)).collect();
+    Ok(match rule {
+        Rule::from_stage => Stage::From { table: spanned_str(&inner[0]), alias: inner.get(1).map(spanned_str) },
+        Rule::join_stage => {
+            let left = inner[0].as_rule() == Rule::left;
+            if left {
+                inner.remove(0);
+            }
+            let on = expr(inner.pop().expect("join on"))?;
+            Stage::Join { left, table: spanned_str(&inner[0]), alias: inner.get(1).map(spanned_str), on }
+        }
+        Rule::where_stage => Stage::Where(expr(inner.remove(0))?),
+        Rule::derive_stage => Stage::Derive(inner.into_iter().map(assign).collect::<Result<_, _>>()?),
+        Rule::group_stage => {
+            let mut keys = Vec::new();
+            let mut aggregates = None;
+            for x in inner {
+                match x.as_rule() {
+                    Rule::item => keys.push(item(x)?),
+                    Rule::aggregate_stage => {
+                        aggregates = Some(x.into_inner().filter(|y| !is_kw(y)).map(assign).collect::<Result<_, _>>()?)
+                    }
+                    _ => unreachable!("group child {:?}", x.as_rule()),
+                }
+            }
+            Stage::Group { keys, aggregates }
+        }
+        Rule::aggregate_stage => Stage::Aggregate(inner.into_iter().map(assign).collect::<Result<_, _>>()?),
+        Rule::select_stage => Stage::Select(inner.into_iter().map(item).collect::<Result<_, _>>()?),
+        Rule::sort_stage => Stage::Sort(
+            inner
+                .into_iter()
+                .map(|si| {
+                    let mut it = si.into_inner();
+                    let e = expr(it.next().expect("sort expr"))?;
+                    let desc =
+                        it.next().is_some_and(|o| o.into_inner().next().map(|k| k.as_rule()) == Some(Rule::kw_desc));
+                    Ok(SortItem { expr: e, desc })
+                })
+                .collect::<Result<_, Diagnostic>>()?,
+        ),
+        Rule::take_stage => Stage::Take(primary(inner.remove(0))?),
+        Rule::materialize_stage => Stage::Materialize(spanned_str(&inner[0])),
+        r => unreachable!("stage {r:?}"),
+    })
+}
+
+fn assign(p: Pair<Rule>) -> Result<Assign, Diagnostic> {
+    let mut it = p.into_inner();
+    let name = spanned_str(&it.next().expect("assign name"));
+    Ok(Assign { name, expr: expr(it.next().expect("assign expr"))? })
+}
+
+fn item(p: Pair<Rule>) -> Result<Item, Diagnostic> {
+    let inner = p.into_inner().next().expect("item");
+    Ok(match inner.as_rule() {
+        Rule::assign => {
+            let a = assign(inner)?;
+            Item { name: Some(a.name), expr: a.expr }
+        }
+        _ => Item { name: None, expr: expr(inner)? },
+    })
+}
+
+/// A pair's span without the trailing whitespace pest's implicit skipping leaves in it.
+fn span_of(p: &Pair<Rule>) -> Span {
+    let start = p.as_span().start();
+    start..start + p.as_str().trim_end().len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_follows_the_table() {
+        let q = parse("from t where a == 1 or b == 2 and not c ?? false").unwrap();
+        let Stage::Where(e) = &q.stages[1].node else { panic!() };
+        let ExprKind::Binary { op: BinOp::Or, rhs, .. } = &e.kind else { panic!("{e:?}") };
+        let ExprKind::Binary { op: BinOp::And, rhs, .. } = &rhs.kind else { panic!() };
+        assert!(matches!(rhs.kind, ExprKind::Not(_)));
+    }
+
+    #[test]
+    fn huge_or_deep_expressions_are_errors_not_crashes() {
+        let long = format!("from sessions\nwhere {}", vec!["event_count"; 20_000].join(" + "));
+        assert!(parse(&long).unwrap_err()[0].message.contains("too long"));
+        let deep = format!("from sessions\nwhere {}event_count{}", "(".repeat(5_000), ")".repeat(5_000));
+        let err = parse(&deep).unwrap_err();
+        assert_eq!(err[0].code, "E0104", "{err:?}");
+        assert!(err[0].message.contains("nested too deeply"), "{err:?}");
+        // Just inside the limit, in a debug build, on a thread with a small stack: compiles,
+        // no overflow.
+        let near = MAX_DEPTH - 2;
+        let at_limit = format!("from sessions\nwhere {}event_count{} > 0", "(".repeat(near), ")".repeat(near));
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || crate::compile::compile_all(&at_limit, &Default::default()).map_err(|e| format!("{e:?}")))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(ok.is_ok(), "{ok:?}");
+        // Brackets inside strings and comments do not count.
+        let quoted = format!("from sessions # {}\nwhere sensor == '{}'", "(".repeat(100), "[".repeat(100));
+        assert!(parse(&quoted).is_ok());
+        let nots = format!("from sessions\nwhere {}login_success", "not ".repeat(1_900));
+        let _ = crate::compile::compile_all(&nots, &Default::default());
+        let stages = format!("from sessions\n{}", "sort event_count\ntake 5\n".repeat(5_000));
+        assert_eq!(parse(&stages).unwrap_err()[0].code, "E0105");
+        let ok = format!("from sessions\nwhere {} > 0", vec!["event_count"; 200].join(" + "));
+        assert!(crate::compile::compile_all(&ok, &Default::default()).is_ok());
+    }
+
+    #[test]
+    fn parse_errors_speak_words_not_rules() {
+        let err = parse("from sessions\nwhere").unwrap_err();
+        assert!(err[0].message.starts_with("expected an expression"), "{}", err[0].message);
+        let err = parse("from sessions\nfilter x").unwrap_err();
+        assert!(!err[0].message.contains("_stage"), "{}", err[0].message);
+        assert_eq!(err[0].hint.as_deref(), Some("did you mean `where`?"), "{err:?}");
+        let err = parse("from sessions\nqqqq x").unwrap_err();
+        assert!(err[0].hint.as_deref().unwrap_or("").contains("every stage starts"), "{err:?}");
+    }
+}
