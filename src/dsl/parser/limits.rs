@@ -36,6 +36,7 @@ pub(super) fn too_deep(src: &str, limit: usize) -> Option<usize> {
     None
 }
 
+/// Tokens in one expression.
 pub(super) const MAX_TOKENS: usize = 512;
 
 /// Every wrapping stage nests a subquery: bound the depth the emitter recurses to.
