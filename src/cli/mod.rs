@@ -116,12 +116,7 @@ impl Cli {
 
     /// An existing cowrieql database: read commands never create one.
     async fn existing_store(&self) -> Result<Store> {
-        let store = Store::connect(&self.db, &ConnectOptions { create: false, ..self.connect_options() }).await?;
-        if !crate::store::migrate::has_schema(&store).await {
-            let shown = self.db.strip_prefix("sqlite://").unwrap_or(&self.db).to_string();
-            return Err(crate::store::errors::StoreError::NoDatabase(shown).into());
-        }
-        Ok(store)
+        Store::connect_existing(&self.db, &self.connect_options()).await
     }
 }
 

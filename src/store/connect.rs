@@ -99,6 +99,17 @@ impl Store {
         }
     }
 
+    /// Opens an existing cowrieql database (a missing SQLite file is not created), refusing
+    /// one without the schema: for read commands.
+    pub async fn connect_existing(url: &str, opts: &ConnectOptions) -> Result<Store> {
+        let store = Store::connect(url, &ConnectOptions { create: false, ..opts.clone() }).await?;
+        if !super::migrate::has_schema(&store).await {
+            let shown = url.strip_prefix("sqlite://").unwrap_or(url).to_string();
+            return Err(super::errors::StoreError::NoDatabase(shown).into());
+        }
+        Ok(store)
+    }
+
     /// SQLite: moves the write-ahead log into the database file and empties it, so the
     /// `.sqlite` file is whole by itself (copied alone, it holds everything). PostgreSQL: nothing.
     pub async fn checkpoint_wal(&self) -> Result<()> {
