@@ -1,6 +1,6 @@
 //! Dead letters: listing, exporting, and retrying them after a loader fix.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::engine::{Engine, FactWriter};
@@ -130,10 +130,7 @@ pub async fn retry(store: &Store) -> Result<RetryStats> {
             continue;
         }
         batch.lines = batch.events.len() as u64;
-        on_engine!(store, p => {
-            let mut lane = p.lanes().await?.into_iter().next().context("no writer connection")?;
-            lane.write(&batch, &[]).await?;
-        });
+        on_engine!(store, p => p.lane().await?.write(&batch, &[]).await?);
         for chunk in fixed_ids.chunks(500) {
             let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
             // Ids are integers read from the table itself, not input.

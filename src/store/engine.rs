@@ -56,8 +56,9 @@ pub(crate) trait Engine {
         key: i64,
     ) -> Result<sqlx::Transaction<'_, Self::DB>>;
 
-    /// Runs a view's refresh statements and records `now` as its refresh time.
-    async fn refresh_view(&self, name: &str, statements: &[String], touch: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Runs a view's refresh statements and records `now` as its refresh time
+    /// (`views::TOUCH`).
+    async fn refresh_view(&self, name: &str, statements: &[String], now: DateTime<Utc>) -> Result<()>;
 
     /// "SQLite 3.x" / "PostgreSQL 15.x".
     async fn server_version(&self) -> Result<String>;
@@ -77,7 +78,9 @@ pub(crate) trait Engine {
     /// Makes the database file whole by itself after a load (SQLite's WAL); PostgreSQL: nothing.
     async fn checkpoint_wal(&self) -> Result<()>;
 
-    /// The connections batches are written through (one on SQLite: one writer at a time).
+    /// One connection to write batches through.
+    async fn lane(&self) -> Result<Self::Lane>;
+    /// The connections an ingest writes through at once (one on SQLite: one writer at a time).
     async fn lanes(&self) -> Result<Vec<Self::Lane>>;
 }
 

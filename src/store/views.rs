@@ -56,7 +56,7 @@ const LIST: &str = "SELECT name, definition_hash, refreshed_at, \
      refreshed_at < COALESCE((SELECT changed_at FROM data_changes WHERE id = 1), refreshed_at) \
      FROM view_registry ORDER BY name";
 const REGISTERED: &str = "SELECT name, refresh_on_ingest, definition FROM view_registry ORDER BY name";
-const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";
+pub(crate) const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";
 
 /// The SQL to run for `c`, and the views it computes inline: each view is used where it is
 /// current, else built; where this connection may not build it (a SELECT-only role, a
@@ -179,7 +179,7 @@ pub async fn refresh(store: &Store, names: &[String], concurrently: bool, only_o
         }
         let def = Definition::parse(&name, &def)?;
         let stmts = if concurrently { &def.refresh_concurrently } else { &def.refresh };
-        on_engine!(store, p => p.refresh_view(&name, stmts, TOUCH, Utc::now()).await?);
+        on_engine!(store, p => p.refresh_view(&name, stmts, Utc::now()).await?);
         done.push(name);
     }
     Ok(done)

@@ -148,33 +148,32 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     }
     migrate::migrate(store).await?;
     let found = source::discover(paths, opts.force)?;
-    let sources = found.sources;
-    let total_bytes: u64 = sources.iter().map(Source::disk_len).sum();
+    let total_bytes: u64 = found.sources.iter().map(Source::disk_len).sum();
     let bar = opts.progress.start("ingest", crate::progress::Unit::Bytes, total_bytes, 0);
 
     let checkpoints = checkpoints(store).await?;
-    on_engine!(store, p => write_all(p.lanes().await?, &sources, checkpoints, found.skipped.len(), found.problems, opts, bar, started).await)
+    on_engine!(store, p => write_all(p.lanes().await?, found, checkpoints, opts, bar, started).await)
 }
 
-/// Reads `sources` on a thread and writes their batches over `idle`'s connections.
-#[allow(clippy::too_many_arguments)]
+/// Reads the sources `found` on a thread and writes their batches over `idle`'s connections.
 async fn write_all<W: FactWriter>(
     mut idle: Vec<W>,
-    sources: &[Source],
+    found: source::Discovered,
     checkpoints: HashMap<String, Checkpoint>,
-    skipped: usize,
-    file_problems: Vec<(String, String)>,
     opts: &IngestOptions,
     bar: std::sync::Arc<dyn crate::progress::Task>,
     started: Instant,
 ) -> Result<IngestStats> {
     let (tx, mut rx) = mpsc::channel::<Msg>(1);
     let batch_lines = opts.batch_lines.max(1);
-    let reader_sources = sources.to_vec();
-    let reader = tokio::task::spawn_blocking(move || read_all(&reader_sources, &checkpoints, batch_lines, &tx));
-
-    let mut stats =
-        IngestStats { files: sources.len() as u64, skipped_files: skipped as u64, file_problems, ..Default::default() };
+    let mut stats = IngestStats {
+        files: found.sources.len() as u64,
+        skipped_files: found.skipped.len() as u64,
+        file_problems: found.problems,
+        ..Default::default()
+    };
+    let sources = found.sources;
+    let reader = tokio::task::spawn_blocking(move || read_all(&sources, &checkpoints, batch_lines, &tx));
     // A 64-bit digest per session, not the key itself: a long log touches millions of
     // sessions, and their keys would grow the memory with the file (measured at 10M events).
     let mut touched: HashSet<u64> = HashSet::new();

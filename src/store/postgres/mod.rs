@@ -132,7 +132,7 @@ impl Engine for PgPool {
         Ok(tx)
     }
 
-    async fn refresh_view(&self, name: &str, statements: &[String], touch: &str, now: DateTime<Utc>) -> Result<()> {
+    async fn refresh_view(&self, name: &str, statements: &[String], now: DateTime<Utc>) -> Result<()> {
         // REFRESH … CONCURRENTLY cannot run inside a transaction block.
         for s in statements {
             sqlx::raw_sql(AssertSqlSafe(s.clone()))
@@ -140,7 +140,7 @@ impl Engine for PgPool {
                 .await
                 .with_context(|| format!("refreshing {name}"))?;
         }
-        sqlx::query(AssertSqlSafe(touch.to_string())).bind(name).bind(now).execute(self).await?;
+        sqlx::query(super::views::TOUCH).bind(name).bind(now).execute(self).await?;
         Ok(())
     }
 
@@ -158,7 +158,7 @@ impl Engine for PgPool {
         Ok(None)
     }
     async fn unfinished_migration(&self) -> Result<Option<super::errors::StoreError>> {
-        super::transfer::unfinished_error(self).await
+        super::transfer::unfinished(self).await
     }
 
     /// The data directory of a server on this machine (unix socket or loopback, and a role
@@ -209,12 +209,16 @@ impl Engine for PgPool {
         Ok(())
     }
 
+    async fn lane(&self) -> Result<facts::Lane> {
+        facts::Lane::open(self).await
+    }
+
     async fn lanes(&self) -> Result<Vec<facts::Lane>> {
         // Leave a pool of one usable: never wait for a second connection that cannot come.
         let n = LANES.min(self.options().get_max_connections()).max(1);
         let mut v = Vec::new();
         for _ in 0..n {
-            v.push(facts::Lane::open(self).await?);
+            v.push(self.lane().await?);
         }
         Ok(v)
     }

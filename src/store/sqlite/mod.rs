@@ -146,7 +146,7 @@ impl Engine for SqlitePool {
         Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn refresh_view(&self, name: &str, statements: &[String], touch: &str, now: DateTime<Utc>) -> Result<()> {
+    async fn refresh_view(&self, name: &str, statements: &[String], now: DateTime<Utc>) -> Result<()> {
         let mut conn = self.acquire().await?;
         let mut tx = Self::begin_locked(&mut conn, 0).await?;
         for s in statements {
@@ -155,7 +155,7 @@ impl Engine for SqlitePool {
                 .await
                 .with_context(|| format!("refreshing {name}"))?;
         }
-        sqlx::query(AssertSqlSafe(touch.to_string())).bind(name).bind(Self::time(now)).execute(&mut *tx).await?;
+        sqlx::query(super::views::TOUCH).bind(name).bind(Self::time(now)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -219,7 +219,11 @@ impl Engine for SqlitePool {
         Ok(())
     }
 
+    async fn lane(&self) -> Result<facts::Lane> {
+        Ok(facts::Lane(self.acquire().await?))
+    }
+
     async fn lanes(&self) -> Result<Vec<facts::Lane>> {
-        Ok(vec![facts::Lane(self.acquire().await?)])
+        Ok(vec![self.lane().await?])
     }
 }

@@ -458,12 +458,9 @@ pub async fn connect_target(url: &str, opts: &super::ConnectOptions) -> Result<P
     }
 }
 
-pub async fn unfinished(dst: &PgPool) -> Result<Option<String>> {
-    Ok(unfinished_error(dst).await?.map(|e| e.to_string()))
-}
-
-/// [`unfinished`] as the error a command refuses with.
-pub async fn unfinished_error(dst: &PgPool) -> Result<Option<StoreError>> {
+/// Why `dst` may not be used yet: it is the target of a migrate-to-postgres that has not
+/// finished (None otherwise).
+pub async fn unfinished(dst: &PgPool) -> Result<Option<StoreError>> {
     Ok(load_state(dst)
         .await?
         .filter(|s| s.status != Status::Complete)
