@@ -76,7 +76,7 @@ pub enum Command {
     /// List the reports and their parameters.
     Reports(report::ReportsArgs),
     /// List the tables and columns queries can use, with types, and common payload JSON paths.
-    Schema,
+    Schema(ops::SchemaArgs),
     /// Database health: connectivity, schema, sizes, dead letters, last ingests, integrity.
     /// Exit 0 ok, 1 warning, 2 critical.
     Health(ops::HealthArgs),
@@ -147,7 +147,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             None => report::run_query(&cli.existing_store().await?, args).await,
         },
         Command::Reports(args) => report::list_reports(args),
-        Command::Schema => ops::schema(),
+        Command::Schema(args) => ops::schema(args),
         Command::Health(args) => ops::health(&cli.existing_store().await?, args).await,
         Command::DeadLetters { action } => ops::dead(&cli.existing_store().await?, action).await,
         Command::Completions(args) => ops::completions(args),

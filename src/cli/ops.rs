@@ -260,9 +260,21 @@ pub async fn views(store: &Store, action: &ViewsAction) -> Result<i32> {
     Ok(0)
 }
 
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Where each Cowrie event id lands: the tables and columns it feeds, or why it is kept
+    /// in raw_events only.
+    #[arg(long)]
+    pub events: bool,
+}
+
 /// `cowrieql schema`: what queries can read, from the compiler's own catalog.
-pub fn schema() -> Result<i32> {
+pub fn schema(args: &SchemaArgs) -> Result<i32> {
     use crate::catalog::{ColType, PAYLOAD_PATHS, TABLES};
+    if args.events {
+        print!("{}", crate::catalog::events::text());
+        return Ok(0);
+    }
     for t in TABLES {
         super::say(t.name);
         for c in t.columns {

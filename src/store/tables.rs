@@ -8,7 +8,8 @@ use super::Store;
 use crate::on_engine;
 
 /// The tables an operator cares about, in display order.
-pub const DATA_TABLES: &[&str] = &["raw_events", "sessions", "logins", "commands", "downloads", "dead_letters"];
+pub const DATA_TABLES: &[&str] =
+    &["raw_events", "sessions", "logins", "commands", "downloads", "tunnels", "probes", "dead_letters"];
 
 pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
     let mut out = Vec::with_capacity(DATA_TABLES.len());

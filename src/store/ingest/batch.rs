@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::event::{ContentHash, Event, Fact, SessionDelta};
+use super::event::{ContentHash, Event, Fact, SessionDelta, TunnelDelta};
 
 /// A line that could not be accepted.
 #[derive(Debug, Clone)]
@@ -55,19 +55,32 @@ pub struct Batch {
 /// Key of a session: ids are unique only per sensor.
 pub type SessionKey = (String, String);
 
+/// Key of a `tunnels` row: (sensor, session, target host, target port).
+pub type TunnelKey = (String, String, String, i64);
+
 /// The rows a batch adds beyond `raw_events`, computed from its new events only, so a
 /// duplicate line changes no fact and no counter.
 pub struct Plan<'a> {
     pub logins: Vec<(i64, &'a Event)>,
     pub commands: Vec<(i64, &'a Event)>,
     pub transfers: Vec<(i64, &'a Event)>,
+    pub probes: Vec<(i64, &'a Event)>,
     pub sessions: Vec<(SessionKey, SessionDelta)>,
+    pub tunnels: Vec<(TunnelKey, TunnelDelta)>,
 }
 
 /// `new_ids` maps the offset of each newly inserted event to its `raw_events.id`.
 pub fn plan<'a>(batch: &'a Batch, new_ids: &HashMap<u64, i64>) -> Plan<'a> {
-    let mut p = Plan { logins: Vec::new(), commands: Vec::new(), transfers: Vec::new(), sessions: Vec::new() };
+    let mut p = Plan {
+        logins: Vec::new(),
+        commands: Vec::new(),
+        transfers: Vec::new(),
+        probes: Vec::new(),
+        sessions: Vec::new(),
+        tunnels: Vec::new(),
+    };
     let mut sessions: HashMap<SessionKey, SessionDelta> = HashMap::new();
+    let mut tunnels: HashMap<TunnelKey, TunnelDelta> = HashMap::new();
     for e in &batch.events {
         let Some(&id) = new_ids.get(&e.offset) else { continue };
         if let (Some(sid), Some(delta)) = (&e.session_id, &e.delta) {
@@ -75,7 +88,18 @@ pub fn plan<'a>(batch: &'a Batch, new_ids: &HashMap<u64, i64>) -> Plan<'a> {
                 Some(Fact::Login { .. }) => p.logins.push((id, e)),
                 Some(Fact::Command { .. }) => p.commands.push((id, e)),
                 Some(Fact::Transfer { .. }) => p.transfers.push((id, e)),
+                Some(Fact::Probe { .. }) => p.probes.push((id, e)),
                 None => {}
+            }
+            // A tunnelled forward's data whose target the reader could not name stays raw.
+            if let Some(t) = e.tunnel.as_ref().filter(|t| t.dst_ip.is_some()) {
+                let key = (e.sensor.clone(), sid.clone(), t.dst_ip.clone().unwrap_or_default(), t.dst_port);
+                match tunnels.get_mut(&key) {
+                    Some(d) => d.merge(t),
+                    None => {
+                        tunnels.insert(key, t.clone());
+                    }
+                }
             }
             match sessions.get_mut(&(e.sensor.clone(), sid.clone())) {
                 Some(d) => d.merge(delta),
@@ -88,6 +112,8 @@ pub fn plan<'a>(batch: &'a Batch, new_ids: &HashMap<u64, i64>) -> Plan<'a> {
     p.sessions = sessions.into_iter().collect();
     // Deterministic statement text and lock order.
     p.sessions.sort_by(|a, b| a.0.cmp(&b.0));
+    p.tunnels = tunnels.into_iter().collect();
+    p.tunnels.sort_by(|a, b| a.0.cmp(&b.0));
     p
 }
 
@@ -95,9 +121,22 @@ pub fn plan<'a>(batch: &'a Batch, new_ids: &HashMap<u64, i64>) -> Plan<'a> {
 // so a schema change is made once).
 pub const RAW_COLUMNS: &str =
     "session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash";
-pub const LOGIN_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, username, password, success";
-pub const COMMAND_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, input, failed";
-pub const TRANSFER_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction";
+pub const LOGIN_COLUMNS: &str =
+    "event_id, session_id, ts, sensor, src_ip, username, password, success, method, key_type, fingerprint";
+pub const COMMAND_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, input, failed, realm";
+pub const TRANSFER_COLUMNS: &str =
+    "event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction, kind, destfile, error";
+pub const PROBE_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, kind, cve, username, name, value, detail";
+
+/// The fact tables written one row per event: (Plan field, table, columns).
+pub fn fact_tables<'p, 'a>(p: &'p Plan<'a>) -> [(&'p [(i64, &'a Event)], &'static str, &'static str); 4] {
+    [
+        (&p.logins, "logins", LOGIN_COLUMNS),
+        (&p.commands, "commands", COMMAND_COLUMNS),
+        (&p.transfers, "downloads", TRANSFER_COLUMNS),
+        (&p.probes, "probes", PROBE_COLUMNS),
+    ]
+}
 pub const DEAD_LETTER_COLUMNS: &str = "source_file, source_offset, raw, reason, content_hash, created_at";
 
 /// Records that stored data changed (a batch added rows), for views' staleness.
@@ -114,7 +153,7 @@ pub const CHECKPOINT_UPSERT: &str =
      head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at \
      WHERE excluded.byte_offset >= ingest_checkpoints.byte_offset";
 
-pub const SESSION_COLUMNS: [&str; 21] = [
+pub const SESSION_COLUMNS: [&str; 31] = [
     "sensor",
     "session_id",
     "src_ip",
@@ -136,22 +175,72 @@ pub const SESSION_COLUMNS: [&str; 21] = [
     "closed",
     "vt_flagged",
     "dshield_flagged",
+    "key_fingerprint",
+    "term_width",
+    "term_height",
+    "term_size_events",
+    "env",
+    "arch",
+    "ttylog",
+    "ttylog_size",
+    "probe_count",
+    "tunnel_count",
 ];
 
+pub const TUNNEL_COLUMNS: [&str; 23] = [
+    "sensor",
+    "session_id",
+    "dst_ip",
+    "dst_port",
+    "src_ip",
+    "first_seen",
+    "last_seen",
+    "requests",
+    "data_events",
+    "bytes",
+    "orig_ip",
+    "orig_port",
+    "route",
+    "new_ip",
+    "new_port",
+    "ja4",
+    "ja4h",
+    "http_method",
+    "http_host",
+    "http_path",
+    "tls_sni",
+    "smtp_helo",
+    "smtp_mail_from",
+];
+
+/// How a dialect writes the SQL the merges need: two-argument min and max, and the JSON
+/// object of `a` with `b`'s keys set over it.
+pub struct MergeSql {
+    pub least: &'static str,
+    pub greatest: &'static str,
+    pub json_merge: fn(&str, &str) -> String,
+}
+
 /// The `ON CONFLICT` tail of the sessions upsert: it merges a stored summary with a new piece
-/// exactly as `SessionDelta::merge` does. `least`/`greatest` are the dialect's two-argument
-/// min/max functions.
-pub fn session_merge_sql(least: &str, greatest: &str) -> String {
-    let earliest_wins = |c: &str| {
-        format!(
-            "{c} = CASE WHEN excluded.first_event_at < sessions.first_event_at \
-             THEN COALESCE(excluded.{c}, sessions.{c}) ELSE COALESCE(sessions.{c}, excluded.{c}) END"
-        )
+/// exactly as `SessionDelta::merge` does.
+pub fn session_merge_sql(m: &MergeSql) -> String {
+    let (least, greatest) = (m.least, m.greatest);
+    let earliest = "excluded.first_event_at < sessions.first_event_at";
+    let later = "excluded.last_event_at > sessions.last_event_at";
+    let mut sets: Vec<String> =
+        ["src_ip", "protocol", "username", "client_version", "hassh", "duration_s", "key_fingerprint", "arch", "ttylog", "ttylog_size"]
+            .iter()
+            .map(|c| wins(c, "sessions", earliest))
+            .collect();
+    sets.extend(["term_width", "term_height"].iter().map(|c| wins(c, "sessions", later)));
+    let merged = |a: &str, b: &str| {
+        format!("CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} ELSE {} END", (m.json_merge)(a, b))
     };
-    let mut sets: Vec<String> = ["src_ip", "protocol", "username", "client_version", "hassh", "duration_s"]
-        .iter()
-        .map(|c| earliest_wins(c))
-        .collect();
+    sets.push(format!(
+        "env = CASE WHEN {later} THEN {} ELSE {} END",
+        merged("sessions.env", "excluded.env"),
+        merged("excluded.env", "sessions.env")
+    ));
     sets.push(format!("first_event_at = {least}(sessions.first_event_at, excluded.first_event_at)"));
     sets.push(format!("last_event_at = {greatest}(sessions.last_event_at, excluded.last_event_at)"));
     for c in [
@@ -162,6 +251,9 @@ pub fn session_merge_sql(least: &str, greatest: &str) -> String {
         "login_failures",
         "download_count",
         "upload_count",
+        "term_size_events",
+        "probe_count",
+        "tunnel_count",
     ] {
         sets.push(format!("{c} = sessions.{c} + excluded.{c}"));
     }
@@ -169,4 +261,24 @@ pub fn session_merge_sql(least: &str, greatest: &str) -> String {
         sets.push(format!("{c} = sessions.{c} OR excluded.{c}"));
     }
     format!(" ON CONFLICT (sensor, session_id) DO UPDATE SET {}", sets.join(", "))
+}
+
+/// The `ON CONFLICT` tail of the tunnels upsert, as `TunnelDelta::merge` does it.
+pub fn tunnel_merge_sql(m: &MergeSql) -> String {
+    let earliest = "excluded.first_seen < tunnels.first_seen";
+    let mut sets: Vec<String> = super::event::tunnel::EARLIEST_WINS.iter().map(|c| wins(c, "tunnels", earliest)).collect();
+    sets.push(format!("first_seen = {}(tunnels.first_seen, excluded.first_seen)", m.least));
+    sets.push(format!("last_seen = {}(tunnels.last_seen, excluded.last_seen)", m.greatest));
+    for c in ["requests", "data_events", "bytes"] {
+        sets.push(format!("{c} = tunnels.{c} + excluded.{c}"));
+    }
+    format!(" ON CONFLICT (sensor, session_id, dst_ip, dst_port) DO UPDATE SET {}", sets.join(", "))
+}
+
+/// `c` takes the new piece's value when `new_wins` holds and it has one, else keeps the
+/// stored value when there is one.
+fn wins(c: &str, table: &str, new_wins: &str) -> String {
+    format!(
+        "{c} = CASE WHEN {new_wins} THEN COALESCE(excluded.{c}, {table}.{c}) ELSE COALESCE({table}.{c}, excluded.{c}) END"
+    )
 }

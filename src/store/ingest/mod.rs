@@ -389,6 +389,7 @@ fn read_source(
     let mut lines_total = lines_before;
     let mut incomplete = false;
     let mut damaged = None;
+    let mut memory = event::SessionMemory::default();
     loop {
         let at = reader.pos();
         let line = match reader.next_line() {
@@ -416,8 +417,9 @@ fn read_source(
         }
         match parsed {
             None => b.blank += 1,
-            Some(Ok(e)) => {
+            Some(Ok(mut e)) => {
                 b.lines += 1;
+                memory.apply(&mut e);
                 b.events.push(e);
             }
             Some(Err(reason)) => {

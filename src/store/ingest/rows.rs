@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch::SessionKey;
-use super::event::{Event, Fact, SessionDelta};
+use super::batch::{SessionKey, TunnelKey};
+use super::event::{Event, Fact, SessionDelta, TunnelDelta};
 
 /// Where a row's values go, one after another. `'a`: values borrowed from the batch.
 pub trait RowSink<'a> {
@@ -17,6 +17,8 @@ pub trait RowSink<'a> {
     /// A time already in the stored text form (the reader thread formats event times).
     fn time_text(&mut self, v: &'a str);
     fn bytes(&mut self, v: &'a [u8]);
+    /// Text made for this row (a JSON document), not borrowed from the batch.
+    fn owned_text(&mut self, v: Option<String>);
 }
 
 /// `raw_events` (RAW_COLUMNS), the line of `source` at `e.offset`.
@@ -41,28 +43,41 @@ fn fact_head<'a>(s: &mut impl RowSink<'a>, id: i64, e: &'a Event) {
     s.text(e.src_ip.as_deref());
 }
 
-/// The fact row of event `id` (LOGIN_COLUMNS, COMMAND_COLUMNS or TRANSFER_COLUMNS, by its
-/// kind); false, writing nothing, for an event that holds no fact.
+/// The fact row of event `id` (the column list of its table in `batch::fact_tables`); false,
+/// writing nothing, for an event that holds no fact.
 pub fn fact<'a>(s: &mut impl RowSink<'a>, id: i64, e: &'a Event) -> bool {
-    match &e.fact {
-        None => return false,
-        Some(Fact::Login { username, password, success }) => {
-            fact_head(s, id, e);
+    let Some(f) = &e.fact else { return false };
+    fact_head(s, id, e);
+    match f {
+        Fact::Login { username, password, success, method, key_type, fingerprint } => {
             s.text(username.as_deref());
             s.text(password.as_deref());
             s.boolean(*success);
+            s.text(Some(method.as_str()));
+            s.text(key_type.as_deref());
+            s.text(fingerprint.as_deref());
         }
-        Some(Fact::Command { input, failed }) => {
-            fact_head(s, id, e);
+        Fact::Command { input, failed, realm } => {
             s.text(Some(input));
             s.boolean(*failed);
+            s.text(Some(realm));
         }
-        Some(Fact::Transfer { url, shasum, outfile, direction }) => {
-            fact_head(s, id, e);
+        Fact::Transfer { url, shasum, outfile, direction, kind, destfile, error } => {
             s.text(url.as_deref());
             s.text(shasum.as_deref());
             s.text(outfile.as_deref());
             s.text(Some(direction.as_str()));
+            s.text(Some(kind.as_str()));
+            s.text(destfile.as_deref());
+            s.text(error.as_deref());
+        }
+        Fact::Probe { kind, cve, username, name, value, detail } => {
+            s.text(Some(kind.as_str()));
+            s.text(cve.as_deref());
+            s.text(username.as_deref());
+            s.text(name.as_deref());
+            s.text(value.as_deref());
+            s.text(detail.as_deref());
         }
     }
     true
@@ -91,11 +106,56 @@ pub fn session<'a>(s: &mut impl RowSink<'a>, (sensor, sid): &'a SessionKey, d: &
     s.boolean(d.closed);
     s.boolean(d.vt_flagged);
     s.boolean(d.dshield_flagged);
+    s.text(d.key_fingerprint.as_deref());
+    opt_int(s, d.term_width);
+    opt_int(s, d.term_height);
+    s.int(d.term_size_events);
+    s.owned_text(d.env.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()));
+    s.text(d.arch.as_deref());
+    s.text(d.ttylog.as_deref());
+    opt_int(s, d.ttylog_size);
+    s.int(d.probe_count);
+    s.int(d.tunnel_count);
+}
+
+/// A tunnel piece (TUNNEL_COLUMNS), merged into the stored row by the upsert.
+pub fn tunnel<'a>(s: &mut impl RowSink<'a>, (sensor, sid, dst_ip, dst_port): &'a TunnelKey, t: &'a TunnelDelta) {
+    s.text(Some(sensor));
+    s.text(Some(sid));
+    s.text(Some(dst_ip));
+    s.int(*dst_port);
+    s.text(t.src_ip.as_deref());
+    s.time(t.first_seen.as_ref());
+    s.time(t.last_seen.as_ref());
+    s.int(t.requests);
+    s.int(t.data_events);
+    s.int(t.bytes);
+    s.text(t.orig_ip.as_deref());
+    opt_int(s, t.orig_port);
+    s.text(t.route);
+    s.text(t.new_ip.as_deref());
+    opt_int(s, t.new_port);
+    s.text(t.ja4.as_deref());
+    s.text(t.ja4h.as_deref());
+    let m = &t.summary;
+    for v in [&m.http_method, &m.http_host, &m.http_path, &m.tls_sni, &m.smtp_helo, &m.smtp_mail_from] {
+        s.text(v.as_deref());
+    }
+}
+
+/// An integer column that may be NULL (SQLite and COPY alike take a NULL float as NULL).
+fn opt_int<'a>(s: &mut impl RowSink<'a>, v: Option<i64>) {
+    match v {
+        Some(i) => s.int(i),
+        None => s.text(None),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::batch::{COMMAND_COLUMNS, LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS};
+    use super::super::batch::{
+        COMMAND_COLUMNS, LOGIN_COLUMNS, PROBE_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS, TUNNEL_COLUMNS,
+    };
     use super::super::event::parse_line;
     use super::*;
 
@@ -124,6 +184,9 @@ mod tests {
         fn bytes(&mut self, _: &'a [u8]) {
             self.0 += 1
         }
+        fn owned_text(&mut self, _: Option<String>) {
+            self.0 += 1
+        }
     }
 
     fn columns(list: &str) -> usize {
@@ -141,6 +204,7 @@ mod tests {
             (line("cowrie.login.failed", r#","username":"root","password":"x""#), LOGIN_COLUMNS),
             (line("cowrie.command.input", r#","input":"ls""#), COMMAND_COLUMNS),
             (line("cowrie.session.file_download", r#","url":"http://a/b","shasum":"ab""#), TRANSFER_COLUMNS),
+            (line("cowrie.telnet.exploit_attempt", r#","cve":"CVE-1","name":"USER","value":"-f root""#), PROBE_COLUMNS),
         ];
         for (text, list) in &cases {
             let e = parse_line(text.as_bytes(), 0).unwrap();
@@ -155,6 +219,11 @@ mod tests {
             session(&mut n, &key, e.delta.as_ref().unwrap());
             assert_eq!(n.0, SESSION_COLUMNS.len());
         }
+        let forward = parse_line(line("cowrie.direct-tcpip.request", r#","dst_ip":"a","dst_port":80"#).as_bytes(), 0).unwrap();
+        let mut n = Count::default();
+        let key = (forward.sensor.clone(), "s1".to_string(), "a".to_string(), 80);
+        tunnel(&mut n, &key, forward.tunnel.as_ref().unwrap());
+        assert_eq!(n.0, TUNNEL_COLUMNS.len());
         let plain = parse_line(line("cowrie.session.connect", "").as_bytes(), 0).unwrap();
         let mut n = Count::default();
         assert!(!fact(&mut n, 1, &plain));

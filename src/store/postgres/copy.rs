@@ -126,6 +126,9 @@ impl<'a> RowSink<'a> for CopyRows {
     fn bytes(&mut self, v: &'a [u8]) {
         self.bytea(v);
     }
+    fn owned_text(&mut self, v: Option<String>) {
+        CopyRows::text(self, v.as_deref());
+    }
 }
 
 pub async fn copy(conn: &mut PgConnection, stmt: &str, data: Vec<u8>) -> Result<()> {

@@ -15,8 +15,8 @@ use sqlx::pool::PoolConnection;
 use super::copy::{copy, CopyRows};
 use crate::store::engine::{FactWriter, FORGET_CHECKPOINT};
 use crate::store::ingest::batch::{
-    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DATA_CHANGED, DEAD_LETTER_COLUMNS,
-    LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+    fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, CHECKPOINT_UPSERT,
+    DATA_CHANGED, DEAD_LETTER_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TUNNEL_COLUMNS,
 };
 use crate::store::ingest::rows;
 use crate::store::ingest::BatchOutcome;
@@ -29,7 +29,11 @@ pub const STAGE_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_raw (
     session_id text, event_type text, ts timestamptz, src_ip text, sensor text,
     payload jsonb, source_file text, source_offset bigint, content_hash bytea
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_sessions (LIKE sessions) ON COMMIT DELETE ROWS";
+CREATE TEMP TABLE IF NOT EXISTS stage_sessions (LIKE sessions) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_tunnels (LIKE tunnels) ON COMMIT DELETE ROWS";
+
+/// PostgreSQL's spelling of the upserts' merges.
+const MERGE: MergeSql = MergeSql { least: "LEAST", greatest: "GREATEST", json_merge: |a, b| format!("{a} || {b}") };
 
 /// Merges the staged session pieces into `sessions`. In key order, so that two writer
 /// connections lock session rows in the same order and cannot deadlock on them.
@@ -37,7 +41,16 @@ static SESSION_UPSERT: LazyLock<String> = LazyLock::new(|| {
     let cols = SESSION_COLUMNS.join(", ");
     format!(
         "INSERT INTO sessions ({cols}) SELECT {cols} FROM stage_sessions ORDER BY sensor, session_id{}",
-        session_merge_sql("LEAST", "GREATEST")
+        session_merge_sql(&MERGE)
+    )
+});
+
+/// Merges the staged tunnel pieces into `tunnels`, in key order (as sessions).
+static TUNNEL_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let cols = TUNNEL_COLUMNS.join(", ");
+    format!(
+        "INSERT INTO tunnels ({cols}) SELECT {cols} FROM stage_tunnels ORDER BY sensor, session_id, dst_ip, dst_port{}",
+        tunnel_merge_sql(&MERGE)
     )
 });
 
@@ -153,11 +166,7 @@ async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Ch
     let new_ids = insert_events(&mut tx, b, id_seq).await?;
     let p = plan(b, &new_ids);
 
-    for (facts, table, columns) in [
-        (&p.logins, "logins", LOGIN_COLUMNS),
-        (&p.commands, "commands", COMMAND_COLUMNS),
-        (&p.transfers, "downloads", TRANSFER_COLUMNS),
-    ] {
+    for (facts, table, columns) in fact_tables(&p) {
         let mut out = CopyRows::default();
         for (id, e) in facts {
             if rows::fact(&mut out, *id, e) {
@@ -177,6 +186,16 @@ async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Ch
     if !buf.is_empty() {
         copy(&mut tx, &format!("COPY stage_sessions ({}) FROM STDIN", SESSION_COLUMNS.join(", ")), buf).await?;
         sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).execute(&mut *tx).await?;
+    }
+    let mut out = CopyRows::default();
+    for (key, t) in &p.tunnels {
+        rows::tunnel(&mut out, key, t);
+        out.end();
+    }
+    let buf = out.into_bytes();
+    if !buf.is_empty() {
+        copy(&mut tx, &format!("COPY stage_tunnels ({}) FROM STDIN", TUNNEL_COLUMNS.join(", ")), buf).await?;
+        sqlx::query(AssertSqlSafe(TUNNEL_UPSERT.as_str())).execute(&mut *tx).await?;
     }
     let now = Utc::now();
     for chunk in b.dead.chunks(MAX_PARAMS / 6) {

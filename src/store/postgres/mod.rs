@@ -95,6 +95,7 @@ impl Engine for PgPool {
             migration!(5, "0005_partial_payload_indexes.sql"),
             migration!(6, "0006_narrow_payload_gin.sql"),
             migration!(7, "0007_data_changes.sql"),
+            migration!(8, "0008_cowrie3_facts.sql"),
         ]
     }
 

@@ -16,12 +16,15 @@ use sqlx::pool::PoolConnection;
 
 use crate::store::engine::{FactWriter, FORGET_CHECKPOINT};
 use crate::store::ingest::batch::{
-    plan, session_merge_sql, Batch, Checkpoint, CHECKPOINT_UPSERT, COMMAND_COLUMNS, DATA_CHANGED, DEAD_LETTER_COLUMNS,
-    LOGIN_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TRANSFER_COLUMNS,
+    fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, CHECKPOINT_UPSERT,
+    DATA_CHANGED, DEAD_LETTER_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TUNNEL_COLUMNS,
 };
 use crate::store::ingest::rows::{self, RowSink};
 use crate::store::ingest::BatchOutcome;
 use crate::time::canonical_text;
+
+/// SQLite's spelling of the upserts' merges.
+const MERGE: MergeSql = MergeSql { least: "MIN", greatest: "MAX", json_merge: |a, b| format!("json_patch({a}, {b})") };
 
 /// SQLite's one writer connection.
 pub struct Lane(pub PoolConnection<sqlx::Sqlite>);
@@ -82,6 +85,9 @@ impl<'a> RowSink<'a> for Params<'a> {
     fn bytes(&mut self, v: &'a [u8]) {
         self.0.push(ToSqlOutput::Borrowed(ValueRef::Blob(v)));
     }
+    fn owned_text(&mut self, v: Option<String>) {
+        self.0.push(v.map_or(ToSqlOutput::Borrowed(ValueRef::Null), |s| ToSqlOutput::Owned(SqlValue::Text(s))));
+    }
 }
 
 fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
@@ -104,11 +110,7 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
     }
     let p = plan(b, &new_ids);
     let mut row = Params(Vec::with_capacity(SESSION_COLUMNS.len()));
-    for (facts, table, columns) in [
-        (&p.logins, "logins", LOGIN_COLUMNS),
-        (&p.commands, "commands", COMMAND_COLUMNS),
-        (&p.transfers, "downloads", TRANSFER_COLUMNS),
-    ] {
+    for (facts, table, columns) in fact_tables(&p) {
         let mut insert = tx.prepare_cached(&insert_sql(table, columns))?;
         for (id, e) in facts {
             if rows::fact(&mut row, *id, e) {
@@ -120,11 +122,20 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
         let mut session = tx.prepare_cached(&format!(
             "{}{}",
             insert_sql("sessions", &SESSION_COLUMNS.join(", ")),
-            session_merge_sql("MIN", "MAX")
+            session_merge_sql(&MERGE)
         ))?;
         for (key, d) in &p.sessions {
             rows::session(&mut row, key, d);
             row.execute(&mut session)?;
+        }
+        let mut tunnel = tx.prepare_cached(&format!(
+            "{}{}",
+            insert_sql("tunnels", &TUNNEL_COLUMNS.join(", ")),
+            tunnel_merge_sql(&MERGE)
+        ))?;
+        for (key, t) in &p.tunnels {
+            rows::tunnel(&mut row, key, t);
+            row.execute(&mut tunnel)?;
         }
     }
     drop(row);

@@ -109,6 +109,7 @@ impl Engine for SqlitePool {
             migration!(2, "0002_view_registry.sql"),
             migration!(3, "0003_sensor_time_index.sql"),
             migration!(4, "0004_data_changes.sql"),
+            migration!(5, "0005_cowrie3_facts.sql"),
         ]
     }
 

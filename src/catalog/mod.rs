@@ -1,6 +1,8 @@
 //! The tables and columns that reports may use: one source of truth for the schema.
 //! The migrations' tests check that the databases they create match it.
 
+pub mod events;
+
 /// A column's type as the report language sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
@@ -51,22 +53,39 @@ pub const TABLES: &[Table] = &[
             "first_event_at": Timestamp, "last_event_at": Timestamp, "duration_s": Float?1, "event_count": Int,
             "command_count": Int, "failed_command_count": Int, "login_attempts": Int, "login_failures": Int,
             "login_success": Bool, "username": Text?1, "download_count": Int, "upload_count": Int,
-            "client_version": Text?1, "hassh": Text?1, "closed": Bool, "vt_flagged": Bool, "dshield_flagged": Bool],
+            "client_version": Text?1, "hassh": Text?1, "closed": Bool, "vt_flagged": Bool, "dshield_flagged": Bool,
+            "key_fingerprint": Text?1, "term_width": Int?1, "term_height": Int?1, "term_size_events": Int, "env": Json?1,
+            "arch": Text?1, "ttylog": Text?1, "ttylog_size": Int?1, "probe_count": Int, "tunnel_count": Int],
     },
     Table {
         name: "logins",
         columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
-            "username": Text?1, "password": Text?1, "success": Bool],
+            "username": Text?1, "password": Text?1, "success": Bool, "method": Text, "key_type": Text?1,
+            "fingerprint": Text?1],
     },
     Table {
         name: "commands",
         columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
-            "input": Text, "failed": Bool],
+            "input": Text, "failed": Bool, "realm": Text],
     },
     Table {
         name: "downloads",
         columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
-            "url": Text?1, "shasum": Text?1, "outfile": Text?1, "direction": Text],
+            "url": Text?1, "shasum": Text?1, "outfile": Text?1, "direction": Text, "kind": Text, "destfile": Text?1,
+            "error": Text?1],
+    },
+    Table {
+        name: "tunnels",
+        columns: cols!["sensor": Text, "session_id": Text, "dst_ip": Text, "dst_port": Int, "src_ip": Text?1,
+            "first_seen": Timestamp, "last_seen": Timestamp, "requests": Int, "data_events": Int, "bytes": Int,
+            "orig_ip": Text?1, "orig_port": Int?1, "route": Text?1, "new_ip": Text?1, "new_port": Int?1, "ja4": Text?1,
+            "ja4h": Text?1, "http_method": Text?1, "http_host": Text?1, "http_path": Text?1, "tls_sni": Text?1,
+            "smtp_helo": Text?1, "smtp_mail_from": Text?1],
+    },
+    Table {
+        name: "probes",
+        columns: cols!["id": Int, "event_id": Int, "session_id": Text, "ts": Timestamp, "sensor": Text, "src_ip": Text?1,
+            "kind": Text, "cve": Text?1, "username": Text?1, "name": Text?1, "value": Text?1, "detail": Text?1],
     },
     Table {
         name: "dead_letters",

@@ -4,6 +4,7 @@
 //! and strict only about what an event cannot do without: a JSON object with `eventid` and a
 //! parseable `timestamp`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,14 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::time::parse_cowrie_ts;
+
+mod memory;
+pub mod text;
+pub mod tunnel;
+
+pub use memory::SessionMemory;
+
+pub use tunnel::TunnelDelta;
 
 /// 128-bit content hash of the raw line: the idempotency key of `raw_events`.
 pub type ContentHash = [u8; 16];
@@ -44,6 +53,20 @@ pub struct SessionDelta {
     pub closed: bool,
     pub vt_flagged: bool,
     pub dshield_flagged: bool,
+    /// The first public key the client offered (`client.fingerprint`, or a key login).
+    pub key_fingerprint: Option<String>,
+    /// The last terminal size the client reported, and how many times it reported one.
+    pub term_width: Option<i64>,
+    pub term_height: Option<i64>,
+    pub term_size_events: i64,
+    /// Environment variables the client sent (`client.var`); a later value of a name wins.
+    pub env: Option<BTreeMap<String, String>>,
+    pub arch: Option<String>,
+    /// The session's first TTY log and its size in bytes.
+    pub ttylog: Option<String>,
+    pub ttylog_size: Option<i64>,
+    pub probe_count: i64,
+    pub tunnel_count: i64,
 }
 
 impl SessionDelta {
@@ -66,9 +89,37 @@ impl SessionDelta {
         pick(&mut self.username, &other.username);
         pick(&mut self.client_version, &other.client_version);
         pick(&mut self.hassh, &other.hassh);
+        pick(&mut self.key_fingerprint, &other.key_fingerprint);
+        pick(&mut self.arch, &other.arch);
+        pick(&mut self.ttylog, &other.ttylog);
         if other.duration_s.is_some() && (self.duration_s.is_none() || other_earlier) {
             self.duration_s = other.duration_s;
         }
+        if other.ttylog_size.is_some() && (self.ttylog_size.is_none() || other_earlier) {
+            self.ttylog_size = other.ttylog_size;
+        }
+        // Latest wins: the piece whose last event is later (as `session_merge_sql` says).
+        let other_later = match (other.last_event_at, self.last_event_at) {
+            (Some(o), Some(s)) => o > s,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        for (mine, theirs) in [(&mut self.term_width, other.term_width), (&mut self.term_height, other.term_height)] {
+            if theirs.is_some() && (mine.is_none() || other_later) {
+                *mine = theirs;
+            }
+        }
+        if let Some(theirs) = &other.env {
+            let mine = self.env.get_or_insert_with(BTreeMap::new);
+            for (k, v) in theirs {
+                if other_later || !mine.contains_key(k) {
+                    mine.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        self.term_size_events += other.term_size_events;
+        self.probe_count += other.probe_count;
+        self.tunnel_count += other.tunnel_count;
         self.first_event_at = min_opt(self.first_event_at, other.first_event_at);
         self.last_event_at = max_opt(self.last_event_at, other.last_event_at);
         self.event_count += other.event_count;
@@ -85,14 +136,14 @@ impl SessionDelta {
     }
 }
 
-fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+pub(crate) fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+pub(crate) fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -102,25 +153,73 @@ fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
 /// A row of one of the fact tables.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fact {
-    Login { username: Option<String>, password: Option<String>, success: bool },
-    Command { input: String, failed: bool },
-    Transfer { url: Option<String>, shasum: Option<String>, outfile: Option<String>, direction: Direction },
+    Login {
+        username: Option<String>,
+        password: Option<String>,
+        success: bool,
+        method: LoginMethod,
+        key_type: Option<String>,
+        fingerprint: Option<String>,
+    },
+    Command {
+        input: String,
+        failed: bool,
+        /// `shell`, or the program that read the line (Cowrie's `realm`; `sh` for a script body).
+        realm: String,
+    },
+    Transfer {
+        url: Option<String>,
+        shasum: Option<String>,
+        outfile: Option<String>,
+        direction: Direction,
+        kind: TransferKind,
+        destfile: Option<String>,
+        error: Option<String>,
+    },
+    Probe {
+        kind: ProbeKind,
+        cve: Option<String>,
+        username: Option<String>,
+        name: Option<String>,
+        value: Option<String>,
+        detail: Option<String>,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Download,
-    Upload,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Download => "download",
-            Direction::Upload => "upload",
+/// Names stored in a text column, one per variant.
+macro_rules! named {
+    ($(#[$m:meta])* $name:ident { $($v:ident => $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($v),* }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),* }
+            }
         }
-    }
+    };
 }
+
+named!(
+    /// How a login was attempted. Keyboard-interactive cannot be told from password in Cowrie's
+    /// log (one checker, one event), so it counts as `password`.
+    LoginMethod { Password => "password", PublicKey => "publickey", None => "none", Exploit => "exploit" }
+);
+named!(Direction { Download => "download", Upload => "upload" });
+named!(
+    /// What a `downloads` row is.
+    TransferKind {
+        Url => "url", Redirect => "redirect", UploadSftp => "upload-sftp", UploadScp => "upload-scp", Failed => "failed",
+    }
+);
+named!(
+    /// What a `probes` row is.
+    ProbeKind {
+        ExploitAttempt => "exploit_attempt", ExploitSuccess => "exploit_success", TelnetError => "telnet_error",
+        MalformedPacket => "malformed_packet", Chpasswd => "chpasswd",
+    }
+);
 
 /// An accepted line.
 #[derive(Debug, Clone)]
@@ -141,6 +240,7 @@ pub struct Event {
     pub sensor: String,
     pub fact: Option<Fact>,
     pub delta: Option<SessionDelta>,
+    pub tunnel: Option<TunnelDelta>,
 }
 
 /// Why a line was not accepted.
@@ -239,12 +339,17 @@ impl<'de> Deserialize<'de> for Text {
 }
 
 impl Text {
-    fn get(self) -> Option<String> {
-        self.0
-    }
     /// A number, or a string holding one (Cowrie 2.7-3.0.3 wrote `duration` as `"120.0"`).
     fn number(&self) -> Option<f64> {
         self.0.as_deref().and_then(|s| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite())
+    }
+    /// A whole number within i64 (ports, sizes); anything else is absent.
+    fn int(&self) -> Option<i64> {
+        self.0.as_deref().and_then(|s| s.trim().parse::<i64>().ok())
+    }
+    /// The text, unless it is empty or only blanks.
+    fn non_blank(&self) -> Option<String> {
+        self.0.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_owned)
     }
 }
 
@@ -290,6 +395,33 @@ struct Fields {
     shasum: Text,
     outfile: Text,
     positives: Text,
+    realm: Text,
+    fingerprint: Text,
+    #[serde(rename = "type")]
+    key_type: Text,
+    width: Text,
+    height: Text,
+    name: Text,
+    value: Text,
+    arch: Text,
+    ttylog: Text,
+    size: Text,
+    destfile: Text,
+    filename: Text,
+    error: Text,
+    cve: Text,
+    attempted_command: Text,
+    original_username: Text,
+    messagenum: Text,
+    datalen: Text,
+    data: Text,
+    dst_port: Text,
+    orig_ip: Text,
+    orig_port: Text,
+    new_ip: Text,
+    new_port: Text,
+    ja4: Text,
+    ja4h: Text,
 }
 
 /// Deepest JSON nesting accepted. Cowrie's events nest two or three levels; PostgreSQL's
@@ -352,19 +484,19 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     }
     // Parse the stored form, so extracted columns carry no NUL either.
     let stored = escape_nul(trimmed);
-    let f: Fields = serde_json::from_str(&stored).map_err(|e| Reject::NotJson(e.to_string()))?;
+    let mut f: Fields = serde_json::from_str(&stored).map_err(|e| Reject::NotJson(e.to_string()))?;
     if has_surrogate_escape(trimmed) {
         // Lone surrogates pass when a field is skipped, but PostgreSQL's jsonb refuses them:
         // validate the whole line so both backends accept exactly the same lines.
         serde_json::from_str::<serde_json::Value>(trimmed).map_err(|e| Reject::BadUnicode(e.to_string()))?;
     }
-    let event_type = f.eventid.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingEventId)?;
-    let ts_text = f.timestamp.get().filter(|s| !s.is_empty()).ok_or(Reject::MissingTimestamp)?;
+    let event_type = f.eventid.0.take().filter(|s| !s.is_empty()).ok_or(Reject::MissingEventId)?;
+    let ts_text = f.timestamp.0.take().filter(|s| !s.is_empty()).ok_or(Reject::MissingTimestamp)?;
     let parsed = parse_cowrie_ts(&ts_text).ok_or_else(|| Reject::BadTimestamp(ts_text.clone()))?;
     let ts = crate::time::normalise(parsed).ok_or(Reject::TimestampOutOfRange(ts_text))?;
-    let session_id = f.session.get().filter(|s| !s.is_empty());
-    let src_ip = f.src_ip.get();
-    let sensor = f.sensor.get().unwrap_or_default();
+    let session_id = f.session.0.clone().filter(|s| !s.is_empty());
+    let src_ip = f.src_ip.0.clone();
+    let sensor = f.sensor.0.clone().unwrap_or_default();
     // Values that land in a B-tree index: PostgreSQL refuses an index row over ~2.7 KB,
     // which would stop every batch holding the line; both backends refuse the line instead.
     for (field, value) in [
@@ -381,61 +513,9 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
     }
 
     let et = event_type.as_str();
-    let fact = match et {
-        "cowrie.login.success" | "cowrie.login.failed" => Some(Fact::Login {
-            username: f.username.0.clone(),
-            password: f.password.get(),
-            success: et == "cowrie.login.success",
-        }),
-        "cowrie.command.input" | "cowrie.command.failed" => {
-            Some(Fact::Command { input: f.input.get().unwrap_or_default(), failed: et == "cowrie.command.failed" })
-        }
-        "cowrie.session.file_download" | "cowrie.session.file_upload" => Some(Fact::Transfer {
-            url: f.url.get(),
-            shasum: f.shasum.get(),
-            outfile: f.outfile.get(),
-            direction: if et == "cowrie.session.file_upload" { Direction::Upload } else { Direction::Download },
-        }),
-        _ => None,
-    };
-
-    let delta = session_id.as_ref().map(|_| {
-        let mut d = SessionDelta {
-            src_ip: src_ip.clone(),
-            protocol: f.protocol.0.clone(),
-            first_event_at: Some(ts),
-            last_event_at: Some(ts),
-            event_count: 1,
-            ..Default::default()
-        };
-        match et {
-            "cowrie.command.input" => d.command_count = 1,
-            "cowrie.command.failed" => d.failed_command_count = 1,
-            "cowrie.login.success" => {
-                d.login_attempts = 1;
-                d.login_success = true;
-                d.username = f.username.0.clone();
-            }
-            "cowrie.login.failed" => {
-                d.login_attempts = 1;
-                d.login_failures = 1;
-            }
-            "cowrie.session.file_download" => d.download_count = 1,
-            "cowrie.session.file_upload" => d.upload_count = 1,
-            "cowrie.client.version" => d.client_version = f.version.0.as_deref().and_then(clean_client_version),
-            "cowrie.client.kex" => d.hassh = f.hassh.0.clone(),
-            "cowrie.session.closed" => {
-                d.closed = true;
-                d.duration_s = f.duration_ms.number().map(|ms| ms / 1000.0).or_else(|| f.duration.number());
-            }
-            "cowrie.virustotal.scanfile" | "cowrie.virustotal.scanurl" => {
-                d.vt_flagged = f.positives.number().is_some_and(|p| p > 0.0)
-            }
-            _ => {}
-        }
-        d
-    });
-
+    let fact = fact_of(et, &f);
+    let tunnel = tunnel_of(et, &f, ts, &src_ip);
+    let delta = session_id.as_ref().map(|_| session_delta(et, &f, ts, &src_ip, fact.as_ref()));
     Ok(Event {
         offset,
         hash: content_hash(line),
@@ -448,7 +528,223 @@ pub fn parse_line(line: &[u8], offset: u64) -> Result<Event, Reject> {
         sensor,
         fact,
         delta,
+        tunnel,
     })
+}
+
+/// The fact row an event is (docs/schema.md, "Where each event id lands").
+fn fact_of(et: &str, f: &Fields) -> Option<Fact> {
+    let text = |t: &Text| t.0.clone();
+    Some(match et {
+        "cowrie.login.success" | "cowrie.login.failed" => {
+            let key = f.fingerprint.0.is_some() || f.key_type.0.is_some();
+            let method = if key {
+                LoginMethod::PublicKey
+            } else if f.password.0.is_none() && et == "cowrie.login.success" {
+                // Cowrie's "none" checker (auth_none_enabled) logs a success with no password.
+                LoginMethod::None
+            } else {
+                LoginMethod::Password
+            };
+            Fact::Login {
+                username: f.username.0.clone().map(text::credential),
+                password: f.password.0.clone().map(text::credential),
+                success: et == "cowrie.login.success",
+                method,
+                key_type: text(&f.key_type),
+                fingerprint: text(&f.fingerprint),
+            }
+        }
+        // Blank lines (telnet logs one after every CRLF) are no command.
+        "cowrie.command.input" | "cowrie.command.failed" | "cowrie.session.input" => {
+            let input = f.input.non_blank()?;
+            let realm = match f.realm.0.as_deref().filter(|r| !r.is_empty()) {
+                Some(r) => r.to_string(),
+                None if et == "cowrie.session.input" => "stdin".to_string(),
+                // A line typed at the shell holds no newline: this is a script body run by sh.
+                None if input.contains('\n') => "sh".to_string(),
+                None => "shell".to_string(),
+            };
+            Fact::Command { input, failed: et == "cowrie.command.failed", realm }
+        }
+        "cowrie.session.file_download" | "cowrie.session.file_upload" | "cowrie.session.file_download.failed" => {
+            let url = f.url.non_blank();
+            let destfile = f.destfile.non_blank();
+            let (kind, direction) = match et {
+                "cowrie.session.file_download.failed" => (TransferKind::Failed, Direction::Download),
+                "cowrie.session.file_download" if url.is_some() => (TransferKind::Url, Direction::Download),
+                "cowrie.session.file_download" => (TransferKind::Redirect, Direction::Download),
+                // SCP names where it wrote the file (`destfile`, and `url` holding the same path).
+                _ if destfile.is_some() || url.is_some() => (TransferKind::UploadScp, Direction::Upload),
+                _ => (TransferKind::UploadSftp, Direction::Upload),
+            };
+            let (url, destfile) = match kind {
+                TransferKind::UploadScp => (None, destfile.or(url)),
+                TransferKind::UploadSftp => (None, destfile.or_else(|| f.filename.non_blank())),
+                _ => (url, destfile),
+            };
+            Fact::Transfer {
+                url,
+                shasum: text(&f.shasum),
+                outfile: f.outfile.0.as_deref().map(normalise_outfile),
+                direction,
+                kind,
+                destfile,
+                error: text(&f.error),
+            }
+        }
+        "cowrie.telnet.exploit_attempt" => Fact::Probe {
+            kind: ProbeKind::ExploitAttempt,
+            cve: text(&f.cve),
+            username: None,
+            name: text(&f.name),
+            value: text(&f.value),
+            detail: None,
+        },
+        "cowrie.telnet.exploit_success" => Fact::Probe {
+            kind: ProbeKind::ExploitSuccess,
+            cve: text(&f.cve),
+            username: text(&f.username),
+            name: None,
+            value: text(&f.original_username),
+            detail: text(&f.attempted_command),
+        },
+        "cowrie.telnet.error" => Fact::Probe {
+            kind: ProbeKind::TelnetError,
+            cve: None,
+            username: None,
+            name: None,
+            value: None,
+            detail: text(&f.error),
+        },
+        "cowrie.client.malformed_packet" => Fact::Probe {
+            kind: ProbeKind::MalformedPacket,
+            cve: None,
+            username: None,
+            name: text(&f.messagenum),
+            value: text(&f.datalen),
+            detail: text(&f.data),
+        },
+        "cowrie.command.chpasswd" => Fact::Probe {
+            kind: ProbeKind::Chpasswd,
+            cve: None,
+            username: f.username.0.clone().map(text::credential),
+            name: None,
+            value: None,
+            detail: None,
+        },
+        _ => return None,
+    })
+}
+
+/// `var/lib/cowrie/downloads/<sha>` and `dl/<sha>` as the bare sha, as SCP writes it; any
+/// other path as written.
+fn normalise_outfile(p: &str) -> String {
+    let last = p.rsplit('/').next().unwrap_or(p);
+    if last.len() == 64 && last.bytes().all(|b| b.is_ascii_hexdigit()) {
+        last.to_string()
+    } else {
+        p.to_string()
+    }
+}
+
+/// A port-forward event's piece of its `tunnels` row.
+fn tunnel_of(et: &str, f: &Fields, ts: DateTime<Utc>, src_ip: &Option<String>) -> Option<TunnelDelta> {
+    let mut t = TunnelDelta {
+        dst_ip: f.dst_ip.0.clone(),
+        dst_port: f.dst_port.int().unwrap_or(0),
+        src_ip: src_ip.clone(),
+        first_seen: Some(ts),
+        last_seen: Some(ts),
+        ..Default::default()
+    };
+    let forwarded = |t: &mut TunnelDelta| {
+        let bytes = text::py_bytes(f.data.0.as_deref().unwrap_or(""));
+        t.data_events = 1;
+        t.bytes = bytes.len() as i64;
+        t.summary = tunnel::summarise(&bytes);
+    };
+    match et {
+        "cowrie.direct-tcpip.request" => {
+            t.requests = 1;
+            t.orig_ip = f.orig_ip.0.clone();
+            t.orig_port = f.orig_port.int();
+        }
+        "cowrie.direct-tcpip.redirect" | "cowrie.direct-tcpip.tunnel" => {
+            t.route = Some(if et.ends_with("redirect") { "redirect" } else { "tunnel" });
+            t.new_ip = f.new_ip.0.clone();
+            t.new_port = f.new_port.int();
+            t.orig_ip = f.orig_ip.0.clone();
+            t.orig_port = f.orig_port.int();
+        }
+        "cowrie.direct-tcpip.ja4" => t.ja4 = f.ja4.0.clone(),
+        "cowrie.direct-tcpip.ja4h" => t.ja4h = f.ja4h.0.clone(),
+        "cowrie.direct-tcpip.data" => forwarded(&mut t),
+        "cowrie.tunnelproxy-tcpip.data" => {
+            // `dst_ip:dst_port` here is the honeypot's listener: the ingest names the target.
+            t.dst_ip = None;
+            t.dst_port = 0;
+            forwarded(&mut t);
+        }
+        _ => return None,
+    }
+    Some(t)
+}
+
+/// What an event tells about its session.
+fn session_delta(et: &str, f: &Fields, ts: DateTime<Utc>, src_ip: &Option<String>, fact: Option<&Fact>) -> SessionDelta {
+    let mut d = SessionDelta {
+        src_ip: src_ip.clone(),
+        protocol: f.protocol.0.clone(),
+        first_event_at: Some(ts),
+        last_event_at: Some(ts),
+        event_count: 1,
+        ..Default::default()
+    };
+    match (et, fact) {
+        (_, Some(Fact::Command { failed: false, realm, .. })) if realm == "shell" => d.command_count = 1,
+        (_, Some(Fact::Command { failed: true, .. })) => d.failed_command_count = 1,
+        (_, Some(Fact::Login { success, username, fingerprint, .. })) => {
+            d.login_attempts = 1;
+            d.login_failures = i64::from(!success);
+            d.login_success = *success;
+            if *success {
+                d.username = username.clone();
+            }
+            d.key_fingerprint = fingerprint.clone();
+        }
+        (_, Some(Fact::Transfer { kind: TransferKind::Url, .. })) => d.download_count = 1,
+        (_, Some(Fact::Transfer { direction: Direction::Upload, .. })) => d.upload_count = 1,
+        (_, Some(Fact::Probe { .. })) => d.probe_count = 1,
+        ("cowrie.client.version", _) => d.client_version = f.version.0.as_deref().and_then(clean_client_version),
+        ("cowrie.client.kex", _) => d.hassh = f.hassh.0.clone(),
+        ("cowrie.client.fingerprint", _) => d.key_fingerprint = f.fingerprint.0.clone(),
+        ("cowrie.client.size", _) => {
+            d.term_width = f.width.int();
+            d.term_height = f.height.int();
+            d.term_size_events = 1;
+        }
+        ("cowrie.client.var", _) => {
+            if let Some(name) = f.name.0.clone() {
+                d.env = Some(BTreeMap::from([(name, f.value.0.clone().unwrap_or_default())]));
+            }
+        }
+        ("cowrie.session.params", _) => d.arch = f.arch.0.clone(),
+        ("cowrie.log.closed", _) => {
+            d.ttylog = f.ttylog.0.clone();
+            d.ttylog_size = f.size.int();
+        }
+        ("cowrie.direct-tcpip.request", _) => d.tunnel_count = 1,
+        ("cowrie.session.closed", _) => {
+            d.closed = true;
+            d.duration_s = f.duration_ms.number().map(|ms| ms / 1000.0).or_else(|| f.duration.number());
+        }
+        ("cowrie.virustotal.scanfile" | "cowrie.virustotal.scanurl", _) => {
+            d.vt_flagged = f.positives.number().is_some_and(|p| p > 0.0)
+        }
+        _ => {}
+    }
+    d
 }
 
 fn has_surrogate_escape(s: &str) -> bool {
@@ -500,7 +796,14 @@ mod tests {
         );
         assert_eq!(
             e.fact,
-            Some(Fact::Login { username: Some("root".into()), password: Some("x".into()), success: true })
+            Some(Fact::Login {
+                username: Some("root".into()),
+                password: Some("x".into()),
+                success: true,
+                method: LoginMethod::Password,
+                key_type: None,
+                fingerprint: None
+            })
         );
         let d = e.delta.unwrap();
         assert_eq!((d.login_attempts, d.login_failures, d.login_success), (1, 0, true));
@@ -551,7 +854,17 @@ mod tests {
         let e = ok(
             r#"{"eventid":"cowrie.login.failed","username":123,"password":null,"session":"a","timestamp":"2020-01-01T00:00:00+0000","message":[]}"#,
         );
-        assert_eq!(e.fact, Some(Fact::Login { username: Some("123".into()), password: None, success: false }));
+        assert_eq!(
+            e.fact,
+            Some(Fact::Login {
+                username: Some("123".into()),
+                password: None,
+                success: false,
+                method: LoginMethod::Password,
+                key_type: None,
+                fingerprint: None
+            })
+        );
     }
 
     #[test]
