@@ -27,6 +27,8 @@ struct Expected {
     logins: u64,
     commands: u64,
     transfers: u64,
+    probes: u64,
+    tunnels: HashSet<(String, String, String, i64)>,
     sessions: HashSet<(String, String)>,
 }
 
@@ -64,12 +66,29 @@ fn expected(files: &[PathBuf]) -> Expected {
             let sid = o.get("session").and_then(|v| v.as_str()).filter(|s| !s.is_empty());
             if let Some(sid) = sid {
                 let sensor = o.get("sensor").and_then(|v| v.as_str()).unwrap_or("").to_string();
-                x.sessions.insert((sensor, sid.to_string()));
+                x.sessions.insert((sensor.clone(), sid.to_string()));
+                let blank = o.get("input").and_then(|v| v.as_str()).is_none_or(|s| s.trim().is_empty());
                 match et {
                     "cowrie.login.success" | "cowrie.login.failed" => x.logins += 1,
-                    "cowrie.command.input" | "cowrie.command.failed" => x.commands += 1,
-                    "cowrie.session.file_download" | "cowrie.session.file_upload" => x.transfers += 1,
+                    "cowrie.command.input" | "cowrie.command.failed" | "cowrie.session.input" if !blank => {
+                        x.commands += 1
+                    }
+                    "cowrie.session.file_download"
+                    | "cowrie.session.file_upload"
+                    | "cowrie.session.file_download.failed" => x.transfers += 1,
+                    "cowrie.telnet.exploit_attempt"
+                    | "cowrie.telnet.exploit_success"
+                    | "cowrie.telnet.error"
+                    | "cowrie.client.malformed_packet"
+                    | "cowrie.command.chpasswd" => x.probes += 1,
                     _ => {}
+                }
+                // Every forward names its target but tunnelled data, which goes to a target
+                // its session requested before.
+                if et.starts_with("cowrie.direct-tcpip.") {
+                    let host = o.get("dst_ip").and_then(|v| v.as_str()).unwrap_or("").to_string();
+                    let port = o.get("dst_port").and_then(|v| v.as_i64()).unwrap_or(0);
+                    x.tunnels.insert((sensor.clone(), sid.to_string(), host, port));
                 }
             }
         }
@@ -84,6 +103,7 @@ fn own_logs_with_a_cut_line(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&root).unwrap();
     std::fs::copy(fixture("sample/cowrie.json"), root.join("cowrie.json")).unwrap();
     std::fs::copy(fixture("quirks.json"), root.join("quirks.json")).unwrap();
+    std::fs::copy(fixture("cowrie3/cowrie.json"), root.join("cowrie3.json")).unwrap();
     let mut cut = generated(300, 9);
     cut.truncate(cut.len() - 40);
     std::fs::write(root.join("cowrie.json.2025-09-23"), cut).unwrap();
@@ -115,6 +135,8 @@ async fn expected_rows_on_both(real: &Path) {
         assert_eq!(count(&db.store, "logins").await, want.logins as i64, "{}", db.label);
         assert_eq!(count(&db.store, "commands").await, want.commands as i64, "{}", db.label);
         assert_eq!(count(&db.store, "downloads").await, want.transfers as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "probes").await, want.probes as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "tunnels").await, want.tunnels.len() as i64, "{}", db.label);
         assert_eq!(count(&db.store, "sessions").await, want.sessions.len() as i64, "{}", db.label);
         results.push((counts(&db.store).await, session_rows(&db.store).await, fact_rows(&db.store).await));
     }

@@ -166,10 +166,11 @@ mod tests {
     /// logs, when they are beside the repository).
     fn fixture_ids() -> BTreeSet<String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut texts: Vec<String> = ["fixtures/sample/cowrie.json", "fixtures/quirks.json", "fixtures/cowrie3/cowrie.json"]
-            .iter()
-            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
-            .collect();
+        let mut texts: Vec<String> =
+            ["fixtures/sample/cowrie.json", "fixtures/quirks.json", "fixtures/cowrie3/cowrie.json"]
+                .iter()
+                .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+                .collect();
         let mut generated = Vec::new();
         crate::gen::generate(20_000, 7, &mut generated).unwrap();
         texts.push(String::from_utf8(generated).unwrap());

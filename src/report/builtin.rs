@@ -25,6 +25,7 @@ static FILES: &[(&str, &str)] = embed![
     "downloads.yaml",
     "clients.yaml",
     "tunnels.yaml",
+    "exploits.yaml",
     "session.yaml",
     "templates/summary.json.j2",
 ];

@@ -223,7 +223,7 @@ pub struct Corpus {
 }
 
 pub fn own_corpus() -> Corpus {
-    Corpus { name: "own", paths: vec![fixture("sample"), fixture("quirks.json")] }
+    Corpus { name: "own", paths: vec![fixture("sample"), fixture("quirks.json"), fixture("cowrie3")] }
 }
 
 /// Every corpus with a fresh database of each backend.
@@ -256,8 +256,17 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
 
-pub const TABLES: &[&str] =
-    &["raw_events", "logins", "commands", "downloads", "sessions", "dead_letters", "ingest_checkpoints"];
+pub const TABLES: &[&str] = &[
+    "raw_events",
+    "logins",
+    "commands",
+    "downloads",
+    "tunnels",
+    "probes",
+    "sessions",
+    "dead_letters",
+    "ingest_checkpoints",
+];
 
 pub async fn count(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
@@ -279,7 +288,26 @@ pub async fn counts(store: &Store) -> Vec<(&'static str, i64)> {
 pub async fn session_rows(store: &Store) -> Vec<String> {
     let sql = "SELECT sensor, session_id, src_ip, protocol, first_event_at, last_event_at, duration_s, event_count, \
                command_count, failed_command_count, login_attempts, login_failures, login_success, username, download_count, \
-               upload_count, client_version, hassh, closed, vt_flagged, dshield_flagged FROM sessions ORDER BY sensor, session_id";
+               upload_count, client_version, hassh, closed, vt_flagged, dshield_flagged, key_fingerprint, CAST(term_width AS TEXT), \
+               CAST(term_height AS TEXT), CAST(term_size_events AS TEXT), CAST(env AS TEXT), arch, ttylog, \
+               CAST(ttylog_size AS TEXT), CAST(probe_count AS TEXT), CAST(tunnel_count AS TEXT) \
+               FROM sessions ORDER BY sensor, session_id";
+    // The columns past the 21st, as text; env as its JSON value (jsonb and SQLite's JSON
+    // functions spell the same object differently).
+    macro_rules! rest {
+        ($r:expr) => {
+            (21..31)
+                .map(|i| {
+                    let v: Option<String> = $r.get(i);
+                    match (i, v) {
+                        (25, Some(j)) => serde_json::from_str::<serde_json::Value>(&j).unwrap().to_string(),
+                        (_, v) => format!("{v:?}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+    }
     match store {
         Store::Sqlite(p) => sqlx::query(sql)
             .fetch_all(p)
@@ -310,7 +338,8 @@ pub async fn session_rows(store: &Store) -> Vec<String> {
                     r.get::<bool, _>(18),
                     r.get::<bool, _>(19),
                     r.get::<bool, _>(20),
-                )
+                ) + "|"
+                    + &rest!(r)
             })
             .collect(),
         Store::Postgres(p) => {
@@ -344,7 +373,8 @@ pub async fn session_rows(store: &Store) -> Vec<String> {
                         r.get::<bool, _>(18),
                         r.get::<bool, _>(19),
                         r.get::<bool, _>(20),
-                    )
+                    ) + "|"
+                        + &rest!(r)
                 })
                 .collect()
         }
@@ -353,19 +383,29 @@ pub async fn session_rows(store: &Store) -> Vec<String> {
 
 /// Fact rows as text (without surrogate ids), in a stable order.
 pub async fn fact_rows(store: &Store) -> Vec<String> {
+    // Eleven text columns each.
     let queries = [
-        "SELECT 'L', session_id, sensor, src_ip, username, password, CASE WHEN success THEN 't' ELSE 'f' END FROM logins",
-        "SELECT 'C', session_id, sensor, src_ip, input, NULL, CASE WHEN failed THEN 't' ELSE 'f' END FROM commands",
-        "SELECT 'D', session_id, sensor, src_ip, url, shasum, direction FROM downloads",
+        "SELECT 'L', session_id, sensor, src_ip, username, password, CASE WHEN success THEN 't' ELSE 'f' END, method, \
+         key_type, fingerprint, NULL FROM logins",
+        "SELECT 'C', session_id, sensor, src_ip, input, NULL, CASE WHEN failed THEN 't' ELSE 'f' END, realm, NULL, NULL, \
+         NULL FROM commands",
+        "SELECT 'D', session_id, sensor, src_ip, url, shasum, direction, kind, destfile, error, outfile FROM downloads",
+        "SELECT 'P', session_id, sensor, src_ip, kind, cve, username, name, value, detail, NULL FROM probes",
+        "SELECT 'T', session_id, sensor, dst_ip, CAST(dst_port AS TEXT), src_ip, CAST(requests AS TEXT), \
+         CAST(data_events AS TEXT) || ' ' || CAST(bytes AS TEXT), COALESCE(orig_ip, '-') || ':' || COALESCE(CAST(orig_port AS TEXT), '-'), \
+         COALESCE(route, '-') || ' ' || COALESCE(new_ip, '-') || ':' || COALESCE(CAST(new_port AS TEXT), '-') || ' ' || \
+         COALESCE(ja4, '-') || ' ' || COALESCE(ja4h, '-'), COALESCE(http_method, '-') || ' ' || COALESCE(http_host, '-') || ' ' || \
+         COALESCE(http_path, '-') || ' ' || COALESCE(tls_sni, '-') || ' ' || COALESCE(smtp_helo, '-') || ' ' || \
+         COALESCE(smtp_mail_from, '-') FROM tunnels",
     ];
     let mut out = Vec::new();
     for q in queries {
         let rows: Vec<Vec<Option<String>>> = match store {
             Store::Sqlite(p) => {
-                sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| (0..7).map(|i| r.get(i)).collect()).collect()
+                sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| (0..11).map(|i| r.get(i)).collect()).collect()
             }
             Store::Postgres(p) => {
-                sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| (0..7).map(|i| r.get(i)).collect()).collect()
+                sqlx::query(q).fetch_all(p).await.unwrap().iter().map(|r| (0..11).map(|i| r.get(i)).collect()).collect()
             }
         };
         out.extend(rows.into_iter().map(|r| format!("{r:?}")));

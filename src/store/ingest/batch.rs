@@ -227,11 +227,21 @@ pub fn session_merge_sql(m: &MergeSql) -> String {
     let (least, greatest) = (m.least, m.greatest);
     let earliest = "excluded.first_event_at < sessions.first_event_at";
     let later = "excluded.last_event_at > sessions.last_event_at";
-    let mut sets: Vec<String> =
-        ["src_ip", "protocol", "username", "client_version", "hassh", "duration_s", "key_fingerprint", "arch", "ttylog", "ttylog_size"]
-            .iter()
-            .map(|c| wins(c, "sessions", earliest))
-            .collect();
+    let mut sets: Vec<String> = [
+        "src_ip",
+        "protocol",
+        "username",
+        "client_version",
+        "hassh",
+        "duration_s",
+        "key_fingerprint",
+        "arch",
+        "ttylog",
+        "ttylog_size",
+    ]
+    .iter()
+    .map(|c| wins(c, "sessions", earliest))
+    .collect();
     sets.extend(["term_width", "term_height"].iter().map(|c| wins(c, "sessions", later)));
     let merged = |a: &str, b: &str| {
         format!("CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} ELSE {} END", (m.json_merge)(a, b))
@@ -266,7 +276,8 @@ pub fn session_merge_sql(m: &MergeSql) -> String {
 /// The `ON CONFLICT` tail of the tunnels upsert, as `TunnelDelta::merge` does it.
 pub fn tunnel_merge_sql(m: &MergeSql) -> String {
     let earliest = "excluded.first_seen < tunnels.first_seen";
-    let mut sets: Vec<String> = super::event::tunnel::EARLIEST_WINS.iter().map(|c| wins(c, "tunnels", earliest)).collect();
+    let mut sets: Vec<String> =
+        super::event::tunnel::EARLIEST_WINS.iter().map(|c| wins(c, "tunnels", earliest)).collect();
     sets.push(format!("first_seen = {}(tunnels.first_seen, excluded.first_seen)", m.least));
     sets.push(format!("last_seen = {}(tunnels.last_seen, excluded.last_seen)", m.greatest));
     for c in ["requests", "data_events", "bytes"] {

@@ -219,7 +219,8 @@ mod tests {
             session(&mut n, &key, e.delta.as_ref().unwrap());
             assert_eq!(n.0, SESSION_COLUMNS.len());
         }
-        let forward = parse_line(line("cowrie.direct-tcpip.request", r#","dst_ip":"a","dst_port":80"#).as_bytes(), 0).unwrap();
+        let forward =
+            parse_line(line("cowrie.direct-tcpip.request", r#","dst_ip":"a","dst_port":80"#).as_bytes(), 0).unwrap();
         let mut n = Count::default();
         let key = (forward.sensor.clone(), "s1".to_string(), "a".to_string(), 80);
         tunnel(&mut n, &key, forward.tunnel.as_ref().unwrap());

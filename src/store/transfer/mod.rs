@@ -260,9 +260,9 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
     Ok(report)
 }
 
-/// Tables whose stored rows change or go (session summaries merge, checkpoints advance, dead
+/// Tables whose stored rows change or go (session and tunnel summaries merge, checkpoints advance, dead
 /// letters are retried or purged): a top-up copies them whole. The others only grow.
-pub const REWRITTEN: &[&str] = &["sessions", "ingest_checkpoints", "dead_letters"];
+pub const REWRITTEN: &[&str] = &["sessions", "tunnels", "ingest_checkpoints", "dead_letters"];
 
 /// Brings a completed copy up to date with a source that grew: rows past the target's
 /// highest id are appended to the tables that only grow, and the tables in [`REWRITTEN`]

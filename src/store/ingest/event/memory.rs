@@ -81,13 +81,19 @@ mod tests {
     #[test]
     fn tunnelled_data_goes_to_the_sessions_tunnelled_target() {
         let mut m = SessionMemory::default();
-        let mut data = line("cowrie.tunnelproxy-tcpip.data", r#","dst_ip":"10.0.0.1","dst_port":2222,"data":"b'GET / HTTP/1.1\r\n\r\n'""#);
+        let mut data = line(
+            "cowrie.tunnelproxy-tcpip.data",
+            r#","dst_ip":"10.0.0.1","dst_port":2222,"data":"b'GET / HTTP/1.1\r\n\r\n'""#,
+        );
         m.apply(&mut data.clone());
         assert_eq!(data.tunnel.as_ref().unwrap().dst_ip, None, "no target known yet");
         for e in [
             line("cowrie.direct-tcpip.request", r#","dst_ip":"a.example","dst_port":80"#),
             line("cowrie.direct-tcpip.request", r#","dst_ip":"b.example","dst_port":8080"#),
-            line("cowrie.direct-tcpip.tunnel", r#","dst_ip":"b.example","dst_port":8080,"new_ip":"127.0.0.1","new_port":3128"#),
+            line(
+                "cowrie.direct-tcpip.tunnel",
+                r#","dst_ip":"b.example","dst_port":8080,"new_ip":"127.0.0.1","new_port":3128"#,
+            ),
         ] {
             m.apply(&mut e.clone());
         }

@@ -692,7 +692,13 @@ fn tunnel_of(et: &str, f: &Fields, ts: DateTime<Utc>, src_ip: &Option<String>) -
 }
 
 /// What an event tells about its session.
-fn session_delta(et: &str, f: &Fields, ts: DateTime<Utc>, src_ip: &Option<String>, fact: Option<&Fact>) -> SessionDelta {
+fn session_delta(
+    et: &str,
+    f: &Fields,
+    ts: DateTime<Utc>,
+    src_ip: &Option<String>,
+    fact: Option<&Fact>,
+) -> SessionDelta {
     let mut d = SessionDelta {
         src_ip: src_ip.clone(),
         protocol: f.protocol.0.clone(),
