@@ -23,9 +23,9 @@ const SQLITE_HAND: [&str; 3] = [
             COALESCE(SUM(download_count), 0), COALESCE(SUM(login_attempts), 0), COALESCE(SUM(vt_flagged), 0),
             COALESCE(SUM(dshield_flagged), 0), COUNT(DISTINCT src_ip)
      FROM sessions WHERE first_event_at >= ?1 AND first_event_at < ?2 AND (?3 IS NULL OR sensor = ?3)",
-    "SELECT input, COUNT(*) AS n FROM commands WHERE ts >= ?1 AND ts < ?2 AND NOT failed AND (?3 IS NULL OR sensor = ?3)
+    "SELECT input, COUNT(*) AS n FROM commands WHERE ts >= ?1 AND ts < ?2 AND NOT failed AND realm = 'shell' AND (?3 IS NULL OR sensor = ?3)
      GROUP BY input ORDER BY n DESC, input LIMIT 10",
-    "SELECT url, COUNT(*) AS n FROM downloads WHERE ts >= ?1 AND ts < ?2 AND direction = 'download' AND url IS NOT NULL
+    "SELECT url, COUNT(*) AS n FROM downloads WHERE ts >= ?1 AND ts < ?2 AND kind = 'url'
      AND (?3 IS NULL OR sensor = ?3) GROUP BY url ORDER BY n DESC, url LIMIT 10",
 ];
 
@@ -34,9 +34,9 @@ const PG_HAND: [&str; 3] = [
             COALESCE(SUM(download_count), 0)::bigint, COALESCE(SUM(login_attempts), 0)::bigint, COALESCE(SUM(vt_flagged::int), 0)::bigint,
             COALESCE(SUM(dshield_flagged::int), 0)::bigint, COUNT(DISTINCT src_ip)
      FROM sessions WHERE first_event_at >= $1 AND first_event_at < $2 AND ($3::text IS NULL OR sensor = $3)",
-    "SELECT input, COUNT(*) AS n FROM commands WHERE ts >= $1 AND ts < $2 AND NOT failed AND ($3::text IS NULL OR sensor = $3)
+    "SELECT input, COUNT(*) AS n FROM commands WHERE ts >= $1 AND ts < $2 AND NOT failed AND realm = 'shell' AND ($3::text IS NULL OR sensor = $3)
      GROUP BY input ORDER BY n DESC, input COLLATE \"C\" LIMIT 10",
-    "SELECT url, COUNT(*) AS n FROM downloads WHERE ts >= $1 AND ts < $2 AND direction = 'download' AND url IS NOT NULL
+    "SELECT url, COUNT(*) AS n FROM downloads WHERE ts >= $1 AND ts < $2 AND kind = 'url'
      AND ($3::text IS NULL OR sensor = $3) GROUP BY url ORDER BY n DESC, url COLLATE \"C\" LIMIT 10",
 ];
 

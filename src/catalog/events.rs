@@ -99,7 +99,8 @@ pub const EVENTS: &[EventMapping] = events![
     "cowrie.pool_client" => [] "2.x backend-pool error.";
     "cowrie.client.connect" => [] "Never emitted by Cowrie (some consumers matched on it).";
     "cowrie.log.opened" => [] "Never emitted by Cowrie.";
-    "cowrie.session.file_download_failed" => [] "Never emitted by Cowrie (the real id is session.file_download.failed).";
+    "cowrie.session.file_download_failed" => ["downloads": "kind=failed, url, error"]
+        "Not in Cowrie's code (its id is session.file_download.failed), but seen in logs: read as that id.";
     "cowrie.session.file_upload_failed" => [] "Never emitted by Cowrie.";
     "cowrie.file.file_download" => [] "Never emitted by Cowrie.";
     "cowrie.file.file_upload" => [] "Never emitted by Cowrie.";

@@ -128,8 +128,11 @@ pub const TRANSFER_COLUMNS: &str =
     "event_id, session_id, ts, sensor, src_ip, url, shasum, outfile, direction, kind, destfile, error";
 pub const PROBE_COLUMNS: &str = "event_id, session_id, ts, sensor, src_ip, kind, cve, username, name, value, detail";
 
+/// Events with their new `raw_events` ids.
+pub type NewFacts<'p, 'a> = &'p [(i64, &'a Event)];
+
 /// The fact tables written one row per event: (Plan field, table, columns).
-pub fn fact_tables<'p, 'a>(p: &'p Plan<'a>) -> [(&'p [(i64, &'a Event)], &'static str, &'static str); 4] {
+pub fn fact_tables<'p, 'a>(p: &'p Plan<'a>) -> [(NewFacts<'p, 'a>, &'static str, &'static str); 4] {
     [
         (&p.logins, "logins", LOGIN_COLUMNS),
         (&p.commands, "commands", COMMAND_COLUMNS),

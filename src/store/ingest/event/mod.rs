@@ -567,11 +567,16 @@ fn fact_of(et: &str, f: &Fields) -> Option<Fact> {
             };
             Fact::Command { input, failed: et == "cowrie.command.failed", realm }
         }
-        "cowrie.session.file_download" | "cowrie.session.file_upload" | "cowrie.session.file_download.failed" => {
+        "cowrie.session.file_download"
+        | "cowrie.session.file_upload"
+        | "cowrie.session.file_download.failed"
+        | "cowrie.session.file_download_failed" => {
             let url = f.url.non_blank();
             let destfile = f.destfile.non_blank();
             let (kind, direction) = match et {
-                "cowrie.session.file_download.failed" => (TransferKind::Failed, Direction::Download),
+                "cowrie.session.file_download.failed" | "cowrie.session.file_download_failed" => {
+                    (TransferKind::Failed, Direction::Download)
+                }
                 "cowrie.session.file_download" if url.is_some() => (TransferKind::Url, Direction::Download),
                 "cowrie.session.file_download" => (TransferKind::Redirect, Direction::Download),
                 // SCP names where it wrote the file (`destfile`, and `url` holding the same path).

@@ -9,7 +9,7 @@ pub fn py_bytes(s: &str) -> Vec<u8> {
         .iter()
         .find_map(|open| {
             let close = &open[open.len() - 1..];
-            s.strip_prefix(open)?.strip_suffix(close).filter(|_| s.len() >= open.len() + 1)
+            s.strip_prefix(open)?.strip_suffix(close).filter(|_| s.len() > open.len())
         })
         .unwrap_or(s);
     if inner.len() == s.len() {

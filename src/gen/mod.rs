@@ -5,7 +5,10 @@
 //! version and kex (SSH), failed logins, often a success, session params, commands (some
 //! failing, some with quotes and backslashes), downloads and uploads, direct-tcpip abuse,
 //! and closed; a few sessions are left open. Several sensors and protocols, Cowrie 1.x and
-//! 2.x key styles, `duration` as float, string or `duration_ms`.
+//! 2.x key styles, `duration` as float, string or `duration_ms`; one sensor writes Cowrie 3.x
+//! (`v3.rs`): every event family 3.x logs, in 3.x field shapes.
+
+mod v3;
 
 use std::io::{self, Write};
 
@@ -14,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-const SENSORS: &[&str] = &["honeypot-a", "honeypot-b", "920497a79896"];
+const SENSORS: &[&str] = &["honeypot-a", "honeypot-b", "920497a79896", v3::SENSOR];
 const USERS: &[&str] = &["root", "admin", "ubuntu", "test", "oracle", "pi", "user", "support", ""];
 const PASSWORDS: &[&str] = &["123456", "password", "admin", "root", "1234", "raspberry", "qwerty", "P@ssw0rd", ""];
 const COMMANDS: &[&str] = &[
@@ -182,6 +185,17 @@ impl Gen {
         )
     }
 
+    /// Attackers come back: sources are drawn from a pool of 400, the first ones far more often.
+    fn source_ip(&mut self) -> String {
+        let k = (self.rng.random::<f64>().powi(3) * 400.0) as u32;
+        if k % 50 == 7 {
+            format!("2001:db8::{:x}", k + 1)
+        } else {
+            let h = k.wrapping_mul(2_654_435_761);
+            format!("{}.{}.{}.{}", 1 + (h >> 24) % 223, (h >> 16) & 255, (h >> 8) & 255, 1 + (h & 255) % 254)
+        }
+    }
+
     fn session(&mut self, out: &mut dyn Write) -> io::Result<()> {
         if let Some(r) = &self.rhythm {
             let at = r.at(self.n as f64 / self.limit as f64);
@@ -192,17 +206,14 @@ impl Gen {
             _ => None,
         };
         let sensor = self.pick(SENSORS);
+        if sensor == v3::SENSOR && campaign.is_none() {
+            return self.session_v3(out);
+        }
         let compact = sensor != "920497a79896"; // that sensor writes Cowrie 1.x style
         let sid = format!("{:012x}", self.rng.random::<u64>() & 0xffff_ffff_ffff);
-        // Attackers come back: sources are drawn from a pool of 400, the first ones far more often.
-        let k = (self.rng.random::<f64>().powi(3) * 400.0) as u32;
-        let ip = if let Some((_, ips)) = campaign {
-            self.pick(ips).to_string()
-        } else if k % 50 == 7 {
-            format!("2001:db8::{:x}", k + 1)
-        } else {
-            let h = k.wrapping_mul(2_654_435_761);
-            format!("{}.{}.{}.{}", 1 + (h >> 24) % 223, (h >> 16) & 255, (h >> 8) & 255, 1 + (h & 255) % 254)
+        let ip = match campaign {
+            Some((_, ips)) => self.pick(ips).to_string(),
+            None => self.source_ip(),
         };
         let telnet = self.rng.random_ratio(1, 8);
         let base = json!({"session": sid, "src_ip": ip, "sensor": sensor});
