@@ -213,6 +213,30 @@ async fn a_truncated_last_line_is_read_once_it_is_complete() {
     }
 }
 
+/// A run that ended on a whole last line with no newline yet resumes on that newline: it is
+/// no blank line. A real blank line after it still is one.
+#[tokio::test]
+async fn resuming_after_a_line_without_its_newline_counts_no_blank_line() {
+    let whole = generated(40, 6);
+    let text = String::from_utf8(whole).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("cowrie.json");
+    for db in both().await {
+        std::fs::write(&live, format!("{}\n{}", lines[..20].join("\n"), lines[20])).unwrap();
+        let first = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!((first.accepted, first.incomplete, first.blank), (21, 0, 0), "{}", db.label);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&live).unwrap();
+        write!(f, "\n{}\n", lines[21]).unwrap();
+        let second = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!((second.accepted, second.blank), (1, 0), "{}: {}", db.label, second.summary_line());
+        assert!(!second.summary_line().contains("blank"), "{}", second.summary_line());
+        write!(f, "\n{}\n", lines[22]).unwrap();
+        let third = load(&db.store, std::slice::from_ref(&live)).await;
+        assert_eq!((third.accepted, third.blank), (1, 1), "{}: a real blank line", db.label);
+    }
+}
+
 fn generated(events: u64, seed: u64) -> Vec<u8> {
     let mut v = Vec::new();
     cowrieql::gen::generate(events, seed, &mut v).unwrap();

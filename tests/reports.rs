@@ -125,6 +125,9 @@ async fn daily_figures_match_a_hand_computed_log() {
         assert_eq!(before["files"]["top"], serde_json::json!([{"url": "http://x/b.sh", "occurrences": 1}]));
         let after = day("2025-09-23").await;
         assert_eq!(after["sessions"]["total"], 0, "{}", db.label);
+        // A float column stays a float with no rows to average: 0.0, never 0.
+        let avg = &after["sessions"]["avg_commands"];
+        assert!(avg.is_f64() && avg.as_f64() == Some(0.0), "{}: {avg}", db.label);
         assert_eq!(after["commands"]["top"], serde_json::json!([]), "{}: b2's command counts on the 22nd", db.label);
         // One sensor only.
         let result = run(&db.store, &report, &p(&[("date", "2025-09-22"), ("sensor", "s2")]), now).await.unwrap();

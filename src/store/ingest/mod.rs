@@ -359,10 +359,12 @@ fn read_source(
     let name = s.name();
     let head = s.head().map_err(|e| file_error(format!("{e:#}")))?;
     let (mut start, mut lines_before, restarted) = resume_point(s, &head, cp);
-    let mut reader = LineReader::open(s, start).map_err(|e| file_error(format!("{e:#}")))?;
+    let (mut reader, mut after_newline) =
+        LineReader::open_resuming(s, start).map_err(|e| file_error(format!("{e:#}")))?;
     if reader.pos() < start {
         // A compressed file that got shorter: it was replaced.
         reader = LineReader::open(s, 0).map_err(|e| file_error(format!("{e:#}")))?;
+        after_newline = true;
         start = 0;
         lines_before = 0;
         send(tx, Msg::Restarted(name.clone()))?;
@@ -415,7 +417,11 @@ fn read_source(
             incomplete = true;
             break;
         }
+        // The newline that completes a line read (unterminated) by the previous run.
+        let completes_previous = !after_newline && line.len == 0 && line.terminated;
+        after_newline = true;
         match parsed {
+            None if completes_previous => {}
             None => b.blank += 1,
             Some(Ok(mut e)) => {
                 b.lines += 1;

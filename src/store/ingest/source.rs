@@ -225,6 +225,20 @@ impl LineReader {
         Ok(r)
     }
 
+    /// As `open`, and whether the byte before `start` ends a line (true at the start). A run
+    /// that stopped after a last line with no newline yet resumes on that newline, which is
+    /// no blank line of its own.
+    pub fn open_resuming(source: &Source, start: u64) -> Result<(Self, bool)> {
+        if start == 0 {
+            return Ok((Self::open(source, 0)?, true));
+        }
+        let mut r = Self::open(source, start - 1)?;
+        let mut byte = [0u8; 1];
+        let n = r.inner.read(&mut byte)?;
+        r.pos += n as u64;
+        Ok((r, n == 0 || byte[0] == b'\n'))
+    }
+
     /// Lines of any byte stream from its start (`gzip_stream` decompresses one, as `.gz`
     /// sources are read).
     pub fn new(stream: Box<dyn Read + Send>) -> Self {
