@@ -13,6 +13,9 @@ pub enum DbAction {
     },
     /// List applied and pending migrations.
     Status,
+    /// Recompute every fact table and session summary from the stored events, under this
+    /// version's rules (done by itself after a migration that changes them).
+    Rederive,
     /// Refresh planner statistics (SQLite ANALYZE + PRAGMA optimize; PostgreSQL ANALYZE).
     Optimize {
         /// Also reclaim space (SQLite VACUUM; PostgreSQL VACUUM ANALYZE).
@@ -48,6 +51,23 @@ pub async fn run(store: &Store, url: &str, action: &DbAction) -> Result<i32> {
         DbAction::Backup { out } => {
             crate::store::care::backup(store, url, out).await?;
             super::say(format!("{}: backup written to {}", store.backend().name(), out.display()));
+        }
+        DbAction::Rederive => {
+            use std::io::IsTerminal;
+            let bars = super::progress::bars(std::io::stderr().is_terminal());
+            let t0 = std::time::Instant::now();
+            let done = crate::store::ingest::rederive::rederive(store, &bars).await?;
+            super::say(format!(
+                "{}: facts of {} stored events recomputed in {:.2}s{}",
+                store.backend().name(),
+                done.events,
+                t0.elapsed().as_secs_f64(),
+                if done.unparsable > 0 {
+                    format!("; {} no longer parse (kept, no facts)", done.unparsable)
+                } else {
+                    String::new()
+                }
+            ));
         }
         DbAction::Status => {
             for m in migrate::status(store).await? {

@@ -36,6 +36,9 @@ pub(crate) trait Engine {
     const TABLE_COLUMNS: &'static str;
     /// Opens the transaction reports read in: one snapshot for every section.
     const READ_SNAPSHOT: &'static str;
+    /// The migration after which stored events' facts must be derived again (it changed
+    /// the rules: the Cowrie 3.x facts).
+    const RULES_MIGRATION: i64;
     /// Prefix that turns a query into its plan, and the plan row's column holding the text.
     const EXPLAIN: (&'static str, usize);
 
@@ -91,7 +94,13 @@ pub(crate) trait FactWriter {
     /// Drops `source`'s checkpoint: stored ones only grow, and a file read from its start
     /// again needs its old one gone.
     async fn forget_checkpoint(&mut self, source: &str) -> Result<()>;
+    /// Replaces every fact table and session summary with what the stored events give under
+    /// the current rules, in one transaction (`ingest::rederive`).
+    async fn rederive(&mut self, progress: &dyn crate::progress::Task) -> Result<super::ingest::rederive::Rederived>;
 }
+
+/// The tables `rederive` rebuilds: everything derived from raw_events.
+pub(crate) const DERIVED_TABLES: [&str; 6] = ["logins", "commands", "downloads", "probes", "tunnels", "sessions"];
 
 /// Deletes a source's checkpoint: the same statement on both databases.
 pub(crate) const FORGET_CHECKPOINT: &str = "DELETE FROM ingest_checkpoints WHERE source_file = $1";

@@ -154,12 +154,26 @@ pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
             return Err(StoreError::ForeignDatabase(format!("{}{more}", shown.join(", "))).into());
         }
     }
-    migrate_with(store, &builtin(store.backend())).await
+    migrate_adopting(store).await
 }
 
 /// Applies the built-in migrations to any database, another application's included (`--init`).
+/// The one that applies a migration changing the derivation rules recomputes the stored
+/// events' facts (`ingest::rederive`): a database ingested by an older cowrieql gets the
+/// same facts as one ingested now.
 pub async fn migrate_adopting(store: &Store) -> Result<Vec<i64>> {
-    migrate_with(store, &builtin(store.backend())).await
+    let ran = migrate_with(store, &builtin(store.backend())).await?;
+    let rules = on_engine!(store, _p, E => <E as Engine>::RULES_MIGRATION);
+    if ran.contains(&rules) {
+        let any: Option<i64> =
+            on_engine!(store, p => sqlx::query_scalar("SELECT id FROM raw_events LIMIT 1").fetch_optional(p).await?);
+        if any.is_some() {
+            crate::store::ingest::rederive::rederive(store, &Default::default()).await.context(
+                "recomputing stored events' facts after the migration (run `cowrieql db rederive` to try again)",
+            )?;
+        }
+    }
+    Ok(ran)
 }
 
 /// Every table in the database (the current schema on PostgreSQL).

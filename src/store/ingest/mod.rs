@@ -8,6 +8,7 @@
 pub mod batch;
 mod commit_order;
 pub mod event;
+pub mod rederive;
 pub mod rows;
 pub mod source;
 

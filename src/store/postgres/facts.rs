@@ -13,11 +13,13 @@ use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 use sqlx::pool::PoolConnection;
 
 use super::copy::{copy, CopyRows};
-use crate::store::engine::{FactWriter, FORGET_CHECKPOINT};
+use crate::progress::Task;
+use crate::store::engine::{FactWriter, DERIVED_TABLES, FORGET_CHECKPOINT};
 use crate::store::ingest::batch::{
-    fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, CHECKPOINT_UPSERT,
+    fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, Plan, CHECKPOINT_UPSERT,
     DATA_CHANGED, DEAD_LETTER_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TUNNEL_COLUMNS,
 };
+use crate::store::ingest::rederive::{Rebuild, Rederived, CHUNK};
 use crate::store::ingest::rows;
 use crate::store::ingest::BatchOutcome;
 
@@ -87,6 +89,10 @@ impl FactWriter for Lane {
     async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
         sqlx::query(FORGET_CHECKPOINT).bind(source).execute(&mut *self.0).await?;
         Ok(())
+    }
+
+    async fn rederive(&mut self, task: &dyn Task) -> Result<Rederived> {
+        rederive(&mut self.0, task).await
     }
 }
 
@@ -165,38 +171,7 @@ async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Ch
     let mut tx = conn.begin().await?;
     let new_ids = insert_events(&mut tx, b, id_seq).await?;
     let p = plan(b, &new_ids);
-
-    for (facts, table, columns) in fact_tables(&p) {
-        let mut out = CopyRows::default();
-        for (id, e) in facts {
-            if rows::fact(&mut out, *id, e) {
-                out.end();
-            }
-        }
-        copy(&mut tx, &format!("COPY {table} ({columns}) FROM STDIN"), out.into_bytes()).await?;
-    }
-    // Session pieces go through COPY too: as one multi-row INSERT of 21 bound columns,
-    // parsing and binding the statement cost the server more than running it (statement log).
-    let mut out = CopyRows::default();
-    for (key, d) in &p.sessions {
-        rows::session(&mut out, key, d);
-        out.end();
-    }
-    let buf = out.into_bytes();
-    if !buf.is_empty() {
-        copy(&mut tx, &format!("COPY stage_sessions ({}) FROM STDIN", SESSION_COLUMNS.join(", ")), buf).await?;
-        sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).execute(&mut *tx).await?;
-    }
-    let mut out = CopyRows::default();
-    for (key, t) in &p.tunnels {
-        rows::tunnel(&mut out, key, t);
-        out.end();
-    }
-    let buf = out.into_bytes();
-    if !buf.is_empty() {
-        copy(&mut tx, &format!("COPY stage_tunnels ({}) FROM STDIN", TUNNEL_COLUMNS.join(", ")), buf).await?;
-        sqlx::query(AssertSqlSafe(TUNNEL_UPSERT.as_str())).execute(&mut *tx).await?;
-    }
+    write_facts(&mut tx, &p).await?;
     let now = Utc::now();
     for chunk in b.dead.chunks(MAX_PARAMS / 6) {
         let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO dead_letters ({DEAD_LETTER_COLUMNS}) "));
@@ -228,4 +203,68 @@ async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Ch
     }
     tx.commit().await?;
     Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
+}
+
+/// The fact rows, session pieces and tunnel pieces a batch's new events imply.
+async fn write_facts(tx: &mut PgConnection, p: &Plan<'_>) -> Result<()> {
+    for (facts, table, columns) in fact_tables(p) {
+        let mut out = CopyRows::default();
+        for (id, e) in facts {
+            if rows::fact(&mut out, *id, e) {
+                out.end();
+            }
+        }
+        copy(&mut *tx, &format!("COPY {table} ({columns}) FROM STDIN"), out.into_bytes()).await?;
+    }
+    // Session pieces go through COPY too: as one multi-row INSERT of 21 bound columns,
+    // parsing and binding the statement cost the server more than running it (statement log).
+    let mut out = CopyRows::default();
+    for (key, d) in &p.sessions {
+        rows::session(&mut out, key, d);
+        out.end();
+    }
+    let buf = out.into_bytes();
+    if !buf.is_empty() {
+        copy(&mut *tx, &format!("COPY stage_sessions ({}) FROM STDIN", SESSION_COLUMNS.join(", ")), buf).await?;
+        sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).execute(&mut *tx).await?;
+    }
+    let mut out = CopyRows::default();
+    for (key, t) in &p.tunnels {
+        rows::tunnel(&mut out, key, t);
+        out.end();
+    }
+    let buf = out.into_bytes();
+    if !buf.is_empty() {
+        copy(&mut *tx, &format!("COPY stage_tunnels ({}) FROM STDIN", TUNNEL_COLUMNS.join(", ")), buf).await?;
+        sqlx::query(AssertSqlSafe(TUNNEL_UPSERT.as_str())).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// See [`FactWriter::rederive`]. Sessions and tunnels are written piece by piece through
+/// the same upserts as an ingest, so the result is what one ingest of the events gives.
+async fn rederive(conn: &mut PgConnection, task: &dyn Task) -> Result<Rederived> {
+    let mut tx = conn.begin().await?;
+    for t in DERIVED_TABLES {
+        sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}"))).execute(&mut *tx).await?;
+    }
+    let mut rebuild = Rebuild::default();
+    let mut last = 0i64;
+    loop {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, source_file, payload::text FROM raw_events WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(last)
+                .bind(CHUNK)
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some(&(end, _, _)) = rows.last() else { break };
+        last = end;
+        let n = rows.len() as u64;
+        let (b, ids) = rebuild.batch(rows);
+        write_facts(&mut tx, &plan(&b, &ids)).await?;
+        task.advance(n);
+    }
+    sqlx::query(DATA_CHANGED).bind(Utc::now()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rebuild.done)
 }

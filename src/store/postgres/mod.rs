@@ -108,6 +108,7 @@ impl Engine for PgPool {
          ORDER BY c.table_name, c.ordinal_position";
     // Read only: a report never writes, and a standby accepts it.
     const READ_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const RULES_MIGRATION: i64 = 8;
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN (ANALYZE, BUFFERS) ", 0);
 
     fn time(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -14,11 +14,13 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, Statement, Transaction, TransactionBehavior};
 use sqlx::pool::PoolConnection;
 
-use crate::store::engine::{FactWriter, FORGET_CHECKPOINT};
+use crate::progress::Task;
+use crate::store::engine::{FactWriter, DERIVED_TABLES, FORGET_CHECKPOINT};
 use crate::store::ingest::batch::{
-    fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, CHECKPOINT_UPSERT,
+    fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, Plan, CHECKPOINT_UPSERT,
     DATA_CHANGED, DEAD_LETTER_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TUNNEL_COLUMNS,
 };
+use crate::store::ingest::rederive::{Rebuild, Rederived, CHUNK};
 use crate::store::ingest::rows::{self, RowSink};
 use crate::store::ingest::BatchOutcome;
 use crate::time::canonical_text;
@@ -46,6 +48,15 @@ impl FactWriter for Lane {
     async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
         sqlx::query(FORGET_CHECKPOINT).bind(source).execute(&mut *self.0).await?;
         Ok(())
+    }
+
+    async fn rederive(&mut self, task: &dyn Task) -> Result<Rederived> {
+        let mut handle = self.0.lock_handle().await?;
+        // SAFETY: as in `write`.
+        let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr())? };
+        let out = rederive(&db, task);
+        drop(db);
+        out
     }
 }
 
@@ -109,8 +120,35 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
         }
     }
     let p = plan(b, &new_ids);
+    write_facts(&tx, &p)?;
+    let now = canonical_text(&chrono::Utc::now());
+    let mut dead =
+        tx.prepare_cached(&format!("{} ON CONFLICT DO NOTHING", insert_sql("dead_letters", DEAD_LETTER_COLUMNS)))?;
+    for d in &b.dead {
+        dead.execute(params![b.source.as_str(), d.offset as i64, d.raw.as_str(), d.reason.as_str(), &d.hash[..], now])?;
+    }
+    for cp in cps {
+        tx.prepare_cached(CHECKPOINT_UPSERT)?.execute(params![
+            cp.source_file.as_str(),
+            cp.byte_offset as i64,
+            cp.head_hash.as_slice(),
+            cp.head_len as i64,
+            cp.lines_read as i64,
+            now
+        ])?;
+    }
+    if !new_ids.is_empty() {
+        tx.prepare_cached(DATA_CHANGED)?.execute(params![now])?;
+    }
+    drop(dead);
+    tx.commit()?;
+    Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
+}
+
+/// The fact rows, session pieces and tunnel pieces a batch's new events imply.
+fn write_facts(tx: &Transaction, p: &Plan) -> Result<()> {
     let mut row = Params(Vec::with_capacity(SESSION_COLUMNS.len()));
-    for (facts, table, columns) in fact_tables(&p) {
+    for (facts, table, columns) in fact_tables(p) {
         let mut insert = tx.prepare_cached(&insert_sql(table, columns))?;
         for (id, e) in facts {
             if rows::fact(&mut row, *id, e) {
@@ -138,29 +176,32 @@ fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome>
             row.execute(&mut tunnel)?;
         }
     }
-    drop(row);
-    let now = canonical_text(&chrono::Utc::now());
-    let mut dead =
-        tx.prepare_cached(&format!("{} ON CONFLICT DO NOTHING", insert_sql("dead_letters", DEAD_LETTER_COLUMNS)))?;
-    for d in &b.dead {
-        dead.execute(params![b.source.as_str(), d.offset as i64, d.raw.as_str(), d.reason.as_str(), &d.hash[..], now])?;
+    Ok(())
+}
+
+/// See [`FactWriter::rederive`].
+fn rederive(db: &Connection, task: &dyn Task) -> Result<Rederived> {
+    let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
+    for t in DERIVED_TABLES {
+        tx.execute(&format!("DELETE FROM {t}"), [])?;
     }
-    for cp in cps {
-        tx.prepare_cached(CHECKPOINT_UPSERT)?.execute(params![
-            cp.source_file.as_str(),
-            cp.byte_offset as i64,
-            cp.head_hash.as_slice(),
-            cp.head_len as i64,
-            cp.lines_read as i64,
-            now
-        ])?;
+    let mut rebuild = Rebuild::default();
+    let mut last = 0i64;
+    loop {
+        let rows: Vec<(i64, String, String)> = tx
+            .prepare_cached("SELECT id, source_file, payload FROM raw_events WHERE id > ?1 ORDER BY id LIMIT ?2")?
+            .query_map(params![last, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(end, _, _)) = rows.last() else { break };
+        last = end;
+        let n = rows.len() as u64;
+        let (b, ids) = rebuild.batch(rows);
+        write_facts(&tx, &plan(&b, &ids))?;
+        task.advance(n);
     }
-    if !new_ids.is_empty() {
-        tx.prepare_cached(DATA_CHANGED)?.execute(params![now])?;
-    }
-    drop(dead);
+    tx.prepare_cached(DATA_CHANGED)?.execute(params![canonical_text(&chrono::Utc::now())])?;
     tx.commit()?;
-    Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
+    Ok(rebuild.done)
 }
 
 /// `INSERT INTO table (columns) VALUES (?1, …)`, one placeholder per column.

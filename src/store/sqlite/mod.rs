@@ -119,6 +119,7 @@ impl Engine for SqlitePool {
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, c.cid";
     // Deferred: the snapshot starts at the first read, and a WAL reader never blocks a writer.
     const READ_SNAPSHOT: &'static str = "BEGIN";
+    const RULES_MIGRATION: i64 = 5;
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN QUERY PLAN ", 3);
 
     fn time(t: DateTime<Utc>) -> String {
