@@ -27,6 +27,9 @@ struct Expected {
     logins: u64,
     commands: u64,
     transfers: u64,
+    /// `file_download`s that fetched a URL: not a shell redirect's capture (1.x wrote its
+    /// target path as the url).
+    url_downloads: u64,
     probes: u64,
     tunnels: HashSet<(String, String, String, i64)>,
     sessions: HashSet<(String, String)>,
@@ -73,8 +76,12 @@ fn expected(files: &[PathBuf]) -> Expected {
                     "cowrie.command.input" | "cowrie.command.failed" | "cowrie.session.input" if !blank => {
                         x.commands += 1
                     }
-                    "cowrie.session.file_download"
-                    | "cowrie.session.file_upload"
+                    "cowrie.session.file_download" => {
+                        x.transfers += 1;
+                        let url = o.get("url").and_then(|v| v.as_str()).unwrap_or("");
+                        x.url_downloads += u64::from(url.contains("://"));
+                    }
+                    "cowrie.session.file_upload"
                     | "cowrie.session.file_download.failed"
                     | "cowrie.session.file_download_failed" => x.transfers += 1,
                     "cowrie.telnet.exploit_attempt"
@@ -136,6 +143,7 @@ async fn expected_rows_on_both(real: &Path) {
         assert_eq!(count(&db.store, "logins").await, want.logins as i64, "{}", db.label);
         assert_eq!(count(&db.store, "commands").await, want.commands as i64, "{}", db.label);
         assert_eq!(count(&db.store, "downloads").await, want.transfers as i64, "{}", db.label);
+        assert_eq!(count(&db.store, "downloads WHERE kind = 'url'").await, want.url_downloads as i64, "{}", db.label);
         assert_eq!(count(&db.store, "probes").await, want.probes as i64, "{}", db.label);
         assert_eq!(count(&db.store, "tunnels").await, want.tunnels.len() as i64, "{}", db.label);
         assert_eq!(count(&db.store, "sessions").await, want.sessions.len() as i64, "{}", db.label);

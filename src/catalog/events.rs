@@ -53,7 +53,7 @@ pub const EVENTS: &[EventMapping] = events![
     "cowrie.command.chpasswd" => ["probes": "kind=chpasswd, username", "sessions": "probe_count"]
         "A password change an attacker made (the line itself is a command.input).";
     "cowrie.session.file_download" => ["downloads": "kind=url|redirect, url, shasum, outfile, destfile", "sessions": "download_count (kind url)"]
-        "No url: a shell redirect captured (kind redirect). outfile as the bare sha.";
+        "No url, or (1.x) a url that is a path: a shell redirect captured (kind redirect, the path as destfile). outfile as the bare sha.";
     "cowrie.session.file_download.failed" => ["downloads": "kind=failed, url, error"] "A wget/curl that failed.";
     "cowrie.session.file_upload" => ["downloads": "kind=upload-scp|upload-sftp, shasum, outfile, destfile", "sessions": "upload_count"]
         "SCP names destfile (and a url holding the same path, not kept as a url); SFTP a filename, kept as destfile. outfile as the bare sha.";

@@ -571,8 +571,13 @@ fn fact_of(et: &str, f: &Fields) -> Option<Fact> {
         | "cowrie.session.file_upload"
         | "cowrie.session.file_download.failed"
         | "cowrie.session.file_download_failed" => {
-            let url = f.url.non_blank();
-            let destfile = f.destfile.non_blank();
+            let mut url = f.url.non_blank();
+            let mut destfile = f.destfile.non_blank();
+            // 1.x logged a shell redirect's target path as its `url` ("Saved redir contents"):
+            // a path is where the capture went, not where it came from.
+            if et == "cowrie.session.file_download" && url.as_deref().is_some_and(|u| u.starts_with('/')) {
+                destfile = destfile.or(url.take());
+            }
             let (kind, direction) = match et {
                 "cowrie.session.file_download.failed" | "cowrie.session.file_download_failed" => {
                     (TransferKind::Failed, Direction::Download)
@@ -819,6 +824,24 @@ mod tests {
         let d = e.delta.unwrap();
         assert_eq!((d.login_attempts, d.login_failures, d.login_success), (1, 0, true));
         assert_eq!(d.username.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn a_1x_redirect_whose_url_is_a_path_is_a_capture_not_a_download() {
+        let e = ok(
+            r#"{"eventid":"cowrie.session.file_download","shasum":"f8","url":"/dev/null","outfile":"dl/f8","session":"a","timestamp":"2018-05-19T18:01:46Z","message":"Saved redir contents with SHA-256 f8 to dl/f8"}"#,
+        );
+        match e.fact {
+            Some(Fact::Transfer { url, kind, destfile, .. }) => {
+                assert_eq!((url, kind, destfile.as_deref()), (None, TransferKind::Redirect, Some("/dev/null")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.delta.unwrap().download_count, 0, "a capture is no URL download");
+        let e = ok(
+            r#"{"eventid":"cowrie.session.file_download","shasum":"f8","url":"http://a/x","outfile":"dl/f8","session":"a","timestamp":"2018-05-19T18:01:46Z"}"#,
+        );
+        assert!(matches!(e.fact, Some(Fact::Transfer { kind: TransferKind::Url, .. })));
     }
 
     #[test]
