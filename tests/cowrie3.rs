@@ -366,3 +366,45 @@ async fn facts_are_rederived_after_the_migration_that_changed_the_rules() {
         assert_eq!(got, (want.0.clone(), want.1.clone()), "{}: a migrated old database has the new facts", old.label);
     }
 }
+
+/// The commands report counts shell commands unless asked for another realm (or all), and
+/// the counts are the fixture's own, on both backends.
+#[tokio::test]
+async fn the_commands_report_counts_the_realm_it_is_asked_for() {
+    let lines = fixture_lines();
+    let ran = |realm: Option<&str>| {
+        let mut n = 0usize;
+        for id in ["cowrie.command.input", "cowrie.session.input"] {
+            for o in of(&lines, id) {
+                let Some(input) = s(o, "input").filter(|i| !i.trim().is_empty()) else { continue };
+                let r = match s(o, "realm").filter(|r| !r.is_empty()) {
+                    Some(r) => r,
+                    None if id == "cowrie.session.input" => "stdin",
+                    None if input.contains('\n') => "sh",
+                    None => "shell",
+                };
+                n += usize::from(realm.is_none_or(|want| want == r));
+            }
+        }
+        n
+    };
+    let report = cowrieql::report::builtin::builtin("commands").unwrap().unwrap();
+    let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 31, 0, 0, 0).unwrap();
+    let mut seen = Vec::new();
+    for db in both().await {
+        ingest(&db.store, &[fixture("cowrie3")], &Default::default()).await.unwrap();
+        let mut totals = Vec::new();
+        for (realm, want) in [(None, ran(Some("shell"))), (Some("all"), ran(None)), (Some("sh"), ran(Some("sh")))] {
+            let mut params = vec![("window".to_string(), "all".to_string()), ("top".into(), "1000".into())];
+            params.extend(realm.map(|r| ("realm".to_string(), r.to_string())));
+            let r = run(&db.store, &report, &params, now).await.unwrap();
+            let top = r.results.iter().find(|q| q.name == "top_commands").unwrap();
+            let got: i64 = top.rows.iter().map(|row| if let Value::Int(n) = row[1] { n } else { 0 }).sum();
+            assert_eq!(got as usize, want, "{}: realm {realm:?}", db.label);
+            totals.push(got);
+        }
+        assert!(totals[1] > totals[0] && totals[2] > 0, "{}: the fixture has other realms: {totals:?}", db.label);
+        seen.push(totals);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
