@@ -6,8 +6,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
+    // Warnings of cowrieql's own (waiting for a lock, …) by default; COWRIEQL_LOG=debug etc.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COWRIEQL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("cowrieql=warn"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("COWRIEQL_LOG"))
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
         .with_writer(std::io::stderr)
         .init();
     let cli = cowrieql::cli::Cli::parse();

@@ -101,10 +101,35 @@ impl<'a> RowSink<'a> for Params<'a> {
     }
 }
 
+/// Takes the write lock up front (IMMEDIATE), so a concurrent writer makes this wait instead
+/// of failing halfway on a lock upgrade. SQLite has one writer at a time: while another
+/// process (an ingest of another sensor, a prune) holds the lock, this waits as long as it
+/// takes, saying so once and then every busy timeout, and never fails "database is locked".
+fn begin_immediate(db: &Connection) -> Result<Transaction<'_>> {
+    use super::BUSY_TIMEOUT;
+    // The first try does not wait: it tells whether there is anyone to wait for.
+    db.busy_timeout(std::time::Duration::ZERO)?;
+    for waits in 0u32.. {
+        let tried = Transaction::new_unchecked(db, TransactionBehavior::Immediate);
+        db.busy_timeout(BUSY_TIMEOUT)?;
+        match tried {
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+                if waits == 0 {
+                    tracing::warn!(
+                        "another process is writing to this SQLite database: waiting for it (one writer at a time)"
+                    );
+                } else {
+                    tracing::warn!("still waiting for the other writer ({} s)", waits * BUSY_TIMEOUT.as_secs() as u32);
+                }
+            }
+            other => return Ok(other?),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
 fn write(db: &Connection, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
-    // IMMEDIATE: take the write lock up front, so a concurrent writer makes this wait (busy
-    // timeout) instead of failing halfway on a lock upgrade.
-    let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
+    let tx = begin_immediate(db)?;
     let mut new_ids: HashMap<u64, i64> = HashMap::with_capacity(b.events.len());
     {
         let mut row = Params(Vec::with_capacity(SESSION_COLUMNS.len()));

@@ -48,6 +48,9 @@ pub async fn open(url: &str, opts: &ConnectOptions) -> Result<SqlitePool> {
     .map_err(|e| anyhow!("cannot open SQLite database {path}: {}", super::errors::words(&e)))
 }
 
+/// How long a statement waits for another connection's write lock before SQLite says busy.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn options(url: &str) -> Result<SqliteConnectOptions> {
     let opts = if url.starts_with("sqlite:") {
         SqliteConnectOptions::from_str(url).with_context(|| format!("invalid SQLite URL {url}"))?
@@ -56,7 +59,7 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
     };
     Ok(opts
         .create_if_missing(true)
-        .busy_timeout(Duration::from_secs(30))
+        .busy_timeout(BUSY_TIMEOUT)
         // 64 MiB page cache: ingest updates random-order indexes (content hash, session),
         // and the 2 MiB default sends most page reads to the kernel.
         .pragma("cache_size", "-65536")
