@@ -16,6 +16,16 @@ pub enum DbAction {
     /// Recompute every fact table and session summary from the stored events, under this
     /// version's rules (done by itself after a migration that changes them).
     Rederive,
+    /// Delete every event before a date and what was derived from it; sessions across the
+    /// boundary are recomputed from what remains, and the views refreshed.
+    Prune {
+        /// The boundary (UTC): 2025-01-01, or 2025-01-01T12:00:00Z; events before it go.
+        #[arg(long)]
+        before: String,
+        /// Say what would go; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Refresh planner statistics (SQLite ANALYZE + PRAGMA optimize; PostgreSQL ANALYZE).
     Optimize {
         /// Also reclaim space (SQLite VACUUM; PostgreSQL VACUUM ANALYZE).
@@ -68,6 +78,27 @@ pub async fn run(store: &Store, url: &str, action: &DbAction) -> Result<i32> {
                     String::new()
                 }
             ));
+        }
+        DbAction::Prune { before, dry_run } => {
+            use crate::store::prune::{prune, PruneOptions};
+            use std::io::IsTerminal;
+            let before = super::ops::parse_time(before)?;
+            let progress = super::progress::bars(std::io::stderr().is_terminal());
+            let t0 = std::time::Instant::now();
+            let done = prune(store, &PruneOptions { before, dry_run: *dry_run, progress }).await?;
+            super::say(format!(
+                "{}: {} (events before {}){}",
+                store.backend().name(),
+                done.summary(*dry_run),
+                crate::time::canonical_text(&before),
+                if *dry_run { String::new() } else { format!(" in {:.2}s", t0.elapsed().as_secs_f64()) }
+            ));
+            if !*dry_run {
+                let refreshed = crate::store::views::refresh(store, &[], true, true).await?;
+                if !refreshed.is_empty() {
+                    super::say(format!("refreshed materialized views: {}", refreshed.join(", ")));
+                }
+            }
         }
         DbAction::Status => {
             for m in migrate::status(store).await? {

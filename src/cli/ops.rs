@@ -56,7 +56,7 @@ pub enum DeadLetterAction {
 }
 
 /// `2025-09-22` (midnight UTC) or a time, read as report parameters are.
-fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+pub(super) fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     crate::report::value::parse_ts(text)
         .ok_or_else(|| anyhow::anyhow!("invalid time {text:?}: expected 2025-09-22 or 2025-09-22T10:00:00Z"))
 }

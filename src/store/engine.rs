@@ -94,9 +94,14 @@ pub(crate) trait FactWriter {
     /// Drops `source`'s checkpoint: stored ones only grow, and a file read from its start
     /// again needs its old one gone.
     async fn forget_checkpoint(&mut self, source: &str) -> Result<()>;
-    /// Replaces every fact table and session summary with what the stored events give under
-    /// the current rules, in one transaction (`ingest::rederive`).
-    async fn rederive(&mut self, progress: &dyn crate::progress::Task) -> Result<super::ingest::rederive::Rederived>;
+    /// Replaces the facts, session summaries and tunnels `scope` holds (every one, or some
+    /// sessions') with what the stored events give under the current rules, in one
+    /// transaction (`ingest::rederive`).
+    async fn rederive(
+        &mut self,
+        scope: &super::ingest::rederive::Scope,
+        progress: &dyn crate::progress::Task,
+    ) -> Result<super::ingest::rederive::Rederived>;
 }
 
 /// The tables `rederive` rebuilds: everything derived from raw_events.

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod ingest;
 pub mod migrate;
 pub mod postgres;
+pub mod prune;
 pub mod query;
 pub mod sqlite;
 pub mod tables;

@@ -19,7 +19,9 @@ use crate::store::ingest::batch::{
     fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, Plan, CHECKPOINT_UPSERT,
     DATA_CHANGED, DEAD_LETTER_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TUNNEL_COLUMNS,
 };
-use crate::store::ingest::rederive::{Rebuild, Rederived, CHUNK};
+use crate::store::ingest::rederive::{
+    Rebuild, Rederived, Scope, CHUNK, DELETE_SESSION_FACTS, DELETE_SESSION_ROWS, NEXT_ALL, NEXT_IN_RANGE,
+};
 use crate::store::ingest::rows;
 use crate::store::ingest::BatchOutcome;
 
@@ -91,8 +93,8 @@ impl FactWriter for Lane {
         Ok(())
     }
 
-    async fn rederive(&mut self, task: &dyn Task) -> Result<Rederived> {
-        rederive(&mut self.0, task).await
+    async fn rederive(&mut self, scope: &Scope, task: &dyn Task) -> Result<Rederived> {
+        rederive(&mut self.0, scope, task).await
     }
 }
 
@@ -243,24 +245,48 @@ async fn write_facts(tx: &mut PgConnection, p: &Plan<'_>) -> Result<()> {
 
 /// See [`FactWriter::rederive`]. Sessions and tunnels are written piece by piece through
 /// the same upserts as an ingest, so the result is what one ingest of the events gives.
-async fn rederive(conn: &mut PgConnection, task: &dyn Task) -> Result<Rederived> {
+async fn rederive(conn: &mut PgConnection, scope: &Scope, task: &dyn Task) -> Result<Rederived> {
     let mut tx = conn.begin().await?;
-    for t in DERIVED_TABLES {
-        sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}"))).execute(&mut *tx).await?;
+    match scope {
+        Scope::All => {
+            for t in DERIVED_TABLES {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}"))).execute(&mut *tx).await?;
+            }
+        }
+        Scope::Sessions { keys, from, to } => {
+            for (sensor, id) in keys {
+                for q in DELETE_SESSION_FACTS {
+                    sqlx::query(q).bind(from).bind(to).bind(sensor).bind(id).execute(&mut *tx).await?;
+                }
+                for q in DELETE_SESSION_ROWS {
+                    sqlx::query(q).bind(sensor).bind(id).execute(&mut *tx).await?;
+                }
+            }
+        }
     }
     let mut rebuild = Rebuild::default();
     let mut last = 0i64;
     loop {
-        let rows: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT id, source_file, payload::text FROM raw_events WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(last)
-                .bind(CHUNK)
-                .fetch_all(&mut *tx)
-                .await?;
+        // The payload as text: the rules parse the line.
+        let next = |q: &str| q.replacen("payload FROM", "payload::text FROM", 1);
+        let rows: Vec<(i64, String, String)> = match scope {
+            Scope::All => {
+                sqlx::query_as(AssertSqlSafe(next(NEXT_ALL))).bind(last).bind(CHUNK).fetch_all(&mut *tx).await?
+            }
+            Scope::Sessions { from, to, .. } => {
+                sqlx::query_as(AssertSqlSafe(next(NEXT_IN_RANGE)))
+                    .bind(from)
+                    .bind(to)
+                    .bind(last)
+                    .bind(CHUNK)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+        };
         let Some(&(end, _, _)) = rows.last() else { break };
         last = end;
         let n = rows.len() as u64;
-        let (b, ids) = rebuild.batch(rows);
+        let (b, ids) = rebuild.batch(rows, scope);
         write_facts(&mut tx, &plan(&b, &ids)).await?;
         task.advance(n);
     }

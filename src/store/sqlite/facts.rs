@@ -20,7 +20,9 @@ use crate::store::ingest::batch::{
     fact_tables, plan, session_merge_sql, tunnel_merge_sql, Batch, Checkpoint, MergeSql, Plan, CHECKPOINT_UPSERT,
     DATA_CHANGED, DEAD_LETTER_COLUMNS, RAW_COLUMNS, SESSION_COLUMNS, TUNNEL_COLUMNS,
 };
-use crate::store::ingest::rederive::{Rebuild, Rederived, CHUNK};
+use crate::store::ingest::rederive::{
+    Rebuild, Rederived, Scope, CHUNK, DELETE_SESSION_FACTS, DELETE_SESSION_ROWS, NEXT_ALL, NEXT_IN_RANGE,
+};
 use crate::store::ingest::rows::{self, RowSink};
 use crate::store::ingest::BatchOutcome;
 use crate::time::canonical_text;
@@ -50,11 +52,11 @@ impl FactWriter for Lane {
         Ok(())
     }
 
-    async fn rederive(&mut self, task: &dyn Task) -> Result<Rederived> {
+    async fn rederive(&mut self, scope: &Scope, task: &dyn Task) -> Result<Rederived> {
         let mut handle = self.0.lock_handle().await?;
         // SAFETY: as in `write`.
         let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr())? };
-        let out = rederive(&db, task);
+        let out = rederive(&db, scope, task);
         drop(db);
         out
     }
@@ -205,22 +207,45 @@ fn write_facts(tx: &Transaction, p: &Plan) -> Result<()> {
 }
 
 /// See [`FactWriter::rederive`].
-fn rederive(db: &Connection, task: &dyn Task) -> Result<Rederived> {
-    let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
-    for t in DERIVED_TABLES {
-        tx.execute(&format!("DELETE FROM {t}"), [])?;
+fn rederive(db: &Connection, scope: &Scope, task: &dyn Task) -> Result<Rederived> {
+    let tx = begin_immediate(db)?;
+    match scope {
+        Scope::All => {
+            for t in DERIVED_TABLES {
+                tx.execute(&format!("DELETE FROM {t}"), [])?;
+            }
+        }
+        Scope::Sessions { keys, from, to } => {
+            let (from, to) = (canonical_text(from), canonical_text(to));
+            for (sensor, id) in keys {
+                for q in DELETE_SESSION_FACTS {
+                    tx.prepare_cached(q)?.execute(params![from, to, sensor, id])?;
+                }
+                for q in DELETE_SESSION_ROWS {
+                    tx.prepare_cached(q)?.execute(params![sensor, id])?;
+                }
+            }
+        }
     }
     let mut rebuild = Rebuild::default();
     let mut last = 0i64;
     loop {
-        let rows: Vec<(i64, String, String)> = tx
-            .prepare_cached("SELECT id, source_file, payload FROM raw_events WHERE id > ?1 ORDER BY id LIMIT ?2")?
-            .query_map(params![last, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let rows: Vec<(i64, String, String)> = match scope {
+            Scope::All => tx
+                .prepare_cached(NEXT_ALL)?
+                .query_map(params![last, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?,
+            Scope::Sessions { from, to, .. } => tx
+                .prepare_cached(NEXT_IN_RANGE)?
+                .query_map(params![canonical_text(from), canonical_text(to), last, CHUNK], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?,
+        };
         let Some(&(end, _, _)) = rows.last() else { break };
         last = end;
         let n = rows.len() as u64;
-        let (b, ids) = rebuild.batch(rows);
+        let (b, ids) = rebuild.batch(rows, scope);
         write_facts(&tx, &plan(&b, &ids))?;
         task.advance(n);
     }
