@@ -24,6 +24,17 @@ pub struct IngestArgs {
     /// Add cowrieql's tables to a database that holds another application's tables.
     #[arg(long)]
     pub init: bool,
+    /// Keep running: tail the files as Cowrie writes them (rotation and truncation
+    /// included) until SIGTERM or Ctrl-C, which commit and exit 0.
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: commit what was written at least this often (seconds).
+    #[arg(long, default_value_t = 5.0, requires = "follow")]
+    pub commit_every: f64,
+    /// With --follow: refresh the materialized views this often when new events came in
+    /// (seconds; 0: never).
+    #[arg(long, default_value_t = 300.0, requires = "follow")]
+    pub refresh_every: f64,
 }
 
 pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
@@ -42,7 +53,7 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
             }
         };
         if stop.await {
-            eprintln!("\ninterrupted: finishing the batches in flight (Ctrl-C again to quit at once)");
+            eprintln!("\nstopping: finishing the batches in flight (Ctrl-C again to quit at once)");
             let _ = stop_tx.send(true);
             // A second signal quits at once; the last committed batch's checkpoint still holds.
             tokio::select! {
@@ -54,10 +65,17 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
     });
     let opts = IngestOptions {
         batch_lines: args.batch_size,
-        progress: super::progress::bars(!args.quiet && std::io::stderr().is_terminal()),
+        // A follow's passes are small and many: a line per pass says what they did.
+        progress: super::progress::bars(!args.quiet && !args.follow && std::io::stderr().is_terminal()),
         force: args.force,
         stop: Some(stop_rx),
+        memory: None,
     };
+    if args.follow {
+        let code = follow(store, args, opts).await;
+        watcher.abort();
+        return code;
+    }
     let stats = ingest(store, &args.paths, &opts).await;
     watcher.abort();
     let stats = stats?;
@@ -88,5 +106,35 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<i32> {
         eprintln!("{} file(s) could not be read whole; every other file was loaded", stats.file_problems.len());
         return Ok(1);
     }
+    Ok(0)
+}
+
+/// `--follow`: passes until a signal; exit 0 once the last pass committed.
+async fn follow(store: &Store, args: &IngestArgs, opts: IngestOptions) -> Result<i32> {
+    use crate::store::ingest::follow::{follow, FollowOptions};
+    let secs = |s: f64, what: &str| {
+        if s.is_finite() && s >= 0.0 {
+            Ok(std::time::Duration::from_secs_f64(s))
+        } else {
+            Err(anyhow::anyhow!("--{what} must be a number of seconds, not {s}"))
+        }
+    };
+    let refresh = secs(args.refresh_every, "refresh-every")?;
+    let f = FollowOptions {
+        ingest: opts,
+        commit_every: secs(args.commit_every, "commit-every")?,
+        refresh_every: (!refresh.is_zero()).then_some(refresh),
+    };
+    super::say(format!(
+        "following {} (commit every {} s; SIGTERM or Ctrl-C stops)",
+        args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        args.commit_every
+    ));
+    let done = follow(store, &args.paths, &f, |s| super::say(s.summary_line())).await?;
+    store.checkpoint_wal().await?;
+    super::say(format!(
+        "stopped after {} passes: {} lines, {} accepted, {} duplicates, {} dead letters; {} rotations followed; {} view refreshes",
+        done.passes, done.lines, done.accepted, done.duplicates, done.dead_letters, done.rotations, done.refreshes
+    ));
     Ok(0)
 }

@@ -8,6 +8,7 @@
 pub mod batch;
 mod commit_order;
 pub mod event;
+pub mod follow;
 pub mod rederive;
 pub mod rows;
 pub mod source;
@@ -36,11 +37,23 @@ pub struct IngestOptions {
     pub force: bool,
     /// Set to true to stop: batches in flight commit, nothing more is read (Ctrl-C).
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// What each source's sessions said that a later line needs (`event::SessionMemory`),
+    /// carried from one run to the next by `follow`, whose passes cut files often. None:
+    /// each file's reading starts afresh.
+    pub memory: Option<Memories>,
+}
+
+/// Session memories by source name.
+pub type Memories = std::sync::Arc<std::sync::Mutex<HashMap<String, event::SessionMemory>>>;
+
+/// The memories, whatever a panicking holder left (they are only ever whole maps).
+pub fn lock(m: &Memories) -> std::sync::MutexGuard<'_, HashMap<String, event::SessionMemory>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { batch_lines: 20_000, progress: Default::default(), force: false, stop: None }
+        Self { batch_lines: 20_000, progress: Default::default(), force: false, stop: None, memory: None }
     }
 }
 
@@ -174,7 +187,8 @@ async fn write_all<W: FactWriter>(
         ..Default::default()
     };
     let sources = found.sources;
-    let reader = tokio::task::spawn_blocking(move || read_all(&sources, &checkpoints, batch_lines, &tx));
+    let memory = opts.memory.clone();
+    let reader = tokio::task::spawn_blocking(move || read_all(&sources, &checkpoints, batch_lines, memory, &tx));
     // A 64-bit digest per session, not the key itself: a long log touches millions of
     // sessions, and their keys would grow the memory with the file (measured at 10M events).
     let mut touched: HashSet<u64> = HashSet::new();
@@ -305,11 +319,14 @@ fn read_all(
     sources: &[Source],
     checkpoints: &HashMap<String, Checkpoint>,
     batch_lines: usize,
+    memory: Option<Memories>,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<()> {
     for s in sources {
         // One unreadable or damaged file is reported; the others are still loaded.
-        if let Err(ReadError::File(reason)) = read_source(s, checkpoints.get(&s.name()), batch_lines, tx) {
+        if let Err(ReadError::File(reason)) =
+            read_source(s, checkpoints.get(&s.name()), batch_lines, memory.as_ref(), tx)
+        {
             send(tx, Msg::FileProblem(s.name(), reason))?;
         }
         // Compressed files advance the bar by their size on disk once they are done.
@@ -355,6 +372,7 @@ fn read_source(
     s: &Source,
     cp: Option<&Checkpoint>,
     batch_lines: usize,
+    carried: Option<&Memories>,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<(), ReadError> {
     let name = s.name();
@@ -392,7 +410,7 @@ fn read_source(
     let mut lines_total = lines_before;
     let mut incomplete = false;
     let mut damaged = None;
-    let mut memory = event::SessionMemory::default();
+    let mut memory = carried.and_then(|m| lock(m).remove(&name)).unwrap_or_default();
     loop {
         let at = reader.pos();
         let line = match reader.next_line() {
@@ -450,6 +468,9 @@ fn read_source(
     b.checkpoint = checkpoint(consumed, lines_total);
     b.bytes = if s.is_gzip() { 0 } else { consumed - batch_start };
     send(tx, Msg::Batch(b))?;
+    if let Some(m) = carried {
+        lock(m).insert(name.clone(), memory);
+    }
     if incomplete {
         send(tx, Msg::Incomplete(name))?;
     }

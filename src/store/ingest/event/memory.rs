@@ -12,12 +12,12 @@ use std::collections::HashMap;
 
 use super::{Event, Fact, LoginMethod};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SessionMemory {
     sessions: HashMap<(String, String), Memory>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Memory {
     requested: Option<(String, i64)>,
     tunnelled: Option<(String, i64)>,
