@@ -81,6 +81,11 @@ pub(crate) trait Engine {
     /// Makes the database file whole by itself after a load (SQLite's WAL); PostgreSQL: nothing.
     async fn checkpoint_wal(&self) -> Result<()>;
 
+    /// Retention's quick part: drops whole stored months that end at or before `before`
+    /// (PostgreSQL's monthly partitions; SQLite has none and drops nothing); the rows each
+    /// table lost.
+    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<Vec<(String, u64)>>;
+
     /// One connection to write batches through.
     async fn lane(&self) -> Result<Self::Lane>;
     /// The connections an ingest writes through at once (one on SQLite: one writer at a time).

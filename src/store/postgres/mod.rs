@@ -3,6 +3,7 @@
 
 pub mod copy;
 pub mod facts;
+pub mod partitions;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -96,15 +97,21 @@ impl Engine for PgPool {
             migration!(6, "0006_narrow_payload_gin.sql"),
             migration!(7, "0007_data_changes.sql"),
             migration!(8, "0008_cowrie3_facts.sql"),
+            migration!(9, "0009_monthly_partitions.sql"),
         ]
     }
 
-    const TABLE_NAMES: &'static str = "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name";
+    // A partitioned table once; its partitions (raw_events_2025_09, …) are not tables of
+    // the schema.
+    const TABLE_NAMES: &'static str = "SELECT relname::text FROM pg_class \
+         WHERE relnamespace = to_regnamespace(current_schema()) AND relkind IN ('r', 'p') AND NOT relispartition \
+         ORDER BY relname";
     const TABLE_COLUMNS: &'static str =
         "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c \
          JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
          WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+           AND NOT EXISTS (SELECT 1 FROM pg_class p WHERE p.relname = c.table_name \
+                           AND p.relnamespace = to_regnamespace(current_schema()) AND p.relispartition) \
          ORDER BY c.table_name, c.ordinal_position";
     // Read only: a report never writes, and a standby accepts it.
     const READ_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -151,7 +158,12 @@ impl Engine for PgPool {
         Ok(format!("PostgreSQL {v}"))
     }
     async fn table_bytes(&self, table: &str) -> Result<Option<i64>> {
-        Ok(Some(sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)").bind(table).fetch_one(self).await?))
+        // A partitioned table's size is its partitions' (its own is zero).
+        let sql = "SELECT COALESCE(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree($1::regclass)";
+        Ok(Some(sqlx::query_scalar(sql).bind(table).fetch_one(self).await?))
+    }
+    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
+        partitions::drop_months_before(self, before).await
     }
     async fn database_bytes(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(self).await?)

@@ -172,6 +172,9 @@ impl Engine for SqlitePool {
     async fn table_bytes(&self, _table: &str) -> Result<Option<i64>> {
         Ok(None)
     }
+    async fn drop_months_before(&self, _before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
     async fn database_bytes(&self) -> Result<i64> {
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(self).await?;
         let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(self).await?;

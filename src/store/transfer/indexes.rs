@@ -41,29 +41,43 @@ pub(super) async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result
             .fetch_all(dst)
             .await?;
     let bar = progress.start("indexes", Unit::Items, idx.len() as u64, 0);
-    // The GIN index takes longest: it goes first, the B-trees share the other lane.
-    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(idx));
+    // One table's indexes on one lane: on a partitioned table each build names an index per
+    // partition, and two at once would choose the same names. The table with the GIN index
+    // takes longest: it goes first, the other tables share the other lane.
+    let mut groups: Vec<Vec<(String, String)>> = Vec::new();
+    for (name, def) in idx {
+        let table = index_table(&def);
+        match groups.iter_mut().find(|g| index_table(&g[0].1) == table) {
+            Some(g) => g.push((name, def)),
+            None => groups.push(vec![(name, def)]),
+        }
+    }
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(groups));
     let lane = || async {
         let mut conn = dst.acquire().await?;
         sqlx::query("SET maintenance_work_mem = '128MB'").execute(&mut *conn).await?;
         loop {
             let next = queue.lock().expect("queue lock").pop_front();
-            let Some((name, def)) = next else { break };
-            bar.note(name.clone());
-            // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
-            // after a kill during this step harmless.
-            let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
-            let mut tx = conn.begin().await?;
-            sqlx::raw_sql(AssertSqlSafe(def))
-                .execute(&mut *tx)
-                .await
-                .with_context(|| format!("rebuilding index {name}"))?;
-            sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            bar.advance(1);
+            let Some(group) = next else { break };
+            for (name, def) in group {
+                bar.note(name.clone());
+                // pg_indexes gives `CREATE [UNIQUE] INDEX name ON …`; IF NOT EXISTS makes a rerun
+                // after a kill during this step harmless.
+                // A partitioned table's index reads `ON ONLY table`, which would index the parent
+                // alone: built on the whole table instead.
+                let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1).replacen(" ON ONLY ", " ON ", 1);
+                let mut tx = conn.begin().await?;
+                sqlx::raw_sql(AssertSqlSafe(def))
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("rebuilding index {name}"))?;
+                sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
+                    .bind(&name)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                bar.advance(1);
+            }
         }
         anyhow::Ok(())
     };
@@ -71,10 +85,18 @@ pub(super) async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result
         r?;
     }
     bar.finish();
+    crate::store::postgres::partitions::name_indexes(dst).await?;
     for t in TABLES {
         sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", t.name))).execute(dst).await?;
     }
     Ok(())
+}
+
+/// The table an index definition (`CREATE … INDEX name ON [ONLY] table USING …`) is on.
+fn index_table(def: &str) -> &str {
+    let rest = def.split_once(" ON ").map_or("", |(_, r)| r);
+    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
+    rest.split_whitespace().next().unwrap_or("")
 }
 
 /// Moves each identity sequence past the largest copied id.

@@ -208,6 +208,7 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
         report.validation = validate(src, dst).await?;
         validated = report.validation.ok();
         if !validated {
+            ensure_months(src, dst).await?;
             report.topped_up = top_up(src, dst, opts).await?;
             set_sequences(dst).await?;
         }
@@ -219,6 +220,7 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
     }
     if status == Status::Copying {
         let t0 = Instant::now();
+        ensure_months(src, dst).await?;
         report.tables = copy_all(src, dst, opts).await?;
         set_status(dst, Status::Indexing).await?;
         status = Status::Indexing;
@@ -258,6 +260,27 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
     }
     report.total_seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Creates the target's monthly partitions for every month the source's events span
+/// (within the range that gets partitions of its own: `cowrieql_ensure_month`), so that no
+/// copied row lands in a default partition.
+async fn ensure_months(src: &Source, dst: &PgPool) -> Result<()> {
+    use chrono::{Datelike, Months, TimeZone, Utc};
+    let (lo, hi): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT min(ts), max(ts) FROM raw_events").fetch_one(&src.pool).await?;
+    let parse = |t: Option<String>| t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.to_utc());
+    let (Some(lo), Some(hi)) = (parse(lo), parse(hi)) else { return Ok(()) };
+    let floor = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+    let ceiling = Utc::now() + chrono::Duration::days(800);
+    let (lo, hi) = (lo.max(floor), hi.min(ceiling));
+    let mut m = Utc.with_ymd_and_hms(lo.year(), lo.month(), 1, 0, 0, 0).unwrap();
+    let mut conn = dst.acquire().await?;
+    while m <= hi {
+        sqlx::query("SELECT cowrieql_ensure_month($1)").bind(m).execute(&mut *conn).await?;
+        m = m + Months::new(1);
+    }
+    Ok(())
 }
 
 /// Tables whose stored rows change or go (session and tunnel summaries merge, checkpoints advance, dead
@@ -438,10 +461,13 @@ async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
         sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {} CASCADE", all.join(", "))))
             .execute(&mut *tx)
             .await?;
+        sqlx::raw_sql("DROP FUNCTION IF EXISTS cowrieql_ensure_month(timestamptz)").execute(&mut *tx).await?;
         tx.commit().await?;
         return Ok(RollbackReport { dropped_schema: true, tables: all.iter().map(|s| s.to_string()).collect() });
     }
     sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(dst).await?;
+    // The months the copy made partitions for go (before the indexes are built again).
+    crate::store::postgres::partitions::reset(dst).await?;
     // The indexes dropped for the copy come back before the progress tables go.
     rebuild_indexes(dst, &Reporter::default()).await?;
     sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {}", STATE_TABLES.join(", ")))).execute(dst).await?;

@@ -1,0 +1,149 @@
+//! Monthly partitions on PostgreSQL (migration 9): ingest makes each month's partitions
+//! before writing it; a one-month query reads only that month's; a database loaded before
+//! partitioning is converted with every row kept; `db prune` drops whole months. SQLite keeps
+//! one table per kind, and gives the same rows.
+
+mod common;
+
+use chrono::{TimeZone, Utc};
+use common::*;
+use cowrieql::store::ingest::ingest;
+use cowrieql::store::postgres::partitions;
+use cowrieql::store::Store;
+use futures_util::TryStreamExt;
+
+/// Events spread over three months (2025-07-01 to 2025-09-28).
+fn three_months(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let mut data = Vec::new();
+    let spread = cowrieql::gen::Spread { start: Utc.with_ymd_and_hms(2025, 7, 1, 0, 0, 0).unwrap(), days: Some(90) };
+    cowrieql::gen::generate_spread(6_000, 3, spread, &mut data).unwrap();
+    log_file(dir, "cowrie.json", std::str::from_utf8(&data).unwrap())
+}
+
+fn pg(db: &TestDb) -> &sqlx::PgPool {
+    match &db.store {
+        Store::Postgres(p) => p,
+        Store::Sqlite(_) => panic!("PostgreSQL expected"),
+    }
+}
+
+#[tokio::test]
+async fn ingest_makes_monthly_partitions_and_a_month_reads_only_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = three_months(&tmp);
+    let dbs = both().await;
+    for db in &dbs {
+        ingest(&db.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
+    }
+    let made: Vec<String> = partitions::months(pg(&dbs[1])).await.unwrap().into_iter().map(|p| p.name).collect();
+    for table in partitions::PARTITIONED {
+        for month in ["2025_07", "2025_08", "2025_09", "2025_10"] {
+            assert!(made.contains(&format!("{table}_{month}")), "{table}_{month} in {made:?}");
+        }
+    }
+    // Nothing of the sane range went to the default partitions.
+    for table in partitions::PARTITIONED {
+        let n = count(&dbs[1].store, &format!("{table}_other")).await;
+        assert_eq!(n, 0, "{table}_other");
+    }
+
+    let month = "from raw_events | where ts >= @2025-08-01 and ts < @2025-09-01 | group event_type | aggregate n = count() | sort event_type";
+    let plan = cli(&dbs[1].url, &["query", "--explain", month]);
+    assert!(plan.contains("raw_events_2025_08"), "{plan}");
+    for other in ["raw_events_2025_07", "raw_events_2025_09", "raw_events_2025_10", "raw_events_other"] {
+        assert!(!plan.contains(other), "a one-month query reads {other}:\n{plan}");
+    }
+    // The same rows on both backends, for the month and for the whole.
+    for q in [month, "from logins | group d = date(ts) | aggregate n = count() | sort d"] {
+        let rows: Vec<String> = dbs.iter().map(|db| cli(&db.url, &["query", "-f", "csv", q])).collect();
+        assert_eq!(rows[0], rows[1], "{q}");
+        assert!(rows[0].lines().count() > 2, "{q}: {}", rows[0]);
+    }
+}
+
+fn cli(url: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cowrieql"))
+        .env_remove("COWRIEQL_DB")
+        .args(["--db", url])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A database filled before migration 9 (its tables copied row for row from a loaded one)
+/// is partitioned by the migration with every row, session and fact as it was.
+#[tokio::test]
+async fn the_migration_partitions_a_loaded_database_keeping_every_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = three_months(&tmp);
+    let loaded = fresh_pg().await;
+    ingest(&loaded.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
+
+    let old = fresh_pg().await;
+    let set = cowrieql::store::migrate::builtin(old.store.backend());
+    cowrieql::store::migrate::migrate_with(&old.store, &set[..8]).await.unwrap();
+    for t in ["raw_events", "logins", "commands", "downloads", "probes", "sessions", "tunnels", "ingest_checkpoints"] {
+        let mut from = pg(&loaded).acquire().await.unwrap();
+        let rows: Vec<u8> = from
+            .copy_out_raw(&*format!("COPY (SELECT * FROM {t}) TO STDOUT"))
+            .await
+            .unwrap()
+            .try_fold(Vec::new(), |mut v, b| async move {
+                v.extend_from_slice(&b);
+                Ok(v)
+            })
+            .await
+            .unwrap();
+        let mut to = pg(&old).acquire().await.unwrap();
+        let mut c = to.copy_in_raw(&*format!("COPY {t} FROM STDIN")).await.unwrap();
+        c.send(rows).await.unwrap();
+        c.finish().await.unwrap();
+    }
+    assert!(partitions::months(pg(&old)).await.unwrap().is_empty(), "not partitioned yet");
+    let ran = cowrieql::store::migrate::migrate(&old.store).await.unwrap();
+    assert_eq!(ran, vec![9]);
+    assert!(!partitions::months(pg(&old)).await.unwrap().is_empty());
+    assert_eq!(counts(&old.store).await, counts(&loaded.store).await);
+    assert_eq!(session_rows(&old.store).await, session_rows(&loaded.store).await);
+    assert_eq!(fact_rows(&old.store).await, fact_rows(&loaded.store).await);
+    // And it takes new events after it: ids go on from the copied ones.
+    let more = log_file(&tmp, "more.json", &generated_text(300, 8));
+    ingest(&old.store, &[more], &Default::default()).await.unwrap();
+    assert_eq!(count(&old.store, "raw_events").await, count(&loaded.store, "raw_events").await + 300);
+}
+
+fn generated_text(events: u64, seed: u64) -> String {
+    let mut v = Vec::new();
+    cowrieql::gen::generate(events, seed, &mut v).unwrap();
+    String::from_utf8(v).unwrap()
+}
+
+/// `db prune` drops the months wholly before the boundary as partitions (PostgreSQL) and
+/// leaves the same rows as SQLite's batched deletes.
+#[tokio::test]
+async fn prune_drops_whole_months_on_postgres_and_agrees_with_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = three_months(&tmp);
+    let before = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap();
+    let mut seen = Vec::new();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
+        if let Store::Postgres(p) = &db.store {
+            let had = partitions::months(p).await.unwrap();
+            assert!(had.iter().filter(|m| m.end() <= before).count() >= 10, "July and August: {had:?}");
+        }
+        let opts = cowrieql::store::prune::PruneOptions { before, dry_run: false, progress: Default::default() };
+        cowrieql::store::prune::prune(&db.store, &opts).await.unwrap();
+        if let Store::Postgres(p) = &db.store {
+            let left = partitions::months(p).await.unwrap();
+            assert!(left.iter().all(|m| m.month >= before), "{left:?}");
+        }
+        let early = count(&db.store, "raw_events WHERE ts < (SELECT min(first_event_at) FROM sessions)").await;
+        assert_eq!(early, 0, "{}", db.label);
+        seen.push((counts(&db.store).await, session_rows(&db.store).await, fact_rows(&db.store).await));
+    }
+    assert_eq!(seen[0].1, seen[1].1, "sessions");
+    assert_eq!(seen[0].2, seen[1].2, "facts");
+}
