@@ -87,7 +87,7 @@ async fn the_migration_partitions_a_loaded_database_keeping_every_row() {
     for t in ["raw_events", "logins", "commands", "downloads", "probes", "sessions", "tunnels", "ingest_checkpoints"] {
         let mut from = pg(&loaded).acquire().await.unwrap();
         let rows: Vec<u8> = from
-            .copy_out_raw(&*format!("COPY (SELECT * FROM {t}) TO STDOUT"))
+            .copy_out_raw(&format!("COPY (SELECT * FROM {t}) TO STDOUT"))
             .await
             .unwrap()
             .try_fold(Vec::new(), |mut v, b| async move {
@@ -97,7 +97,7 @@ async fn the_migration_partitions_a_loaded_database_keeping_every_row() {
             .await
             .unwrap();
         let mut to = pg(&old).acquire().await.unwrap();
-        let mut c = to.copy_in_raw(&*format!("COPY {t} FROM STDIN")).await.unwrap();
+        let mut c = to.copy_in_raw(&format!("COPY {t} FROM STDIN")).await.unwrap();
         c.send(rows).await.unwrap();
         c.finish().await.unwrap();
     }
