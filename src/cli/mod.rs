@@ -23,6 +23,10 @@ pub struct Cli {
     /// Database URL: postgres://user@host/db, sqlite://file.sqlite, or a file path (SQLite).
     #[arg(long, global = true, env = "COWRIEQL_DB", default_value = DEFAULT_DB)]
     pub db: String,
+    /// A streaming standby (or any copy) to read from: `run`, `query`, `bench` and `health` read
+    /// there; materialized views are built and refreshed on --db, the primary.
+    #[arg(long, global = true, env = "COWRIEQL_READ_DB")]
+    pub read_db: Option<String>,
     /// Maximum connections in the pool.
     #[arg(long, global = true, default_value_t = 4)]
     pub pool_size: u32,
@@ -114,6 +118,14 @@ impl Cli {
         Store::connect(&self.db, &self.connect_options()).await
     }
 
+    /// Where reads go: the standby given with --read-db, else the database.
+    async fn reader(&self) -> Result<Store> {
+        match &self.read_db {
+            Some(url) => Store::connect_existing(url, &self.connect_options()).await,
+            None => self.existing_store().await,
+        }
+    }
+
     /// An existing cowrieql database: read commands never create one.
     async fn existing_store(&self) -> Result<Store> {
         Store::connect_existing(&self.db, &self.connect_options()).await
@@ -144,15 +156,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Run(args) => report::run_report(&cli, args).await,
         Command::Query(args) => match report::precheck_query(args)? {
             Some(code) => Ok(code),
-            None => report::run_query(&cli.existing_store().await?, args).await,
+            None => report::run_query(&cli.reader().await?, args).await,
         },
         Command::Reports(args) => report::list_reports(args),
         Command::Schema(args) => ops::schema(args),
-        Command::Health(args) => ops::health(&cli.existing_store().await?, args).await,
+        Command::Health(args) => ops::health(&cli.reader().await?, args).await,
         Command::DeadLetters { action } => ops::dead(&cli.existing_store().await?, action).await,
         Command::Completions(args) => ops::completions(args),
         Command::Views { action } => ops::views(&cli.existing_store().await?, action).await,
-        Command::Bench(args) => bench::run(&cli.existing_store().await?, &cli.connect_options(), args).await,
+        Command::Bench(args) => bench::run(&cli.reader().await?, &cli.connect_options(), args).await,
         Command::MigrateToPostgres(args) => transfer::run(args, &cli.connect_options()).await,
     }
 }

@@ -111,7 +111,18 @@ pub async fn run_report(cli: &super::Cli, args: &RunArgs) -> Result<i32> {
     let now = chrono::Utc::now();
     // A wrong report name or parameter is said before any database is opened.
     crate::report::run::resolve_params(&report, &params, now)?;
-    let store = cli.existing_store().await?;
+    if cli.read_db.is_some() {
+        // The standby cannot build views: the primary does, and the standby has them once it
+        // has replayed (until then the report computes them inline, with the same rows).
+        let built = match cli.existing_store().await {
+            Ok(primary) => crate::report::run::build_views(&primary, &report).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = built {
+            eprintln!("note: views not built on the primary ({}): {e:#}", cli.db);
+        }
+    }
+    let store = cli.reader().await?;
     if let Some(s) = params.iter().rev().find(|(k, _)| k == "sensor").map(|(_, v)| v) {
         if let Some(known) = crate::store::tables::unknown_sensor(&store, s).await? {
             let shown: Vec<String> = known.iter().map(|k| format!("{:?}", crate::report::escape::text(k))).collect();
@@ -199,6 +210,7 @@ pub async fn run_query(store: &Store, args: &QueryArgs) -> Result<i32> {
         }],
         views: Vec::new(),
         inlined: Vec::new(),
+        replica_lag: crate::store::care::replay_lag(store).await?,
     };
     emit(&render_fit(&result, format, None, None, table_width(args.wide, &args.out))?, &args.out)?;
     Ok(0)

@@ -41,6 +41,8 @@ pub struct ReportResult {
     pub views: Vec<crate::store::views::ViewInfo>,
     /// Views this connection could not build (read-only), computed inside the queries instead.
     pub inlined: Vec<String>,
+    /// Read from a standby this many seconds behind its primary (None: not a standby).
+    pub replica_lag: Option<f64>,
 }
 
 /// The parameter types a report's queries are compiled with.
@@ -194,7 +196,16 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
         results,
         views,
         inlined: executed.inlined,
+        replica_lag: crate::store::care::replay_lag(store).await?,
     })
+}
+
+/// Builds the materialized views `r` reads on `primary`, so that a standby it streams to has
+/// them once it has replayed (`--read-db`). A standby that has not yet computes them inline.
+pub async fn build_views(primary: &Store, r: &Report) -> Result<()> {
+    let compiled = compile_report(r, primary.dialect())
+        .map_err(|errs| anyhow!("report {} does not compile:\n{}", r.def.name, errs.join("\n")))?;
+    crate::store::views::build(primary, &compiled).await
 }
 
 /// Whether enrichment `source` ever wrote an event into this database.

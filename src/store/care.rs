@@ -158,3 +158,9 @@ pub async fn backup(store: &Store, url: &str, out: &Path) -> Result<()> {
     }
     on_engine!(store, p => p.backup(url, out).await)
 }
+
+/// Seconds a standby is behind in replaying its primary's changes (0: caught up); None when
+/// `store` is not a standby.
+pub async fn replay_lag(store: &Store) -> Result<Option<f64>> {
+    Ok(on_engine!(store, p, E => <E as crate::store::engine::Engine>::replay_lag(p).await?))
+}

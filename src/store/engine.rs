@@ -86,6 +86,10 @@ pub(crate) trait Engine {
     /// table lost.
     async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<Vec<(String, u64)>>;
 
+    /// Seconds a standby's replay is behind what it has received from its primary (0 when it
+    /// has replayed everything; None on a primary, or a database that has no standbys).
+    async fn replay_lag(&self) -> Result<Option<f64>>;
+
     /// One connection to write batches through.
     async fn lane(&self) -> Result<Self::Lane>;
     /// The connections an ingest writes through at once (one on SQLite: one writer at a time).

@@ -86,6 +86,18 @@ pub(crate) async fn prepare<E: ViewRegistry>(
     Ok(Prepared { sql: c.sql_inlining(&names), inlined })
 }
 
+/// Builds (or rebuilds, when their definition changed) the views `queries` read, on `store`:
+/// the primary, before a report is read from a standby that cannot build them.
+pub async fn build(store: &Store, queries: &[crate::sql::Compiled]) -> Result<()> {
+    on_engine!(store, p, E => {
+        let mut conn = p.acquire().await?;
+        for c in queries {
+            prepare::<E>(&mut conn, c).await?;
+        }
+    });
+    Ok(())
+}
+
 /// The registry reads and writes, on one connection. The same text on both engines
 /// (`registry_impl!`): a generic function would need sqlx's executor bounds spelled out.
 pub(crate) trait ViewRegistry: Engine {

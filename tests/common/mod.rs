@@ -25,6 +25,8 @@ pub struct TestDb {
 struct PgServer {
     /// URL with `{db}` where the database name goes.
     url_template: String,
+    /// The socket folder and port of a server this process started (None: COWRIEQL_TEST_PG).
+    local: Option<(PathBuf, u16)>,
 }
 
 static PG: OnceLock<PgServer> = OnceLock::new();
@@ -148,7 +150,10 @@ fn start_cluster_in(base: &Path) -> PgServer {
         .stderr(Stdio::null())
         .spawn()
         .expect("start watchdog");
-    PgServer { url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()) }
+    PgServer {
+        url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()),
+        local: Some((sock, port)),
+    }
 }
 
 fn pg_server() -> &'static PgServer {
@@ -160,7 +165,7 @@ fn pg_server() -> &'static PgServer {
                 .map(|(h, t)| (h.to_string(), format!("?{t}")))
                 .unwrap_or((url.clone(), String::new()));
             let base = head.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(head);
-            PgServer { url_template: format!("{base}/{{db}}{tail}") }
+            PgServer { url_template: format!("{base}/{{db}}{tail}"), local: None }
         }
         _ => start_cluster(),
     })
@@ -464,4 +469,105 @@ pub async fn pg_reader(db: &TestDb) -> String {
         sqlx::raw_sql(AssertSqlSafe(sql)).execute(pool).await.unwrap();
     }
     db.url.replacen("postgres@", &format!("{role}@"), 1)
+}
+
+static STANDBY: OnceLock<Option<PgServer>> = OnceLock::new();
+
+/// A streaming standby of the test server (pg_basebackup -R, on loopback's unix socket),
+/// started once per test process and stopped with it: `url(db)` reads database `db` as the
+/// standby replays it. None when the tests use an outside server (COWRIEQL_TEST_PG).
+pub fn standby_url(db: &str) -> Option<String> {
+    STANDBY.get_or_init(start_standby).as_ref().map(|s| s.url_template.replace("{db}", db))
+}
+
+fn start_standby() -> Option<PgServer> {
+    let (primary_sock, primary_port) = pg_server().local.clone()?;
+    let bindir = pg_bindir();
+    let base = tempfile::Builder::new().prefix("cowrieql-standby-").tempdir().expect("temp dir").keep();
+    let data = base.join("data");
+    let sock = base.join("sock");
+    std::fs::create_dir_all(&sock).unwrap();
+    if is_root() {
+        let st = Command::new("chown").args(["-R", "postgres:"]).arg(&base).status().expect("chown");
+        assert!(st.success());
+    }
+    let out = pg_cmd(
+        &bindir.join("pg_basebackup"),
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-h",
+            primary_sock.to_str().unwrap(),
+            "-p",
+            &primary_port.to_string(),
+            "-U",
+            "postgres",
+        ],
+    )
+    .output()
+    .expect("run pg_basebackup");
+    assert!(out.status.success(), "pg_basebackup failed: {}", String::from_utf8_lossy(&out.stderr));
+    let port = if primary_port < 65000 { primary_port + 1 } else { primary_port - 1 };
+    let log = base.join("server.log");
+    let opts =
+        format!("-p {port} -k {} -c listen_addresses='' -c hot_standby=on -c max_connections=200", sock.display());
+    let out = pg_cmd(
+        &bindir.join("pg_ctl"),
+        &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"],
+    )
+    .output()
+    .expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "standby start failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runas} {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {base}",
+        pid = std::process::id(),
+        runas = if is_root() { "runuser -u postgres --" } else { "" },
+        pg_ctl = bindir.join("pg_ctl").display(),
+        data = data.display(),
+        base = base.display(),
+    );
+    #[allow(clippy::zombie_processes)]
+    Command::new("setsid")
+        .args(["sh", "-c", &stop])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watchdog");
+    Some(PgServer {
+        url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()),
+        local: Some((sock, port)),
+    })
+}
+
+/// Waits until the standby at `standby` has replayed everything `primary` has written so far
+/// (failing after a generous bound rather than hanging).
+pub async fn until_replayed(primary: &str, standby: &str) {
+    let mut p = sqlx::PgConnection::connect(primary).await.unwrap();
+    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut p).await.unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Ok(mut s) = sqlx::PgConnection::connect(standby).await {
+            let done: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                .bind(&lsn)
+                .fetch_one(&mut s)
+                .await
+                .unwrap();
+            if done {
+                return;
+            }
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(300), "the standby has not replayed {lsn} in 300 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

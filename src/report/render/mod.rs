@@ -87,7 +87,7 @@ pub fn context(r: &ReportResult) -> serde_json::Value {
         r.results.iter().map(|q| (q.name.clone(), section_json(q))).collect();
     let params: serde_json::Map<String, serde_json::Value> =
         r.params.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
-    json!({
+    let mut c = json!({
         "report": {"name": r.name, "title": r.title, "description": r.description},
         "params": params,
         "window": r.window.as_ref().map(|w| json!({
@@ -105,7 +105,12 @@ pub fn context(r: &ReportResult) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "results": results,
         "sections": r.results.iter().map(section_json).collect::<Vec<_>>(),
-    })
+    });
+    // Only when read from a standby: the documents keep their shape otherwise.
+    if let Some(lag) = r.replica_lag {
+        c["replica"] = json!({"replay_lag_seconds": lag});
+    }
+    c
 }
 
 fn cell_text(v: &J) -> String {

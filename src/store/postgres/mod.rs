@@ -162,6 +162,13 @@ impl Engine for PgPool {
         let sql = "SELECT COALESCE(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree($1::regclass)";
         Ok(Some(sqlx::query_scalar(sql).bind(table).fetch_one(self).await?))
     }
+    async fn replay_lag(&self) -> Result<Option<f64>> {
+        // Everything received is replayed: no lag, however long ago the last transaction was.
+        let sql = "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL \
+                   WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8 \
+                   ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END";
+        Ok(sqlx::query_scalar(sql).fetch_one(self).await?)
+    }
     async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
         partitions::drop_months_before(self, before).await
     }

@@ -172,6 +172,9 @@ impl Engine for SqlitePool {
     async fn table_bytes(&self, _table: &str) -> Result<Option<i64>> {
         Ok(None)
     }
+    async fn replay_lag(&self) -> Result<Option<f64>> {
+        Ok(None)
+    }
     async fn drop_months_before(&self, _before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
         Ok(Vec::new())
     }
