@@ -414,6 +414,7 @@ fn one_table(
         }],
         views: Vec::new(),
         inlined: Vec::new(),
+        replica_lag: None,
     }
 }
 
