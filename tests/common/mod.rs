@@ -107,7 +107,6 @@ fn start_cluster_in(base: &Path) -> PgServer {
         let st = Command::new("chown").args(["-R", "postgres:"]).arg(&base).status().expect("chown");
         assert!(st.success(), "chown of {} to postgres failed", base.display());
     }
-    let log = base.join("server.log");
     let out = pg_cmd(
         &bindir.join("initdb"),
         &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"],
@@ -120,36 +119,7 @@ fn start_cluster_in(base: &Path) -> PgServer {
         "-p {port} -k {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
         sock.display()
     );
-    let out = pg_cmd(
-        &bindir.join("pg_ctl"),
-        &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"],
-    )
-    .output()
-    .expect("run pg_ctl");
-    assert!(
-        out.status.success(),
-        "pg_ctl start failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    // Watchdog: stop the cluster and remove it once this test process is gone, even after a panic.
-    let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runas} {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {base}",
-        pid = std::process::id(),
-        runas = if is_root() { "runuser -u postgres --" } else { "" },
-        pg_ctl = bindir.join("pg_ctl").display(),
-        data = data.display(),
-        base = base.display(),
-    );
-    // Never waited for: it must outlive this process.
-    #[allow(clippy::zombie_processes)]
-    Command::new("setsid")
-        .args(["sh", "-c", &stop])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start watchdog");
+    start_and_watch(&bindir, &base, &opts);
     PgServer {
         url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()),
         local: Some((sock, port)),
@@ -513,37 +483,9 @@ fn start_standby() -> Option<PgServer> {
     .expect("run pg_basebackup");
     assert!(out.status.success(), "pg_basebackup failed: {}", String::from_utf8_lossy(&out.stderr));
     let port = if primary_port < 65000 { primary_port + 1 } else { primary_port - 1 };
-    let log = base.join("server.log");
     let opts =
         format!("-p {port} -k {} -c listen_addresses='' -c hot_standby=on -c max_connections=200", sock.display());
-    let out = pg_cmd(
-        &bindir.join("pg_ctl"),
-        &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"],
-    )
-    .output()
-    .expect("run pg_ctl");
-    assert!(
-        out.status.success(),
-        "standby start failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runas} {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {base}",
-        pid = std::process::id(),
-        runas = if is_root() { "runuser -u postgres --" } else { "" },
-        pg_ctl = bindir.join("pg_ctl").display(),
-        data = data.display(),
-        base = base.display(),
-    );
-    #[allow(clippy::zombie_processes)]
-    Command::new("setsid")
-        .args(["sh", "-c", &stop])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start watchdog");
+    start_and_watch(&bindir, &base, &opts);
     Some(PgServer {
         url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()),
         local: Some((sock, port)),
@@ -570,4 +512,55 @@ pub async fn until_replayed(primary: &str, standby: &str) {
         assert!(t0.elapsed() < std::time::Duration::from_secs(300), "the standby has not replayed {lsn} in 300 s");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Starts the server whose files are in `base` (data, server.log) with `opts`, and a
+/// watchdog that stops it and removes `base` once this test process is gone, even after a
+/// panic.
+fn start_and_watch(bindir: &Path, base: &Path, opts: &str) {
+    let (data, log) = (base.join("data"), base.join("server.log"));
+    let out = pg_cmd(
+        &bindir.join("pg_ctl"),
+        &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", opts, "-w", "start"],
+    )
+    .output()
+    .expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runas} {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {base}",
+        pid = std::process::id(),
+        runas = if is_root() { "runuser -u postgres --" } else { "" },
+        pg_ctl = bindir.join("pg_ctl").display(),
+        data = data.display(),
+        base = base.display(),
+    );
+    // Never waited for: it must outlive this process.
+    #[allow(clippy::zombie_processes)]
+    Command::new("setsid")
+        .args(["sh", "-c", &stop])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watchdog");
+}
+
+/// `got` holds what `want` holds: every table's count (checkpoints aside: they name the files
+/// read), every session and every fact.
+pub async fn assert_same_data(got: &TestDb, want: &TestDb) {
+    let without_checkpoints =
+        |c: Vec<(&'static str, i64)>| c.into_iter().filter(|(t, _)| *t != "ingest_checkpoints").collect::<Vec<_>>();
+    assert_eq!(
+        without_checkpoints(counts(&got.store).await),
+        without_checkpoints(counts(&want.store).await),
+        "{}",
+        got.label
+    );
+    assert_eq!(session_rows(&got.store).await, session_rows(&want.store).await, "{}: sessions", got.label);
+    assert_eq!(fact_rows(&got.store).await, fact_rows(&want.store).await, "{}: facts", got.label);
 }
