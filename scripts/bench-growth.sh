@@ -57,6 +57,7 @@ EOF
 
 reports() {
     echo "--- reports at $1 events"
+    "$bin" --db "$url" views refresh >/dev/null
     "$bin" --db "$url" bench daily month --reports-dir "$work/reports" --runs 5 -p date=2025-01-03 2>&1
 }
 
@@ -74,7 +75,9 @@ while [ "$loaded" -lt "$total" ]; do
     [ "$days" -lt 1 ] && days=1
     start=$(date -u -d "2025-01-01 + $day days" +%F)
     "$bin" gen --events "$n" --seed $((i + 1)) --start "$start" --days "$days" --out "$work/step.json"
-    out=$("$bin" --db "$url" ingest --quiet "$work/step.json" | head -1)
+    # The whole output (a closed pipe would stop the ingest before it refreshes the views).
+    out=$("$bin" --db "$url" ingest --quiet "$work/step.json")
+    out=$(head -1 <<<"$out")
     rm -f "$work/step.json"
     secs=$(sed -E 's/.*; ([0-9.]+)s, .*/\1/' <<<"$out")
     rate=$(sed -E 's/.*s, ([0-9]+) events\/s.*/\1/' <<<"$out")
