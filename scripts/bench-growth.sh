@@ -14,12 +14,7 @@ set -euo pipefail
 total=${1:-50000000}
 step=${2:-5000000}
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${COWRIEQL_BIN:-$here/target/release/cowrieql}
-[ -x "$bin" ] || { echo "build the release binary first: cargo build --release" >&2; exit 2; }
-work=$(mktemp -d /tmp/cowrieql-growth.XXXXXX)
-chmod 755 "$work"
-trap 'stop_pg; rm -rf "$work"' EXIT
-
+name=cowrieql-growth
 source "$here/scripts/lib-pg.sh"
 db="cowrieql_growth_$$"
 psql "$admin" -qc "CREATE DATABASE $db" >/dev/null

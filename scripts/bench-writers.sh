@@ -13,11 +13,7 @@ events=${1:-2000000}
 writers=${2:-8}
 rounds=${3:-2}
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${COWRIEQL_BIN:-$here/target/release/cowrieql}
-[ -x "$bin" ] || { echo "build the release binary first: cargo build --release" >&2; exit 2; }
-work=$(mktemp -d /tmp/cowrieql-writers.XXXXXX)
-chmod 755 "$work"
-trap 'stop_pg; rm -rf "$work"' EXIT
+name=cowrieql-writers
 source "$here/scripts/lib-pg.sh"
 
 "$bin" gen --events "$events" --seed 11 --out "$work/all.json"

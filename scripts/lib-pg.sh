@@ -1,6 +1,12 @@
-# Sourced by the bench scripts: sets $admin, an admin URL that may create databases, from
-# COWRIEQL_BENCH_PG or a throwaway cluster in $work/pg (initdb + pg_ctl, as the postgres user
-# when root, unix socket only), and stop_pg to stop that cluster. Needs $work.
+# Sourced by the bench scripts: $bin (COWRIEQL_BIN or the release binary), $work (a temp folder
+# removed at exit), and $admin, an admin URL that may create databases, from COWRIEQL_BENCH_PG or
+# a throwaway cluster in $work/pg (initdb + pg_ctl, as the postgres user when root, unix socket
+# only), stopped at exit. Needs $here (the checkout) and $name (the temp folder's prefix).
+bin=${COWRIEQL_BIN:-$here/target/release/cowrieql}
+[ -x "$bin" ] || { echo "build the release binary first: cargo build --release" >&2; exit 2; }
+work=$(mktemp -d "/tmp/$name.XXXXXX")
+chmod 755 "$work"
+trap 'stop_pg; rm -rf "$work"' EXIT
 stop_pg() { :; }
 if [ -n "${COWRIEQL_BENCH_PG:-}" ]; then
     admin=$COWRIEQL_BENCH_PG

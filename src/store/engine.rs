@@ -82,9 +82,8 @@ pub(crate) trait Engine {
     async fn checkpoint_wal(&self) -> Result<()>;
 
     /// Retention's quick part: drops whole stored months that end at or before `before`
-    /// (PostgreSQL's monthly partitions; SQLite has none and drops nothing); the rows each
-    /// table lost.
-    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<Vec<(String, u64)>>;
+    /// (PostgreSQL's monthly partitions; SQLite has none and drops nothing).
+    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<()>;
 
     /// Seconds a standby's replay is behind what it has received from its primary (0 when it
     /// has replayed everything; None on a primary, or a database that has no standbys).

@@ -84,14 +84,18 @@ pub async fn prune(store: &Store, o: &PruneOptions) -> Result<Pruned> {
         ));
         return Ok(out);
     }
-    // Whole months first, where the database stores them apart: instant at any size.
-    let dropped = on_engine!(store, p, E => <E as Engine>::drop_months_before(p, before).await?);
-    let dropped_from = |t: &str| dropped.iter().find(|(d, _)| d == t).map_or(0, |(_, n)| *n);
+    // What goes, counted before whole months go at once where the database stores them
+    // apart (instant at any size): every row before the boundary goes either way.
+    let mut totals = Vec::with_capacity(BY_EVENT_TIME.len());
     for t in BY_EVENT_TIME {
-        let total = count(store, &format!("SELECT COUNT(*) FROM {t} WHERE ts < $1"), &[before]).await?;
-        let task = o.progress.start(t, Unit::Rows, total, 0);
+        totals.push(count(store, &format!("SELECT COUNT(*) FROM {t} WHERE ts < $1"), &[before]).await?);
+    }
+    on_engine!(store, p, E => <E as Engine>::drop_months_before(p, before).await?);
+    for (t, total) in BY_EVENT_TIME.into_iter().zip(totals) {
+        // The dropped months count as done; the boundary month (and all of SQLite's) is left.
+        let left = count(store, &format!("SELECT COUNT(*) FROM {t} WHERE ts < $1"), &[before]).await?;
+        let task = o.progress.start(t, Unit::Rows, total, total - left);
         let sql = format!("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE ts < $1 LIMIT $2)");
-        let mut deleted = dropped_from(t);
         loop {
             let n = on_engine!(store, p, E => {
                 sqlx::query(AssertSqlSafe(sql.clone())).bind(E::time(before)).bind(BATCH).execute(p).await?.rows_affected()
@@ -99,11 +103,10 @@ pub async fn prune(store: &Store, o: &PruneOptions) -> Result<Pruned> {
             if n == 0 {
                 break;
             }
-            deleted += n;
             task.advance(n);
         }
         task.finish();
-        out.rows.push((t, deleted));
+        out.rows.push((t, total));
     }
     for (t, sql) in [
         ("tunnels", "DELETE FROM tunnels WHERE last_seen < $1"),

@@ -79,7 +79,7 @@ impl FactWriter for Lane {
     /// session); the server then cancels one transaction, which is rolled back and written
     /// again.
     async fn write(&mut self, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
-        ensure_months(&mut self.0, &mut self.2, b.events.iter().map(|e| e.ts)).await?;
+        super::partitions::ensure_months(&mut self.0, &mut self.2, b.events.iter().map(|e| e.ts)).await?;
         let mut attempt = 1;
         loop {
             match write_batch(&mut self.0, &self.1, b, cps).await {
@@ -97,29 +97,6 @@ impl FactWriter for Lane {
     async fn rederive(&mut self, scope: &Scope, task: &dyn Task) -> Result<Rederived> {
         rederive(&mut self.0, scope, task).await
     }
-}
-
-/// Makes sure the monthly partitions the times fall in exist (`cowrieql_ensure_month`,
-/// migration 9), before the batch's transaction: partition DDL waits for the writers of
-/// the parent table, so inside a batch it could wait on another lane's batch. `known`
-/// remembers the months this connection has seen.
-pub async fn ensure_months(
-    conn: &mut PgConnection,
-    known: &mut HashSet<(i32, u32)>,
-    times: impl Iterator<Item = chrono::DateTime<Utc>>,
-) -> Result<()> {
-    use chrono::Datelike;
-    let mut wanted: Vec<(i32, u32)> = times.map(|t| (t.year(), t.month())).filter(|m| !known.contains(m)).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    for (y, m) in wanted {
-        let first = chrono::NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
-        if let Some(first) = first {
-            sqlx::query("SELECT cowrieql_ensure_month($1)").bind(first).execute(&mut *conn).await?;
-        }
-        known.insert((y, m));
-    }
-    Ok(())
 }
 
 fn raw_rows(b: &Batch, ids: Option<&[i64]>) -> Vec<u8> {

@@ -169,7 +169,7 @@ impl Engine for PgPool {
                    ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END";
         Ok(sqlx::query_scalar(sql).fetch_one(self).await?)
     }
-    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
+    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<()> {
         partitions::drop_months_before(self, before).await
     }
     async fn database_bytes(&self) -> Result<i64> {

@@ -3,8 +3,11 @@
 //! Partitions are made by `cowrieql_ensure_month` (the migration's SQL function), called by
 //! the ingest lanes and the SQLite→PostgreSQL transfer before they write a month.
 
+use std::collections::HashSet;
+
 use anyhow::Result;
-use chrono::{DateTime, Months, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
+use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::sql::quote_ident;
@@ -25,6 +28,50 @@ impl MonthPartition {
     pub fn end(&self) -> DateTime<Utc> {
         self.month + Months::new(1)
     }
+}
+
+/// Makes the partitions of the month starting at `first` and of the next (`cowrieql_ensure_month`
+/// decides which months get their own; the others go to `_other`).
+async fn ensure_month(conn: &mut PgConnection, first: DateTime<Utc>) -> Result<()> {
+    sqlx::query("SELECT cowrieql_ensure_month($1)").bind(first).execute(conn).await?;
+    Ok(())
+}
+
+fn first_of(y: i32, m: u32) -> Option<DateTime<Utc>> {
+    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()
+}
+
+/// Makes sure the monthly partitions the times fall in exist, before a batch's transaction:
+/// partition DDL waits for the writers of the parent table, so inside a batch it could wait
+/// on another lane's batch. `known` remembers the months this connection has seen.
+pub async fn ensure_months(
+    conn: &mut PgConnection,
+    known: &mut HashSet<(i32, u32)>,
+    times: impl Iterator<Item = DateTime<Utc>>,
+) -> Result<()> {
+    let mut wanted: Vec<(i32, u32)> = times.map(|t| (t.year(), t.month())).filter(|m| !known.contains(m)).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for (y, m) in wanted {
+        if let Some(first) = first_of(y, m) {
+            ensure_month(conn, first).await?;
+        }
+        known.insert((y, m));
+    }
+    Ok(())
+}
+
+/// Makes every month's partitions from `lo` to `hi` (a copy's whole span), walking only the
+/// months that can get partitions of their own (2000 to two years ahead, as the function).
+pub async fn ensure_span(conn: &mut PgConnection, lo: DateTime<Utc>, hi: DateTime<Utc>) -> Result<()> {
+    let floor = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+    let (lo, hi) = (lo.max(floor), hi.min(Utc::now() + Months::new(25)));
+    let mut m = first_of(lo.year(), lo.month());
+    while let Some(first) = m.filter(|f| *f <= hi) {
+        ensure_month(conn, first).await?;
+        m = Some(first + Months::new(1));
+    }
+    Ok(())
 }
 
 /// Every month partition (not the `_other` ones), oldest first.
@@ -51,23 +98,12 @@ pub async fn months(pool: &PgPool) -> Result<Vec<MonthPartition>> {
     Ok(out)
 }
 
-/// Drops every month partition that ends at or before `before`, each in its own short
-/// transaction; returns the rows each parent table lost.
-pub async fn drop_months_before(pool: &PgPool, before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
-    let mut lost: Vec<(String, u64)> = Vec::new();
+/// Drops every month partition that ends at or before `before`.
+pub async fn drop_months_before(pool: &PgPool, before: DateTime<Utc>) -> Result<()> {
     for p in months(pool).await?.into_iter().filter(|p| p.end() <= before) {
-        let mut tx = pool.begin().await?;
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", quote_ident(&p.name))))
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE {}", quote_ident(&p.name)))).execute(&mut *tx).await?;
-        tx.commit().await?;
-        match lost.iter_mut().find(|(t, _)| *t == p.parent) {
-            Some(e) => e.1 += n as u64,
-            None => lost.push((p.parent, n as u64)),
-        }
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE {}", quote_ident(&p.name)))).execute(pool).await?;
     }
-    Ok(lost)
+    Ok(())
 }
 
 /// Drops every month partition of the (emptied) tables and makes this month's and the next
@@ -76,8 +112,7 @@ pub async fn reset(pool: &PgPool) -> Result<()> {
     for p in months(pool).await? {
         sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE {}", quote_ident(&p.name)))).execute(pool).await?;
     }
-    sqlx::query("SELECT cowrieql_ensure_month(now())").execute(pool).await?;
-    Ok(())
+    ensure_month(&mut *pool.acquire().await?, Utc::now()).await
 }
 
 /// Names each month partition's indexes after the parent's index and the month

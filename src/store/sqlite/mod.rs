@@ -175,8 +175,8 @@ impl Engine for SqlitePool {
     async fn replay_lag(&self) -> Result<Option<f64>> {
         Ok(None)
     }
-    async fn drop_months_before(&self, _before: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
-        Ok(Vec::new())
+    async fn drop_months_before(&self, _before: DateTime<Utc>) -> Result<()> {
+        Ok(())
     }
     async fn database_bytes(&self) -> Result<i64> {
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(self).await?;

@@ -266,21 +266,11 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
 /// (within the range that gets partitions of its own: `cowrieql_ensure_month`), so that no
 /// copied row lands in a default partition.
 async fn ensure_months(src: &Source, dst: &PgPool) -> Result<()> {
-    use chrono::{Datelike, Months, TimeZone, Utc};
     let (lo, hi): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT min(ts), max(ts) FROM raw_events").fetch_one(&src.pool).await?;
     let parse = |t: Option<String>| t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.to_utc());
     let (Some(lo), Some(hi)) = (parse(lo), parse(hi)) else { return Ok(()) };
-    let floor = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
-    let ceiling = Utc::now() + chrono::Duration::days(800);
-    let (lo, hi) = (lo.max(floor), hi.min(ceiling));
-    let mut m = Utc.with_ymd_and_hms(lo.year(), lo.month(), 1, 0, 0, 0).unwrap();
-    let mut conn = dst.acquire().await?;
-    while m <= hi {
-        sqlx::query("SELECT cowrieql_ensure_month($1)").bind(m).execute(&mut *conn).await?;
-        m = m + Months::new(1);
-    }
-    Ok(())
+    crate::store::postgres::partitions::ensure_span(&mut *dst.acquire().await?, lo, hi).await
 }
 
 /// Tables whose stored rows change or go (session and tunnel summaries merge, checkpoints advance, dead
