@@ -53,6 +53,8 @@ async fn reports_read_from_a_standby_equal_the_primarys() {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let (ok, primary, err) = cli(&[&["--db", &db.url], &a[..]].concat());
         assert!(ok, "{report} on the primary: {err}");
+        // Once replay has caught up with what the primary's run wrote (its views).
+        until_replayed(&db.url, &standby).await;
         let (ok, replica, err) = cli(&[&["--db", &db.url, "--read-db", &standby], &a[..]].concat());
         assert!(ok, "{report} on the standby: {err}");
         assert!(rows(&replica) == rows(&primary), "{report}: the standby and the primary disagree");
