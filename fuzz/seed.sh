@@ -3,7 +3,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 bin=${COWRIEQL_BIN:-target/debug/cowrieql}
-mkdir -p fuzz/corpus/gzip_lines fuzz/corpus/ingest_line fuzz/corpus/params
+mkdir -p fuzz/corpus/gzip_lines fuzz/corpus/ingest_line fuzz/corpus/params fuzz/corpus/compile
+# The compiler starts from every fixture query, valid and not (every construct of the language).
+for f in tests/queries/ok/*.cql tests/queries/err/*.cql; do
+    cp "$f" "fuzz/corpus/compile/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
 "$bin" gen --events 200 --seed 1 > /tmp/cowrieql-seed.json
 gzip -c /tmp/cowrieql-seed.json > fuzz/corpus/gzip_lines/sample.gz
 head -c 3000 fuzz/corpus/gzip_lines/sample.gz > fuzz/corpus/gzip_lines/cut.gz

@@ -50,6 +50,7 @@ async fn a_failing_migration_leaves_nothing_behind() {
             version: 99,
             name: "0099_broken.sql",
             sql: "CREATE TABLE half_done (x INTEGER);\nSELECT nope FROM nowhere;".into(),
+            earlier: &[],
         });
         let err = migrate_with(&db.store, &set).await.unwrap_err();
         assert!(format!("{err:#}").contains("migration 99"), "{}: {err:#}", db.label);

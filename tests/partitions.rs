@@ -72,20 +72,14 @@ fn cli(url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// A database filled before migration 9 (its tables copied row for row from a loaded one)
-/// is partitioned by the migration with every row, session and fact as it was.
-#[tokio::test]
-async fn the_migration_partitions_a_loaded_database_keeping_every_row() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = three_months(&tmp);
-    let loaded = fresh_pg().await;
-    ingest(&loaded.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
-
+/// A database at migration 8 holding a copy, row for row, of `loaded`'s tables: one filled
+/// before partitioning.
+async fn filled_before_partitioning(loaded: &TestDb) -> TestDb {
     let old = fresh_pg().await;
     let set = cowrieql::store::migrate::builtin(old.store.backend());
     cowrieql::store::migrate::migrate_with(&old.store, &set[..8]).await.unwrap();
     for t in ["raw_events", "logins", "commands", "downloads", "probes", "sessions", "tunnels", "ingest_checkpoints"] {
-        let mut from = pg(&loaded).acquire().await.unwrap();
+        let mut from = pg(loaded).acquire().await.unwrap();
         let rows: Vec<u8> = from
             .copy_out_raw(&format!("COPY (SELECT * FROM {t}) TO STDOUT"))
             .await
@@ -102,16 +96,143 @@ async fn the_migration_partitions_a_loaded_database_keeping_every_row() {
         c.finish().await.unwrap();
     }
     assert!(partitions::months(pg(&old)).await.unwrap().is_empty(), "not partitioned yet");
+    old
+}
+
+/// A database filled before migration 9 is partitioned by the migration with every row,
+/// session and fact as it was.
+#[tokio::test]
+async fn the_migration_partitions_a_loaded_database_keeping_every_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = three_months(&tmp);
+    let loaded = fresh_pg().await;
+    ingest(&loaded.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
+    let old = filled_before_partitioning(&loaded).await;
     let ran = cowrieql::store::migrate::migrate(&old.store).await.unwrap();
     assert_eq!(ran, vec![9]);
     assert!(!partitions::months(pg(&old)).await.unwrap().is_empty());
     assert_eq!(counts(&old.store).await, counts(&loaded.store).await);
     assert_eq!(session_rows(&old.store).await, session_rows(&loaded.store).await);
     assert_eq!(fact_rows(&old.store).await, fact_rows(&loaded.store).await);
+    let left: bool = sqlx::query_scalar(
+        "SELECT to_regclass('raw_events_unpartitioned') IS NOT NULL \
+                                         OR to_regclass('cowrieql_partitioning') IS NOT NULL",
+    )
+    .fetch_one(pg(&old))
+    .await
+    .unwrap();
+    assert!(!left, "the old tables and the bookkeeping are gone");
     // And it takes new events after it: ids go on from the copied ones.
     let more = log_file(&tmp, "more.json", &generated_text(300, 8));
     ingest(&old.store, &[more], &Default::default()).await.unwrap();
     assert_eq!(count(&old.store, "raw_events").await, count(&loaded.store, "raw_events").await + 300);
+}
+
+/// Progress that stops the process (a panic) once `after` rows of raw_events were reported
+/// copied: a kill between two committed chunks.
+struct KillAfter(u64);
+
+impl cowrieql::progress::Progress for KillAfter {
+    fn start(
+        &self,
+        name: &str,
+        _: cowrieql::progress::Unit,
+        total: u64,
+        done: u64,
+    ) -> std::sync::Arc<dyn cowrieql::progress::Task> {
+        assert!(total > 0, "{name}: the rows before the copy are counted");
+        std::sync::Arc::new(KillTask {
+            table: name.to_string(),
+            seen: std::sync::atomic::AtomicU64::new(done),
+            after: self.0,
+        })
+    }
+}
+
+struct KillTask {
+    table: String,
+    seen: std::sync::atomic::AtomicU64,
+    after: u64,
+}
+
+impl cowrieql::progress::Task for KillTask {
+    fn advance(&self, n: u64) {
+        let seen = self.seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n;
+        if self.table == "raw_events" && seen >= self.after {
+            panic!("killed after {seen} rows of raw_events");
+        }
+    }
+    fn note(&self, _: String) {}
+    fn finish(&self) {}
+}
+
+/// Moving the rows is resumable: killed between chunks, the database says it is unfinished
+/// (reports refuse, with the way out), and the next migrate goes on from the last committed
+/// chunk, checks every table and ends with every row as it was. A row that did not come from
+/// the old table fails the check, and nothing is dropped.
+#[tokio::test]
+async fn moving_rows_into_partitions_resumes_after_a_kill_and_checks_every_row() {
+    use cowrieql::store::postgres::partitioning;
+    let tmp = tempfile::tempdir().unwrap();
+    let log = three_months(&tmp);
+    let loaded = fresh_pg().await;
+    ingest(&loaded.store, std::slice::from_ref(&log), &Default::default()).await.unwrap();
+    let old = filled_before_partitioning(&loaded).await;
+    // Migration 9 itself: the schema, in moments; the rows wait in the old tables.
+    let set = cowrieql::store::migrate::builtin(old.store.backend());
+    cowrieql::store::migrate::migrate_with(&old.store, &set).await.unwrap();
+    let refusal = partitioning::refusal(pg(&old)).await.unwrap().expect("unfinished").to_string();
+    assert!(refusal.contains("cowrieql db migrate"), "{refusal}");
+
+    // Killed after the second chunk of 1,000 rows.
+    let other = Store::connect(&old.url, &Default::default()).await.unwrap();
+    let Store::Postgres(pool) = other.clone() else { unreachable!() };
+    let killed = tokio::spawn(async move {
+        let progress = cowrieql::progress::Reporter(std::sync::Arc::new(KillAfter(2_000)));
+        partitioning::finish_with(&pool, &progress, 1_000).await
+    })
+    .await;
+    assert!(killed.is_err(), "the copy was not killed: {killed:?}");
+    other.close().await;
+    let (copied, last): (i64, i64) =
+        sqlx::query_as("SELECT rows_copied, last_id FROM cowrieql_partitioning WHERE table_name = 'raw_events'")
+            .fetch_one(pg(&old))
+            .await
+            .unwrap();
+    assert_eq!(copied, 2_000, "two chunks committed");
+    assert_eq!(count(&old.store, "raw_events").await, 2_000);
+    let first_ids: i64 = sqlx::query_scalar("SELECT count(*) FROM raw_events_unpartitioned WHERE id <= $1")
+        .bind(last)
+        .fetch_one(pg(&old))
+        .await
+        .unwrap();
+    assert_eq!(first_ids, 2_000, "the chunks are the lowest ids");
+    // Reports refuse while rows are missing.
+    let q =
+        cowrieql::compile::compile("from raw_events | aggregate n = count()", old.store.dialect(), &Default::default())
+            .unwrap();
+    let err = cowrieql::store::query::run_all(&old.store, &[q], &[vec![]]).await.err().expect("refused").to_string();
+    assert!(err.contains("monthly partitions"), "{err}");
+
+    // A row that did not come from the old table: the check fails and keeps the old table.
+    sqlx::query(
+        "INSERT INTO raw_events (session_id, event_type, ts, src_ip, sensor, payload, source_file, source_offset, content_hash) \
+         VALUES ('x', 'cowrie.session.closed', '2025-07-02T00:00:00Z', '10.0.0.1', 's', '{}', 'f', 0, '\\x00')",
+    )
+    .execute(pg(&old))
+    .await
+    .unwrap();
+    let err = cowrieql::store::migrate::migrate(&old.store).await.unwrap_err().to_string();
+    assert!(err.contains("raw_events") && err.contains("nothing was dropped"), "{err}");
+    assert!(partitioning::refusal(pg(&old)).await.unwrap().is_some());
+    sqlx::query("DELETE FROM raw_events WHERE session_id = 'x'").execute(pg(&old)).await.unwrap();
+
+    // Resumed: everything as it was.
+    cowrieql::store::migrate::migrate(&old.store).await.unwrap();
+    assert!(partitioning::refusal(pg(&old)).await.unwrap().is_none());
+    assert_eq!(counts(&old.store).await, counts(&loaded.store).await);
+    assert_eq!(session_rows(&old.store).await, session_rows(&loaded.store).await);
+    assert_eq!(fact_rows(&old.store).await, fact_rows(&loaded.store).await);
 }
 
 fn generated_text(events: u64, seed: u64) -> String {

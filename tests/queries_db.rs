@@ -73,3 +73,44 @@ async fn fixtures_agree_over(corpus: &Corpus) {
     }
     assert!(empty.is_empty(), "fixtures returning no rows over the {} corpus test little: {empty:?}", corpus.name);
 }
+
+/// `regexp` means the same on both engines where they could differ: non-ASCII letters against
+/// `\w` and `[[:alpha:]]`, newlines against `.` and `^ $`, case with `(?i)`, tabs against `\s`.
+#[tokio::test]
+async fn regexp_matches_alike_on_both_engines_where_they_could_differ() {
+    let inputs = ["wget http://x/a.sh", "WGET x", "wget\tx", "café", "ünï 42", "line1\nline2", "x9", "日本", "a_b"];
+    let tmp = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            serde_json::json!({
+                "eventid": "cowrie.command.input", "input": input, "sensor": "s", "session": format!("s{i}"),
+                "src_ip": "10.0.0.1", "timestamp": format!("2025-09-15T00:00:{i:02}.000000Z"),
+            })
+            .to_string()
+        })
+        .collect();
+    let file = log_file(&tmp, "cowrie.json", &(lines.join("\n") + "\n"));
+    let query = r"from commands
+derive w = regexp(input, '^\\w+$'), alpha = regexp(input, '^[[:alpha:]]+$'), dot = regexp(input, '^line1.line2$'),
+       anchored = regexp(input, '^line2'), nocase = regexp(input, '(?i)^wget\\s'), space = regexp(input, '\\s'),
+       accent = regexp(input, 'é'), digits = regexp(input, '\\d+$'), notword = regexp(input, '\\W')
+select input, w, alpha, dot, anchored, nocase, space, accent, digits, notword
+sort input";
+    let mut results = Vec::new();
+    for db in both().await {
+        cowrieql::store::ingest::ingest(&db.store, std::slice::from_ref(&file), &Default::default()).await.unwrap();
+        let c = compile(query, sql::dialect(db.label).unwrap(), &HashMap::new()).unwrap();
+        let rows = execute(&db.store, &c, &[]).await.unwrap_or_else(|e| panic!("{}: {e:#}\n{}", db.label, c.sql));
+        results.push(rows.iter().map(|r| r.iter().map(Value::display).collect::<Vec<_>>()).collect::<Vec<_>>());
+    }
+    assert_eq!(results[0].len(), inputs.len());
+    assert_eq!(results[0], results[1], "SQLite and PostgreSQL disagree");
+    // And what they agree on is the ASCII reading: `café` is not all \w, `line1\nline2` matches `.`.
+    let row = |s: &str| results[0].iter().find(|r| r[0] == s).unwrap().clone();
+    assert_eq!(row("café")[1], "false");
+    assert_eq!(row("line1\nline2")[3], "true");
+    assert_eq!(row("line1\nline2")[4], "false");
+    assert_eq!(row("WGET x")[5], "true");
+}

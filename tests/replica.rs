@@ -6,32 +6,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use cowrieql::report::builtin;
 use cowrieql::store::ingest::ingest;
-
-fn cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cowrieql"))
-        .env_remove("COWRIEQL_DB")
-        .env_remove("COWRIEQL_READ_DB")
-        .args(args)
-        .output()
-        .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
-
-/// The report's JSON without what differs between two runs (times, backend notes).
-fn rows(json: &str) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
-    if let Some(o) = v.as_object_mut() {
-        for k in ["@timestamp", "generated_at", "backend", "views", "replica", "window"] {
-            o.remove(k);
-        }
-    }
-    v
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reports_read_from_a_standby_equal_the_primarys() {
@@ -45,23 +22,19 @@ async fn reports_read_from_a_standby_equal_the_primarys() {
     until_replayed(&db.url, &standby).await;
 
     for report in builtin::builtin_names() {
-        let mut args: Vec<String> = vec!["run".into(), report.to_string(), "-f".into(), "json".into()];
-        for (k, v) in params_for(report, &own_corpus()) {
-            args.push("-p".into());
-            args.push(format!("{k}={v}"));
-        }
+        let args = report_run_args(report);
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, primary, err) = cli(&[&["--db", &db.url], &a[..]].concat());
+        let (ok, primary, err) = run_cli(&[&["--db", &db.url], &a[..]].concat());
         assert!(ok, "{report} on the primary: {err}");
         // Once replay has caught up with what the primary's run wrote (its views).
         until_replayed(&db.url, &standby).await;
-        let (ok, replica, err) = cli(&[&["--db", &db.url, "--read-db", &standby], &a[..]].concat());
+        let (ok, replica, err) = run_cli(&[&["--db", &db.url, "--read-db", &standby], &a[..]].concat());
         assert!(ok, "{report} on the standby: {err}");
-        assert!(rows(&replica) == rows(&primary), "{report}: the standby and the primary disagree");
+        assert!(report_rows(&replica) == report_rows(&primary), "{report}: the standby and the primary disagree");
     }
     // The views were built on the primary; once replayed, the standby reads them.
     until_replayed(&db.url, &standby).await;
-    let (ok, text, err) = cli(&["--db", &db.url, "--read-db", &standby, "run", "daily", "-p", "date=2025-09-18"]);
+    let (ok, text, err) = run_cli(&["--db", &db.url, "--read-db", &standby, "run", "daily", "-p", "date=2025-09-18"]);
     assert!(ok, "{err}");
     assert!(!err.contains("computed inside"), "the standby has the primary's views: {err}");
     // The lag itself depends on the machine's load (autovacuum may write on the primary at any
@@ -77,11 +50,11 @@ async fn reports_read_from_a_standby_equal_the_primarys() {
 
     // Ad-hoc queries and health read the standby.
     let q = "from sessions | aggregate n = count()";
-    let (_, on_primary, _) = cli(&["--db", &db.url, "query", "-f", "csv", q]);
-    let (ok, on_standby, err) = cli(&["--read-db", &standby, "query", "-f", "csv", q]);
+    let (_, on_primary, _) = run_cli(&["--db", &db.url, "query", "-f", "csv", q]);
+    let (ok, on_standby, err) = run_cli(&["--read-db", &standby, "query", "-f", "csv", q]);
     assert!(ok, "{err}");
     assert_eq!(on_standby, on_primary);
-    let (_, health, err) = cli(&["--read-db", &standby, "health", "--format", "json"]);
+    let (_, health, err) = run_cli(&["--read-db", &standby, "health", "--format", "json"]);
     let h: serde_json::Value = serde_json::from_str(&health).unwrap_or_else(|e| panic!("{e}: {health}{err}"));
     assert!(h.to_string().contains("raw_events"), "{h}");
 }

@@ -28,7 +28,22 @@ impl Checker<'_> {
         }
     }
 
+    /// Deep expressions recurse once per level (within the parser's bounds): the stack grows
+    /// on demand rather than overflow a small one (a 2 MiB worker thread, a debug build).
     pub(super) fn expr(&mut self, e: &Expr, st: &State, mode: Mode) -> TExpr {
+        use crate::sql::{STACK_CHECK_EVERY, STACK_GROWTH, STACK_RED_ZONE};
+        let depth = self.depth;
+        self.depth += 1;
+        let t = if depth > 0 && depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.expr_here(e, st, mode))
+        } else {
+            self.expr_here(e, st, mode)
+        };
+        self.depth = depth;
+        t
+    }
+
+    fn expr_here(&mut self, e: &Expr, st: &State, mode: Mode) -> TExpr {
         match &e.kind {
             ExprKind::Lit(l) => {
                 let ty = match l {
@@ -112,9 +127,73 @@ impl Checker<'_> {
                 self.unify_param(i, Ty::List, &e.span);
                 TExpr { e: IrExpr::InParam { expr: Box::new(t), param: i, negated: *negated }, ty: Ty::Bool }
             }
+            ExprKind::Case { whens, otherwise } => self.case(whens, otherwise.as_deref(), st, mode),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, st, mode, &e.span),
             ExprKind::Call { name, args } => self.call(name, args, st, mode, &e.span),
         }
+    }
+
+    /// A literal `regexp` pattern in the form both databases read alike (`check::regex`), or
+    /// E0314 saying what one of them would read otherwise.
+    fn portable_pattern(&mut self, targs: &mut [TExpr], args: &[Expr]) {
+        let (Some(TExpr { e: IrExpr::Lit(Lit::Text(p)), .. }), Some(src)) = (targs.get_mut(1), args.get(1)) else {
+            return;
+        };
+        match super::regex::portable(p) {
+            Ok(written) => *p = written,
+            Err(why) => self.err(
+                Diagnostic::new("E0314", src.span.clone(), format!("this pattern is not portable: {why}")).hint(
+                    "use literals, `.`, `[…]`, `^ $ | ( ) (?: )`, `* + ? {m,n}`, `\\d \\w \\s`, a leading `(?i)`",
+                ),
+            ),
+        }
+    }
+
+    /// `case`: conditions are bool; the values share one type (int and float make float, null
+    /// fits any), which a parameter among them takes too.
+    #[inline(never)]
+    fn case(&mut self, whens: &[(Expr, Expr)], otherwise: Option<&Expr>, st: &State, mode: Mode) -> TExpr {
+        let mut conds = Vec::with_capacity(whens.len());
+        for (c, _) in whens {
+            let t = self.expr(c, st, mode);
+            self.want(&t, Ty::Bool, &c.span, "`when`");
+            conds.push(t);
+        }
+        let sources: Vec<&Expr> = whens.iter().map(|(_, v)| v).chain(otherwise).collect();
+        let mut values: Vec<TExpr> = sources.iter().map(|v| self.expr(v, st, mode)).collect();
+        let mut ty = Ty::Null;
+        for (v, src) in values.iter().zip(&sources) {
+            match (ty, v.ty) {
+                (_, Ty::Null) => {}
+                (Ty::Null, t) => ty = t,
+                (a, b) if a == b => {}
+                (a, b) if a.is_numeric() && b.is_numeric() => ty = Ty::Float,
+                (a, b) => {
+                    self.err(
+                        Diagnostic::new(
+                            "E0313",
+                            src.span.clone(),
+                            format!(
+                                "the values of a `case` must have one type: this is {}, an earlier one {}",
+                                b.name(),
+                                a.name()
+                            ),
+                        )
+                        .hint("cast them to one type, e.g. `… as text`"),
+                    );
+                }
+            }
+        }
+        for (v, src) in values.iter_mut().zip(&sources) {
+            self.infer(v, ty, &src.span);
+            // Both databases give the same type for every row: SQLite would keep an int as
+            // an int in a float column.
+            if ty == Ty::Float && v.ty == Ty::Int {
+                *v = TExpr { e: IrExpr::Cast { expr: Box::new(v.clone()), ty: Ty::Float }, ty: Ty::Float };
+            }
+        }
+        let otherwise = otherwise.map(|_| Box::new(values.pop().expect("else value")));
+        TExpr { e: IrExpr::Case { whens: conds.into_iter().zip(values).collect(), otherwise }, ty }
     }
 
     pub(super) fn want(&mut self, t: &TExpr, ty: Ty, span: &Span, ctx: &str) {
@@ -284,7 +363,10 @@ impl Checker<'_> {
             }
             (m, false) => m,
         };
-        let targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, st, inner_mode)).collect();
+        let mut targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, st, inner_mode)).collect();
+        if sig.name == "regexp" {
+            self.portable_pattern(&mut targs, args);
+        }
         let tys: Vec<Ty> = targs.iter().map(|t| t.ty).collect();
         let ty = match (sig.ret)(&tys) {
             Ok(t) => t,

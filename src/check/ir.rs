@@ -137,6 +137,17 @@ pub enum IrExpr {
         ts: Box<TExpr>,
         unit: Unit,
     },
+    /// `[NOT] EXISTS (SELECT 1 FROM from WHERE on)`: `join semi` / `join anti`.
+    Exists {
+        from: Box<FromItem>,
+        on: Box<TExpr>,
+        negated: bool,
+    },
+    /// `CASE WHEN … THEN … ELSE … END`; every value already of the result's type.
+    Case {
+        whens: Vec<(TExpr, TExpr)>,
+        otherwise: Option<Box<TExpr>>,
+    },
 }
 
 /// A typed expression.
@@ -186,6 +197,8 @@ pub struct Select {
     pub group: Option<Vec<TExpr>>,
     pub having: Vec<TExpr>,
     pub columns: Vec<(String, TExpr)>,
+    /// `SELECT DISTINCT`: one of each identical row of `columns`.
+    pub distinct: bool,
     pub order: Vec<OrderItem>,
     pub limit: Option<TExpr>,
 }

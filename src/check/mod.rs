@@ -9,6 +9,7 @@ mod exprs;
 pub mod functions;
 pub mod ir;
 mod params;
+mod regex;
 mod scope;
 mod stages;
 
@@ -44,6 +45,10 @@ struct Checker<'a> {
     params_seen_at: Vec<Span>,
     views: Vec<View>,
     subqueries: usize,
+    /// Aliases of `join semi`/`join anti` tables: their columns are seen in `on` only.
+    exists_aliases: Vec<String>,
+    /// Expression nesting so far (`expr`'s stack check).
+    depth: usize,
 }
 
 struct State {
@@ -61,6 +66,7 @@ fn new_select(from: FromItem) -> Select {
         group: None,
         having: Vec::new(),
         columns: Vec::new(),
+        distinct: false,
         order: Vec::new(),
         limit: None,
     }
@@ -76,6 +82,8 @@ pub fn check(q: &Query, declared: &HashMap<String, Ty>) -> Result<Plan, Vec<Diag
         params_seen_at: Vec::new(),
         views: Vec::new(),
         subqueries: 0,
+        exists_aliases: Vec::new(),
+        depth: 0,
     };
     let plan = c.pipeline(q);
     for p in &c.params {
@@ -140,7 +148,11 @@ pub fn is_aggregate(t: &TExpr) -> bool {
         IrExpr::InList { expr, list, .. } => is_aggregate(expr) || list.iter().any(is_aggregate),
         IrExpr::InParam { expr, .. } => is_aggregate(expr),
         IrExpr::Bucket { ts, .. } => is_aggregate(ts),
+        IrExpr::Case { whens, otherwise } => {
+            whens.iter().any(|(c, v)| is_aggregate(c) || is_aggregate(v))
+                || otherwise.as_deref().is_some_and(is_aggregate)
+        }
         IrExpr::JsonText { base, .. } | IrExpr::JsonHas { base, .. } => is_aggregate(base),
-        IrExpr::Col { .. } | IrExpr::Lit(_) | IrExpr::Param(_) => false,
+        IrExpr::Col { .. } | IrExpr::Lit(_) | IrExpr::Param(_) | IrExpr::Exists { .. } => false,
     }
 }

@@ -117,7 +117,12 @@ impl Checker<'_> {
                     0 => {
                         let near = near_names(first, st.scope.iter().map(|c| c.name.as_str()));
                         let mut d = Diagnostic::new("E0201", segs[0].span.clone(), format!("unknown column `{first}`"));
-                        d = if !near.is_empty() {
+                        d = if self.exists_aliases.iter().any(|a| a == first) {
+                            d.hint(format!(
+                                "`{first}` was joined with `semi` or `anti`: its columns are seen in its `on` only \
+                                 (use a plain `join` to keep them)"
+                            ))
+                        } else if !near.is_empty() {
                             d.hint(format!(
                                 "did you mean {}?",
                                 near.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")

@@ -29,7 +29,18 @@ impl Checker<'_> {
     }
 
     pub(super) fn stage(&mut self, mut st: State, s: &Spanned<Stage>) -> Option<State> {
+        // After `distinct`, a filter or a limit applies to its rows as they are; anything that
+        // changes the columns or orders by an expression reads them as a subquery.
+        if st.sel.distinct && !matches!(s.node, Stage::Where(_) | Stage::Take(_)) {
+            st = self.wrap(st);
+        }
         match &s.node {
+            Stage::Distinct => {
+                if st.sel.limit.is_some() || !st.sel.order.is_empty() {
+                    st = self.wrap(st);
+                }
+                st.sel.distinct = true;
+            }
             Stage::From { .. } => {
                 self.err(
                     Diagnostic::new("E0003", s.span.clone(), "a second `from` in one query")
@@ -37,7 +48,7 @@ impl Checker<'_> {
                 );
                 return Some(st);
             }
-            Stage::Join { left, table, alias, on } => {
+            Stage::Join { left, exists, table, alias, on } => {
                 if st.sel.group.is_some() || st.sel.limit.is_some() || !st.sel.order.is_empty() || st.projected {
                     st = self.wrap(st);
                 }
@@ -53,6 +64,19 @@ impl Checker<'_> {
                         Diagnostic::new("E0206", span, format!("`{alias_name}` is already used in this query"))
                             .hint(format!("give it another name: `join {} as x on …`", table.node)),
                     );
+                    return Some(st);
+                }
+                if let Some(semi) = *exists {
+                    // The joined table's columns are seen by `on` only: a correlated subquery.
+                    let inner = State {
+                        sel: new_select(item.clone()),
+                        scope: st.scope.iter().cloned().chain(cols).collect(),
+                        projected: false,
+                    };
+                    let on = self.expect_bool(on, &inner, "join condition");
+                    self.exists_aliases.push(alias_name);
+                    let e = IrExpr::Exists { from: Box::new(item), on: Box::new(on), negated: !semi };
+                    st.sel.filter.push(TExpr { e, ty: Ty::Bool });
                     return Some(st);
                 }
                 st.scope.extend(cols);

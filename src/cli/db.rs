@@ -43,7 +43,12 @@ pub enum DbAction {
 pub async fn run(store: &Store, url: &str, action: &DbAction) -> Result<i32> {
     match action {
         DbAction::Migrate { init } => {
-            let ran = if *init { migrate::migrate_adopting(store).await? } else { migrate::migrate(store).await? };
+            let bars = super::progress::bars(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+            let ran = if *init {
+                migrate::migrate_adopting_reporting(store, &bars).await?
+            } else {
+                migrate::migrate_reporting(store, &bars).await?
+            };
             if ran.is_empty() {
                 super::say(format!("{}: schema is up to date", store.backend().name()));
             } else {

@@ -17,16 +17,32 @@ pub struct Query {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
-    From { table: Spanned<String>, alias: Option<Spanned<String>> },
-    Join { left: bool, table: Spanned<String>, alias: Option<Spanned<String>>, on: Expr },
+    From {
+        table: Spanned<String>,
+        alias: Option<Spanned<String>>,
+    },
+    /// `exists`: `join semi` (Some(true): the rows with a match) or `join anti` (Some(false):
+    /// those without), which add no columns.
+    Join {
+        left: bool,
+        exists: Option<bool>,
+        table: Spanned<String>,
+        alias: Option<Spanned<String>>,
+        on: Expr,
+    },
     Where(Expr),
     Derive(Vec<Assign>),
-    Group { keys: Vec<Item>, aggregates: Option<Vec<Assign>> },
+    Group {
+        keys: Vec<Item>,
+        aggregates: Option<Vec<Assign>>,
+    },
     Aggregate(Vec<Assign>),
     Select(Vec<Item>),
     Sort(Vec<SortItem>),
     Take(Expr),
     Materialize(Spanned<String>),
+    /// One of each identical row.
+    Distinct,
 }
 
 impl Stage {
@@ -42,6 +58,7 @@ impl Stage {
             Stage::Sort(_) => "sort",
             Stage::Take(_) => "take",
             Stage::Materialize(_) => "materialize",
+            Stage::Distinct => "distinct",
         }
     }
 }
@@ -170,6 +187,11 @@ pub enum ExprKind {
         expr: Box<Expr>,
         param: String,
         negated: bool,
+    },
+    /// `case when c then e … [else e] end`.
+    Case {
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
     },
 }
 

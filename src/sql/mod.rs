@@ -173,10 +173,12 @@ pub fn json_path_text(path: &[Seg]) -> String {
 struct Emitter<'a> {
     d: &'a dyn Dialect,
     params: &'a [ParamInfo],
+    /// Expression nesting so far: only deep expressions pay for the stack check.
+    depth: std::cell::Cell<usize>,
 }
 
 pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
-    let em = Emitter { d, params: &plan.params };
+    let em = Emitter { d, params: &plan.params, depth: std::cell::Cell::new(0) };
     let mut views = Vec::new();
     let mut errors = Vec::new();
     for v in &plan.views {
@@ -236,7 +238,7 @@ impl Emitter<'_> {
             out.push_str(kw);
         };
         pad(out, depth);
-        out.push_str("SELECT\n");
+        out.push_str(if s.distinct { "SELECT DISTINCT\n" } else { "SELECT\n" });
         self.list(out, &s.columns, ",\n", |(n, e), out| {
             pad(out, depth + 1);
             self.expr(e, out)?;
@@ -360,7 +362,20 @@ impl Emitter<'_> {
         }
     }
 
+    /// As the checker's: the stack grows on demand for deep expressions.
     fn expr(&self, t: &TExpr, out: &mut String) -> Emitted {
+        let depth = self.depth.get();
+        self.depth.set(depth + 1);
+        let out = if depth > 0 && depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.expr_here(t, out))
+        } else {
+            self.expr_here(t, out)
+        };
+        self.depth.set(depth);
+        out
+    }
+
+    fn expr_here(&self, t: &TExpr, out: &mut String) -> Emitted {
         let d = self.d;
         match &t.e {
             IrExpr::Binary { op, lhs, rhs } => match op {
@@ -446,6 +461,8 @@ impl Emitter<'_> {
             }
             IrExpr::Cast { expr, ty } => out.push_str(&d.cast(&self.text(expr)?, expr.ty, *ty)),
             IrExpr::Bucket { ts, unit } => out.push_str(&d.bucket(&self.text(ts)?, *unit)),
+            IrExpr::Exists { from, on, negated } => self.exists(from, on, *negated, out)?,
+            IrExpr::Case { whens, otherwise } => self.case(whens, otherwise.as_deref(), out)?,
             IrExpr::Func { name, args, span } => {
                 let lowering = functions::lookup(d.functions(), name, args.len(), t.ty).map(|f| f.lowering);
                 let Some(Lowering::Sql(template)) = lowering else {
@@ -459,6 +476,34 @@ impl Emitter<'_> {
                 self.fill(template, args, out)?;
             }
         }
+        Ok(())
+    }
+
+    /// `[NOT] EXISTS (…)`. Apart from `expr` (as `case`), so that its recursive frames stay small.
+    #[inline(never)]
+    fn exists(&self, from: &FromItem, on: &TExpr, negated: bool, out: &mut String) -> Emitted {
+        out.push_str(if negated { "NOT EXISTS (SELECT 1 FROM " } else { "EXISTS (SELECT 1 FROM " });
+        self.source(from, 0, out)?;
+        out.push_str(" WHERE ");
+        self.expr(on, out)?;
+        out.push(')');
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn case(&self, whens: &[(TExpr, TExpr)], otherwise: Option<&TExpr>, out: &mut String) -> Emitted {
+        out.push_str("CASE");
+        for (c, v) in whens {
+            out.push_str(" WHEN ");
+            self.expr(c, out)?;
+            out.push_str(" THEN ");
+            self.expr(v, out)?;
+        }
+        if let Some(e) = otherwise {
+            out.push_str(" ELSE ");
+            self.expr(e, out)?;
+        }
+        out.push_str(" END");
         Ok(())
     }
 
@@ -488,12 +533,19 @@ impl Emitter<'_> {
     }
 }
 
+/// Every this many levels of expression the emitter and the checker make sure the stack has
+/// [`STACK_RED_ZONE`] left, else continue on a new segment of [`STACK_GROWTH`] (`stacker`): a
+/// check per level cost a tenth of the compile time.
+pub(crate) const STACK_CHECK_EVERY: usize = 8;
+pub(crate) const STACK_RED_ZONE: usize = 256 * 1024;
+pub(crate) const STACK_GROWTH: usize = 2 * 1024 * 1024;
+
 /// The precedence `t` is printed at (ATOM: never needs parentheses).
 fn prec(t: &TExpr) -> u8 {
     match &t.e {
         IrExpr::Binary { op: BinOp::Coalesce | BinOp::Like, .. } => ATOM,
         IrExpr::Binary { op, .. } => bin_prec(*op),
-        IrExpr::Not(_) => NOT,
+        IrExpr::Not(_) | IrExpr::Exists { negated: true, .. } => NOT,
         IrExpr::Neg(_) => NEG,
         IrExpr::IsNull { .. } | IrExpr::InList { .. } | IrExpr::InParam { .. } => CMP,
         _ => ATOM,

@@ -18,6 +18,10 @@ pub const GIN_UNINDEXED_KEYS: [&str; 7] =
 static FUNCTIONS: &[FnTemplate] = &[
     // SUM(bigint) is numeric and AVG is numeric on PostgreSQL: cast back so both dialects
     // return the same kinds of numbers.
+    // A combination is a row value: counted with nulls among its fields (a row is never null).
+    f!("count_distinct", Some(2), None, "COUNT(DISTINCT ROW({*}))"),
+    f!("count_distinct", Some(3), None, "COUNT(DISTINCT ROW({*}))"),
+    f!("count_distinct", Some(4), None, "COUNT(DISTINCT ROW({*}))"),
     f!("sum", Some(1), Some(Ty::Int), "CAST(SUM({0}) AS BIGINT)"),
     f!("sum", Some(1), None, "SUM({0})"),
     f!("avg", Some(1), None, "CAST(AVG({0}) AS DOUBLE PRECISION)"),

@@ -4,13 +4,18 @@
 use super::{json_path_text, quote_ident, quote_text, Dialect, FnTemplate};
 use crate::check::ir::{Ty, Unit, View};
 use crate::dsl::ast::Seg;
-use crate::{fn_template as f, fn_unsupported};
+use crate::fn_template as f;
 
 pub struct Sqlite;
 
 /// Over [`super::functions::BASE`].
 static FUNCTIONS: &[FnTemplate] = &[
     f!("sum", Some(1), None, "SUM({0})"),
+    // SQLite's COUNT(DISTINCT …) takes one argument: a combination is counted as its JSON array
+    // (one text per distinct combination; nulls take part, as in PostgreSQL's row values).
+    f!("count_distinct", Some(2), None, "COUNT(DISTINCT json_array({*}))"),
+    f!("count_distinct", Some(3), None, "COUNT(DISTINCT json_array({*}))"),
+    f!("count_distinct", Some(4), None, "COUNT(DISTINCT json_array({*}))"),
     f!("avg", Some(1), None, "AVG({0})"),
     f!("string_agg", Some(2), None, "group_concat({0}, {1})"),
     f!("length", Some(1), None, "length({0})"),
@@ -30,7 +35,9 @@ static FUNCTIONS: &[FnTemplate] = &[
         None,
         "((unixepoch({1}) - unixepoch({0})) + (CAST(substr({1}, 20, 7) AS REAL) - CAST(substr({0}, 20, 7) AS REAL)))"
     ),
-    fn_unsupported!("regexp", "SQLite has no REGEXP function unless an extension provides one"),
+    // The `regex` crate's REGEXP, registered on every connection (store/sqlite: with_regexp);
+    // the checker writes literal patterns in the subset both read alike.
+    f!("regexp", Some(2), None, "({0} REGEXP {1})"),
 ];
 
 impl Dialect for Sqlite {

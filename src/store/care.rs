@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 
 use super::engine::Engine;
 use super::{migrate, tables, Store};
-use crate::on_engine;
+use crate::{in_tx, on_engine};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Health {
@@ -118,7 +118,11 @@ pub async fn health(store: &Store) -> Result<Health> {
         }
         h.tables.push((t.to_string(), n, bytes));
     }
-    h.unfinished_migration = on_engine!(store, p => p.unfinished_migration().await?).map(|e| e.to_string());
+    h.unfinished_migration = match on_engine!(store, p => p.unfinished_migration().await?) {
+        Some(e) => Some(e.to_string()),
+        None => on_engine!(store, p, E => sqlx::raw_sql(E::UNMOVED_ROWS).fetch_optional(p).await?.is_some())
+            .then(|| super::errors::StoreError::UnfinishedPartitioning.to_string()),
+    };
     h.stale_views = super::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
     h.dead_letter_reasons = super::dead_letters::reasons(store).await?.into_iter().take(5).collect();
     h.newest_dead_letter = super::dead_letters::list(store, Some(1))
@@ -128,15 +132,17 @@ pub async fn health(store: &Store) -> Result<Health> {
     let per_sensor = "SELECT sensor, MAX(last_event_at) FROM sessions GROUP BY sensor ORDER BY sensor";
     let files = "SELECT source_file, byte_offset, updated_at FROM ingest_checkpoints ORDER BY updated_at DESC, source_file LIMIT 20";
     on_engine!(store, p, E => {
-        h.last_event_per_sensor = sqlx::query_as::<_, (String, <E as Engine>::Time)>(per_sensor)
-            .fetch_all(p)
-            .await?
+        h.last_event_per_sensor = in_tx!(p, c => sqlx::query_as::<_, (String, <E as Engine>::Time)>(per_sensor)
+            .persistent(E::KEEP_STATEMENTS)
+            .fetch_all(c)
+            .await?)
             .into_iter()
             .map(|(s, t)| (s, E::time_text(t)))
             .collect();
-        h.files = sqlx::query_as::<_, (String, i64, <E as Engine>::Time)>(files)
-            .fetch_all(p)
-            .await?
+        h.files = in_tx!(p, c => sqlx::query_as::<_, (String, i64, <E as Engine>::Time)>(files)
+            .persistent(E::KEEP_STATEMENTS)
+            .fetch_all(c)
+            .await?)
             .into_iter()
             .map(|(f, n, t)| (f, n, E::time_text(t)))
             .collect();

@@ -7,7 +7,7 @@ use super::engine::{Engine, FactWriter};
 use super::ingest::batch::Batch;
 use super::ingest::event::parse_line;
 use super::Store;
-use crate::on_engine;
+use crate::{in_tx, on_engine};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeadLetterRow {
@@ -25,10 +25,12 @@ pub async fn list(store: &Store, limit: Option<i64>) -> Result<Vec<DeadLetterRow
         "SELECT id, source_file, source_offset, reason, raw, created_at FROM dead_letters ORDER BY id DESC LIMIT $1";
     // The largest LIMIT is no limit on both (SQLite reads NULL as 0, PostgreSQL -1 as an error).
     let limit = limit.map(|n| n.max(0)).unwrap_or(i64::MAX);
-    Ok(on_engine!(store, p, E => sqlx::query_as::<_, (i64, String, i64, String, String, <E as Engine>::Time)>(sql)
+    Ok(
+        on_engine!(store, p, E => in_tx!(p, c => sqlx::query_as::<_, (i64, String, i64, String, String, <E as Engine>::Time)>(sql)
+        .persistent(E::KEEP_STATEMENTS)
         .bind(limit)
-        .fetch_all(p)
-        .await?
+        .fetch_all(c)
+        .await?)
         .into_iter()
         .map(|(id, source_file, source_offset, reason, raw, t)| DeadLetterRow {
             id,
@@ -38,7 +40,8 @@ pub async fn list(store: &Store, limit: Option<i64>) -> Result<Vec<DeadLetterRow
             raw,
             created_at: E::time_text(t),
         })
-        .collect()))
+        .collect()),
+    )
 }
 
 /// Which dead letters `purge` removes; every filter given must match (none: all of them).
@@ -65,12 +68,16 @@ pub async fn purge(store: &Store, f: &PurgeFilter, delete: bool) -> Result<u64> 
     };
     let (reason, file) = (f.reason.as_deref(), f.file.as_deref());
     Ok(on_engine!(store, p, E => {
-        let q = sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(file).bind(f.before.map(E::time));
-        if delete {
-            q.execute(p).await?.rows_affected()
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .persistent(E::KEEP_STATEMENTS)
+            .bind(reason)
+            .bind(file)
+            .bind(f.before.map(E::time));
+        in_tx!(p, c => if delete {
+            q.execute(c).await?.rows_affected()
         } else {
-            q.fetch_one(p).await?.get::<i64, _>(0) as u64
-        }
+            q.fetch_one(c).await?.get::<i64, _>(0) as u64
+        })
     }))
 }
 
@@ -78,7 +85,8 @@ pub async fn purge(store: &Store, f: &PurgeFilter, delete: bool) -> Result<u64> 
 pub async fn reasons(store: &Store) -> Result<Vec<(String, i64)>> {
     // Reasons carry positions ("… at line 1 column 5"); group by the text before them.
     let q = "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY COUNT(*) DESC, reason";
-    let rows: Vec<(String, i64)> = on_engine!(store, p => sqlx::query_as(q).fetch_all(p).await?);
+    let rows: Vec<(String, i64)> =
+        on_engine!(store, p, E => in_tx!(p, c => sqlx::query_as(q).persistent(E::KEEP_STATEMENTS).fetch_all(c).await?));
     let mut merged: Vec<(String, i64)> = Vec::new();
     for (reason, n) in rows {
         let key = reason.split(" at line ").next().unwrap_or(&reason).to_string();
@@ -135,7 +143,8 @@ pub async fn retry(store: &Store) -> Result<RetryStats> {
             let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
             // Ids are integers read from the table itself, not input.
             let sql = format!("DELETE FROM dead_letters WHERE id IN ({})", ids.join(","));
-            on_engine!(store, p => sqlx::query(AssertSqlSafe(sql)).execute(p).await.map(drop)?);
+            // Simple protocol: one round trip, no statement to keep.
+            on_engine!(store, p => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(drop)?);
         }
         stats.accepted += fixed_ids.len() as u64;
     }

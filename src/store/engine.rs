@@ -41,6 +41,15 @@ pub(crate) trait Engine {
     const RULES_MIGRATION: i64;
     /// Prefix that turns a query into its plan, and the plan row's column holding the text.
     const EXPLAIN: (&'static str, usize);
+    /// Whether a prepared statement may outlive its transaction (`Query::persistent`).
+    /// SQLite: yes, each connection caches its statements. PostgreSQL: no. Every statement
+    /// there is unnamed and runs inside a transaction, because a PgBouncer in transaction
+    /// pooling mode may hand each transaction to another server, and sqlx prepares a
+    /// statement and runs it in two round trips (docs/postgres.md, "Poolers").
+    const KEEP_STATEMENTS: bool;
+    /// A query giving a row while migration 9's rows wait to move into the partitions
+    /// (reports refuse to read then); simple protocol, one round trip.
+    const UNMOVED_ROWS: &'static str;
 
     fn time(t: DateTime<Utc>) -> Self::Time;
     fn time_text(t: Self::Time) -> String;
@@ -73,6 +82,10 @@ pub(crate) trait Engine {
     async fn integrity(&self) -> Result<Option<String>>;
     /// Why this database may not be used yet (the target of an unfinished migrate-to-postgres).
     async fn unfinished_migration(&self) -> Result<Option<super::errors::StoreError>>;
+    /// Moves what is left of migration 9's rows into the monthly partitions, with progress
+    /// (PostgreSQL: `postgres::partitioning`); the tables finished, with their rows. SQLite:
+    /// nothing to move.
+    async fn move_into_partitions(&self, progress: &crate::progress::Reporter) -> Result<Vec<(&'static str, u64)>>;
     /// Free space under the database, when this machine can see it.
     async fn disk(&self) -> Option<super::disk::Disk>;
     async fn optimize(&self, vacuum: bool) -> Result<()>;
@@ -140,6 +153,21 @@ macro_rules! on_engine {
     ($store:expr, $pool:ident => $body:expr) => {
         $crate::on_engine!($store, $pool, _E => $body)
     };
+}
+
+/// Runs `$body` with `$c` a transaction begun on `$pool` (a pool or a connection), and commits
+/// it when the body has not returned early. Every statement on PostgreSQL runs in one
+/// ([`Engine::KEEP_STATEMENTS`]); on SQLite it is one snapshot for the reads inside.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! in_tx {
+    ($pool:expr, $c:ident => $body:expr) => {{
+        let mut tx = sqlx::Acquire::begin($pool).await?;
+        let $c = &mut *tx;
+        let out = $body;
+        tx.commit().await?;
+        out
+    }};
 }
 
 /// A stable advisory-lock key for a name (the PostgreSQL lock a view's creator takes).

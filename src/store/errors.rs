@@ -23,6 +23,12 @@ pub enum StoreError {
          run migrate-to-postgres again to finish it, or --rollback to remove it"
     )]
     UnfinishedMigration { source_file: String, status: String },
+    /// Migration 9's rows are not all in the monthly partitions yet.
+    #[error(
+        "this database is being converted to monthly partitions and its rows are not all moved yet: \
+         run `cowrieql db migrate` (as the schema's owner) to finish it; it goes on from where it stopped"
+    )]
+    UnfinishedPartitioning,
     /// migrate-to-postgres was given a target that is not a PostgreSQL server.
     #[error("--to must be a PostgreSQL URL (postgres://…), not {0}")]
     NotPostgres(String),

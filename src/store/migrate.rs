@@ -11,7 +11,8 @@ use sqlx::AssertSqlSafe;
 use super::engine::Engine;
 use super::errors::StoreError;
 use super::{Backend, Store};
-use crate::on_engine;
+use crate::progress::Reporter;
+use crate::{in_tx, on_engine};
 
 /// One migration file.
 #[derive(Debug, Clone)]
@@ -19,6 +20,9 @@ pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sql: String,
+    /// Checksums of earlier texts of this migration that left the same schema (a database
+    /// migrated by one of them is not refused).
+    pub earlier: &'static [&'static str],
 }
 
 impl Migration {
@@ -29,7 +33,12 @@ impl Migration {
 
 impl Migration {
     pub(crate) fn new(version: i64, name: &'static str, sql: &str) -> Self {
-        Migration { version, name, sql: sql.to_string() }
+        Migration { version, name, sql: sql.to_string(), earlier: &[] }
+    }
+
+    /// The same migration, which also had the texts of these checksums.
+    pub(crate) fn was(self, earlier: &'static [&'static str]) -> Self {
+        Migration { earlier, ..self }
     }
 }
 
@@ -62,7 +71,7 @@ async fn applied(store: &Store) -> Result<Vec<(i64, String, String, String)>> {
         return Ok(Vec::new());
     }
     let q = APPLIED;
-    Ok(on_engine!(store, p => sqlx::query_as(q).fetch_all(p).await?))
+    Ok(on_engine!(store, p, E => in_tx!(p, c => sqlx::query_as(q).persistent(E::KEEP_STATEMENTS).fetch_all(c).await?)))
 }
 
 /// Refuses a database whose applied migrations disagree with `set`.
@@ -72,7 +81,7 @@ fn verify(applied: &[(i64, String, String, String)], set: &[Migration]) -> Resul
             None => bail!(
                 "database has migration {version} ({name}) that this cowrieql does not know: it was migrated by a newer version"
             ),
-            Some(m) if m.checksum() != *checksum => bail!(
+            Some(m) if m.checksum() != *checksum && !m.earlier.contains(&checksum.as_str()) => bail!(
                 "migration {version} ({name}) was changed after it was applied (checksum {} in the database, {} in the file); \
                  restore the original file and add a new numbered migration instead",
                 &checksum[..12.min(checksum.len())],
@@ -121,14 +130,22 @@ pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> 
         let applied_here = on_engine!(store, p, E => {
             let mut conn = p.acquire().await?;
             let mut tx = E::begin_locked(&mut conn, MIGRATION_LOCK).await?;
-            sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
-            let done: Vec<(i64, String, String, String)> = sqlx::query_as(APPLIED).fetch_all(&mut *tx).await?;
+            sqlx::raw_sql(CREATE_TABLE).execute(&mut *tx).await?;
+            let done: Vec<(i64, String, String, String)> =
+                sqlx::query_as(APPLIED).persistent(E::KEEP_STATEMENTS).fetch_all(&mut *tx).await?;
             verify(&done, set)?;
             let pending = !done.iter().any(|d| d.0 == m.version);
             if pending {
                 let ctx = || format!("migration {} ({}) failed", m.version, m.name);
                 sqlx::raw_sql(AssertSqlSafe(m.sql.clone())).execute(&mut *tx).await.with_context(ctx)?;
-                sqlx::query(RECORD).bind(m.version).bind(m.name).bind(m.checksum()).bind(&now).execute(&mut *tx).await?;
+                sqlx::query(RECORD)
+                    .persistent(E::KEEP_STATEMENTS)
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(m.checksum())
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             pending
@@ -143,6 +160,11 @@ pub async fn migrate_with(store: &Store, set: &[Migration]) -> Result<Vec<i64>> 
 /// Applies the built-in migrations that are pending.
 /// Refuses another application's database: one that holds tables but no cowrieql schema.
 pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
+    migrate_reporting(store, &Reporter::default()).await
+}
+
+/// [`migrate`], with the progress of moving rows into partitions (migration 9).
+pub async fn migrate_reporting(store: &Store, progress: &Reporter) -> Result<Vec<i64>> {
     // One read of the table list: a migration committing meanwhile creates its tables and
     // schema_migrations in one transaction, so the list has both or neither.
     let tables = table_names(store).await?;
@@ -154,7 +176,7 @@ pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
             return Err(StoreError::ForeignDatabase(format!("{}{more}", shown.join(", "))).into());
         }
     }
-    migrate_adopting(store).await
+    migrate_adopting_reporting(store, progress).await
 }
 
 /// Applies the built-in migrations to any database, another application's included (`--init`).
@@ -162,11 +184,21 @@ pub async fn migrate(store: &Store) -> Result<Vec<i64>> {
 /// events' facts (`ingest::rederive`): a database ingested by an older cowrieql gets the
 /// same facts as one ingested now.
 pub async fn migrate_adopting(store: &Store) -> Result<Vec<i64>> {
+    migrate_adopting_reporting(store, &Reporter::default()).await
+}
+
+/// [`migrate_adopting`], with the progress of moving rows into partitions (migration 9).
+pub async fn migrate_adopting_reporting(store: &Store, progress: &Reporter) -> Result<Vec<i64>> {
     let ran = migrate_with(store, &builtin(store.backend())).await?;
+    // Before anything reads the tables (the rederive below included): their rows are in the
+    // old tables until moved.
+    on_engine!(store, p => p.move_into_partitions(progress).await?);
     let rules = on_engine!(store, _p, E => <E as Engine>::RULES_MIGRATION);
     if ran.contains(&rules) {
-        let any: Option<i64> =
-            on_engine!(store, p => sqlx::query_scalar("SELECT id FROM raw_events LIMIT 1").fetch_optional(p).await?);
+        let any: Option<i64> = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar("SELECT id FROM raw_events LIMIT 1")
+                .persistent(E::KEEP_STATEMENTS)
+                .fetch_optional(c)
+                .await?));
         if any.is_some() {
             crate::store::ingest::rederive::rederive(store, &Default::default()).await.context(
                 "recomputing stored events' facts after the migration (run `cowrieql db rederive` to try again)",
@@ -178,11 +210,15 @@ pub async fn migrate_adopting(store: &Store) -> Result<Vec<i64>> {
 
 /// Every table in the database (the current schema on PostgreSQL).
 async fn table_names(store: &Store) -> Result<Vec<String>> {
-    Ok(on_engine!(store, p, E => sqlx::query_scalar(E::TABLE_NAMES).fetch_all(p).await?))
+    Ok(on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar(E::TABLE_NAMES)
+        .persistent(E::KEEP_STATEMENTS)
+        .fetch_all(c)
+        .await?)))
 }
 
 /// Whether `store` holds a cowrieql schema (its migrations table).
 pub async fn has_schema(store: &Store) -> bool {
     let q = "SELECT count(*) FROM schema_migrations";
-    on_engine!(store, p => sqlx::query(q).fetch_one(p).await.is_ok())
+    // Simple protocol, no transaction needed: one round trip whatever the pooler.
+    on_engine!(store, p => sqlx::raw_sql(q).fetch_optional(p).await.is_ok())
 }

@@ -23,9 +23,9 @@ use sqlx::{AssertSqlSafe, Row};
 use super::ingest::batch::SessionKey;
 use super::ingest::rederive::{rebuild, Scope};
 use super::Store;
-use crate::on_engine;
 use crate::progress::{Reporter, Unit};
 use crate::store::engine::Engine;
+use crate::{in_tx, on_engine};
 
 /// The tables whose rows are one event each, pruned by their time: `raw_events` last, so
 /// that an interrupted prune leaves no fact whose event is gone.
@@ -97,9 +97,13 @@ pub async fn prune(store: &Store, o: &PruneOptions) -> Result<Pruned> {
         let task = o.progress.start(t, Unit::Rows, total, total - left);
         let sql = format!("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE ts < $1 LIMIT $2)");
         loop {
-            let n = on_engine!(store, p, E => {
-                sqlx::query(AssertSqlSafe(sql.clone())).bind(E::time(before)).bind(BATCH).execute(p).await?.rows_affected()
-            });
+            let n = on_engine!(store, p, E => in_tx!(p, c => sqlx::query(AssertSqlSafe(sql.clone()))
+                .persistent(E::KEEP_STATEMENTS)
+                .bind(E::time(before))
+                .bind(BATCH)
+                .execute(c)
+                .await?
+                .rows_affected()));
             if n == 0 {
                 break;
             }
@@ -112,7 +116,12 @@ pub async fn prune(store: &Store, o: &PruneOptions) -> Result<Pruned> {
         ("tunnels", "DELETE FROM tunnels WHERE last_seen < $1"),
         ("sessions", "DELETE FROM sessions WHERE last_event_at < $1"),
     ] {
-        let n = on_engine!(store, p, E => sqlx::query(sql).bind(E::time(before)).execute(p).await?.rows_affected());
+        let n = on_engine!(store, p, E => in_tx!(p, c => sqlx::query(sql)
+            .persistent(E::KEEP_STATEMENTS)
+            .bind(E::time(before))
+            .execute(c)
+            .await?
+            .rows_affected()));
         out.rows.push((t, n));
     }
     // Also when no session spans the boundary: the rebuild marks the data changed, which
@@ -134,10 +143,7 @@ async fn spanning_sessions(
     let sql =
         "SELECT sensor, session_id, last_event_at FROM sessions WHERE first_event_at < $1 AND last_event_at >= $1";
     let rows: Vec<(String, String, String)> = on_engine!(store, p, E => {
-        sqlx::query(sql)
-            .bind(E::time(before))
-            .fetch_all(p)
-            .await?
+        in_tx!(p, c => sqlx::query(sql).persistent(E::KEEP_STATEMENTS).bind(E::time(before)).fetch_all(c).await?)
             .iter()
             .map(|r| (r.get(0), r.get(1), E::time_text(r.get(2))))
             .collect()
@@ -156,11 +162,11 @@ async fn spanning_sessions(
 /// `sql`'s count with the times bound in order.
 async fn count(store: &Store, sql: &str, times: &[DateTime<Utc>]) -> Result<u64> {
     let n: i64 = on_engine!(store, p, E => {
-        let mut q = sqlx::query_scalar(AssertSqlSafe(sql.to_string()));
+        let mut q = sqlx::query_scalar(AssertSqlSafe(sql.to_string())).persistent(E::KEEP_STATEMENTS);
         for t in times {
             q = q.bind(E::time(*t));
         }
-        q.fetch_one(p).await?
+        in_tx!(p, c => q.fetch_one(c).await?)
     });
     Ok(n as u64)
 }

@@ -2,13 +2,13 @@
 //! engine, every query of a report in one read snapshot. One text for both databases.
 
 use anyhow::{Context, Result};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::engine::Engine;
 use super::{views, Store};
-use crate::on_engine;
 use crate::report::Value;
 use crate::sql::Compiled;
+use crate::{in_tx, on_engine};
 
 /// Each query's rows, and the views computed inline because this connection could not
 /// build them.
@@ -25,11 +25,29 @@ pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) 
     let mut inlined = Vec::new();
     on_engine!(store, p, E => {
         let mut conn = p.acquire().await?;
-        let mut prepared = Vec::with_capacity(queries.len());
-        for c in queries {
-            prepared.push(views::prepare::<E>(&mut conn, c).await?);
+        if sqlx::raw_sql(E::UNMOVED_ROWS).fetch_optional(&mut *conn).await?.is_some() {
+            return Err(super::errors::StoreError::UnfinishedPartitioning.into());
         }
-        sqlx::raw_sql(E::READ_SNAPSHOT).execute(&mut *conn).await?;
+        // Usually every view is there and current: the snapshot begins and the registry is read
+        // in one round trip. Otherwise the views are built (or inlined) first, outside it.
+        let start = format!("{}; {}", E::READ_SNAPSHOT, views::REGISTRY);
+        let registered: Option<Vec<(String, String)>> = sqlx::raw_sql(AssertSqlSafe(start))
+            .fetch_all(&mut *conn)
+            .await
+            .ok()
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+        let current = registered.is_some_and(|r| views::all_current(&r, queries));
+        let prepared: Vec<views::Prepared> = if current {
+            queries.iter().map(|c| views::Prepared { sql: c.sql_inlining(&[]), inlined: Vec::new() }).collect()
+        } else {
+            sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+            let mut prepared = Vec::with_capacity(queries.len());
+            for c in queries {
+                prepared.push(views::prepare::<E>(&mut conn, c).await?);
+            }
+            sqlx::raw_sql(E::READ_SNAPSHOT).execute(&mut *conn).await?;
+            prepared
+        };
         let run = async || -> Result<()> {
             for ((c, b), p) in queries.iter().zip(binds).zip(prepared) {
                 inlined.extend(p.inlined);
@@ -54,7 +72,7 @@ pub async fn plan(store: &Store, c: &Compiled, binds: &[Value]) -> Result<(Vec<S
         let mut conn = p.acquire().await?;
         let sql = views::prepare::<E>(&mut conn, c).await?.sql;
         let (prefix, column) = E::EXPLAIN;
-        let found = E::bind(format!("{prefix}{sql}"), c, binds)?.fetch_all(&mut *conn).await?;
+        let found = in_tx!(&mut *conn, t => E::bind(format!("{prefix}{sql}"), c, binds)?.fetch_all(t).await?);
         let lines: Vec<String> = found.iter().map(|r| r.get::<String, _>(column)).collect();
         let scans = lines.iter().filter_map(|l| E::full_scan(l)).map(str::to_string).collect();
         Ok((lines, scans))

@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 
 use super::engine::Engine;
 use super::Store;
-use crate::on_engine;
+use crate::{in_tx, on_engine};
 
 /// The tables an operator cares about, in display order.
 pub const DATA_TABLES: &[&str] =
@@ -16,7 +16,10 @@ pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
     for t in DATA_TABLES {
         // Table names come from the constant list above, never from input.
         let sql = format!("SELECT COUNT(*) FROM {t}");
-        let n: i64 = on_engine!(store, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await?);
+        let n: i64 = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar(AssertSqlSafe(sql))
+            .persistent(E::KEEP_STATEMENTS)
+            .fetch_one(c)
+            .await?));
         out.push((*t, n));
     }
     Ok(out)
@@ -27,12 +30,19 @@ pub async fn row_counts(store: &Store) -> Result<Vec<(&'static str, i64)>> {
 pub async fn unknown_sensor(store: &Store, sensor: &str) -> Result<Option<Vec<String>>> {
     let probe = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE sensor = $1 LIMIT 1) AS x";
     let all = "SELECT DISTINCT sensor FROM sessions ORDER BY sensor LIMIT 50";
-    let n: i64 = on_engine!(store, p => sqlx::query_scalar(probe).bind(sensor).fetch_one(p).await?);
+    let n: i64 = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar(probe)
+        .persistent(E::KEEP_STATEMENTS)
+        .bind(sensor)
+        .fetch_one(c)
+        .await?));
     if n > 0 {
         return Ok(None);
     }
     // Only now, for the warning: the sensors there are.
-    Ok(Some(on_engine!(store, p => sqlx::query_scalar(all).fetch_all(p).await?)))
+    Ok(Some(on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar(all)
+        .persistent(E::KEEP_STATEMENTS)
+        .fetch_all(c)
+        .await?))))
 }
 
 /// Whether any event with one of `event_ids` is stored (an index lookup per id on
@@ -40,7 +50,11 @@ pub async fn unknown_sensor(store: &Store, sensor: &str) -> Result<Option<Vec<St
 pub async fn any_event_of(store: &Store, event_ids: &[&str]) -> Result<bool> {
     let sql = "SELECT count(*) FROM (SELECT 1 FROM raw_events WHERE event_type = $1 LIMIT 1) AS x";
     for id in event_ids {
-        let n: i64 = on_engine!(store, p => sqlx::query_scalar(sql).bind(id).fetch_one(p).await?);
+        let n: i64 = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar(sql)
+            .persistent(E::KEEP_STATEMENTS)
+            .bind(id)
+            .fetch_one(c)
+            .await?));
         if n > 0 {
             return Ok(true);
         }
@@ -52,7 +66,10 @@ pub async fn any_event_of(store: &Store, event_ids: &[&str]) -> Result<bool> {
 /// reports them (`pragma_table_info`, `information_schema.columns`): what the catalog, the
 /// ingest writer and the transfer are checked against.
 pub async fn schema_columns(store: &Store) -> Result<Vec<(String, Vec<String>)>> {
-    let rows: Vec<(String, String)> = on_engine!(store, p, E => sqlx::query_as(E::TABLE_COLUMNS).fetch_all(p).await?);
+    let rows: Vec<(String, String)> = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_as(E::TABLE_COLUMNS)
+        .persistent(E::KEEP_STATEMENTS)
+        .fetch_all(c)
+        .await?));
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for (t, c) in rows {
         match out.last_mut() {

@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::engine::{lock_key, Engine};
 use super::Store;
-use crate::on_engine;
 use crate::sql::ViewSql;
+use crate::{in_tx, on_engine};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ViewInfo {
@@ -55,6 +55,7 @@ const UPSERT: &str = "INSERT INTO view_registry (name, definition_hash, definiti
 const LIST: &str = "SELECT name, definition_hash, refreshed_at, \
      refreshed_at < COALESCE((SELECT changed_at FROM data_changes WHERE id = 1), refreshed_at) \
      FROM view_registry ORDER BY name";
+pub(crate) const REGISTRY: &str = "SELECT name, definition_hash FROM view_registry";
 const REGISTERED: &str = "SELECT name, refresh_on_ingest, definition FROM view_registry ORDER BY name";
 pub(crate) const TOUCH: &str = "UPDATE view_registry SET refreshed_at = $2 WHERE name = $1";
 
@@ -86,6 +87,16 @@ pub(crate) async fn prepare<E: ViewRegistry>(
     Ok(Prepared { sql: c.sql_inlining(&names), inlined })
 }
 
+/// Whether every view `queries` read exists with its current definition, by `registered`
+/// (the registry's names and definition hashes, read in the report's snapshot with
+/// [`REGISTRY`]: the common case costs one statement for all views, not a transaction per view).
+pub(crate) fn all_current(registered: &[(String, String)], queries: &[crate::sql::Compiled]) -> bool {
+    queries
+        .iter()
+        .flat_map(|c| &c.views)
+        .all(|v| registered.iter().any(|(name, hash)| *name == v.name && *hash == v.definition_hash()))
+}
+
 /// Builds (or rebuilds, when their definition changed) the views `queries` read, on `store`:
 /// the primary, before a report is read from a standby that cannot build them.
 pub async fn build(store: &Store, queries: &[crate::sql::Compiled]) -> Result<()> {
@@ -114,7 +125,11 @@ macro_rules! registry_impl {
     ($pool:ty, $conn:ty) => {
         impl ViewRegistry for $pool {
             async fn current(conn: &mut $conn, v: &ViewSql) -> Result<Option<DateTime<Utc>>> {
-                let row = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *conn).await?;
+                let row = in_tx!(&mut *conn, c => sqlx::query(FIND)
+                    .persistent(<$pool>::KEEP_STATEMENTS)
+                    .bind(&v.name)
+                    .fetch_optional(c)
+                    .await?);
                 Ok(row.filter(|r| r.get::<String, _>(0) == v.definition_hash()).map(|r| r.get(1)))
             }
 
@@ -122,7 +137,9 @@ macro_rules! registry_impl {
                 // One creator at a time per view name (SQLite: its one write lock).
                 let mut tx = <$pool>::begin_locked(conn, lock_key(&v.name)).await?;
                 let hash = v.definition_hash();
-                if let Some(r) = sqlx::query(FIND).bind(&v.name).fetch_optional(&mut *tx).await? {
+                let found =
+                    sqlx::query(FIND).persistent(<$pool>::KEEP_STATEMENTS).bind(&v.name).fetch_optional(&mut *tx).await?;
+                if let Some(r) = found {
                     if r.get::<String, _>(0) == hash {
                         let at: DateTime<Utc> = r.get(1);
                         tx.commit().await?;
@@ -138,6 +155,7 @@ macro_rules! registry_impl {
                 }
                 let now = Utc::now();
                 sqlx::query(UPSERT)
+                    .persistent(<$pool>::KEEP_STATEMENTS)
                     .bind(&v.name)
                     .bind(&hash)
                     .bind(serde_json::to_string(&Definition::of(v))?)
@@ -168,14 +186,19 @@ where
 
 /// Every registered view.
 pub async fn list(store: &Store) -> Result<Vec<ViewInfo>> {
-    Ok(on_engine!(store, p => infos(&sqlx::query(LIST).fetch_all(p).await?)))
+    Ok(on_engine!(store, p, E => infos(&in_tx!(p, c => sqlx::query(LIST)
+        .persistent(E::KEEP_STATEMENTS)
+        .fetch_all(c)
+        .await?))))
 }
 
 /// Refreshes the named views (all when `names` is empty, or only those marked for ingest when
 /// `only_on_ingest`). Returns the names refreshed.
 pub async fn refresh(store: &Store, names: &[String], concurrently: bool, only_on_ingest: bool) -> Result<Vec<String>> {
-    let registered: Vec<(String, bool, String)> =
-        on_engine!(store, p => sqlx::query_as(REGISTERED).fetch_all(p).await?);
+    let registered: Vec<(String, bool, String)> = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_as(REGISTERED)
+            .persistent(E::KEEP_STATEMENTS)
+            .fetch_all(c)
+            .await?));
     for name in names {
         if !registered.iter().any(|(n, _, _)| n == name) {
             anyhow::bail!(

@@ -539,15 +539,7 @@ fn start_and_watch(bindir: &Path, base: &Path, opts: &str) {
         data = data.display(),
         base = base.display(),
     );
-    // Never waited for: it must outlive this process.
-    #[allow(clippy::zombie_processes)]
-    Command::new("setsid")
-        .args(["sh", "-c", &stop])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start watchdog");
+    watchdog(&stop);
 }
 
 /// `got` holds what `want` holds: every table's count (checkpoints aside: they name the files
@@ -563,4 +555,129 @@ pub async fn assert_same_data(got: &TestDb, want: &TestDb) {
     );
     assert_eq!(session_rows(&got.store).await, session_rows(&want.store).await, "{}: sessions", got.label);
     assert_eq!(fact_rows(&got.store).await, fact_rows(&want.store).await, "{}: facts", got.label);
+}
+
+static POOLER: OnceLock<Option<PgServer>> = OnceLock::new();
+
+/// The URL of database `db` through a PgBouncer in transaction pooling mode in front of the
+/// test server, started once per test process and stopped with it. It is strict on purpose:
+/// server sessions are handed out round robin and at least two are kept open, so a client's
+/// next transaction (or the second round trip of a statement outside one) lands on another
+/// server session. None when the tests use an outside server (COWRIEQL_TEST_PG).
+pub fn pooler_url(db: &str) -> Option<String> {
+    POOLER.get_or_init(start_pooler).as_ref().map(|s| s.url_template.replace("{db}", db))
+}
+
+/// `db` (a PostgreSQL test database) opened through the pooler.
+pub async fn through_pooler(db: &TestDb) -> Option<TestDb> {
+    let url = pooler_url(&database_name(&db.url))?;
+    let store = Store::connect(&url, &ConnectOptions::default()).await.expect("connect through PgBouncer");
+    Some(TestDb { store, url, label: "postgres via pgbouncer", _dir: None })
+}
+
+/// The database name in a test URL.
+pub fn database_name(url: &str) -> String {
+    url.split('/').nth(3).and_then(|s| s.split('?').next()).unwrap_or_default().to_string()
+}
+
+fn pgbouncer_bin() -> PathBuf {
+    ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("pgbouncer not found: install Debian's pgbouncer package (.ci/run does)")
+}
+
+fn start_pooler() -> Option<PgServer> {
+    let (server_sock, server_port) = pg_server().local.clone()?;
+    let bin = pgbouncer_bin();
+    let base = tempfile::Builder::new().prefix("cowrieql-pgbouncer-").tempdir().expect("temp dir").keep();
+    let sock = base.join("sock");
+    std::fs::create_dir_all(&sock).unwrap();
+    let port = if server_port < 65000 { server_port + 2 } else { server_port - 2 };
+    // No listen_addr: the unix socket only. extra_float_digits is a startup parameter sqlx
+    // sends that PgBouncer does not track.
+    let ini = format!(
+        "[databases]\n* = host={server} port={server_port}\n\n[pgbouncer]\nlisten_port = {port}\n\
+         unix_socket_dir = {sock}\nauth_type = trust\nauth_file = {base}/users.txt\npool_mode = transaction\n\
+         server_round_robin = 1\ndefault_pool_size = 4\nmin_pool_size = 2\nmax_client_conn = 500\n\
+         ignore_startup_parameters = extra_float_digits\nlogfile = {base}/pgbouncer.log\n\
+         pidfile = {base}/pgbouncer.pid\n",
+        server = server_sock.display(),
+        sock = sock.display(),
+        base = base.display(),
+    );
+    std::fs::write(base.join("pgbouncer.ini"), ini).unwrap();
+    std::fs::write(base.join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+    if is_root() {
+        let st = Command::new("chown").args(["-R", "postgres:"]).arg(&base).status().expect("chown");
+        assert!(st.success());
+    }
+    let ini = base.join("pgbouncer.ini");
+    let out = pg_cmd(&bin, &["-d", ini.to_str().unwrap()]).output().expect("run pgbouncer");
+    let log = || std::fs::read_to_string(base.join("pgbouncer.log")).unwrap_or_default();
+    assert!(out.status.success(), "pgbouncer failed to start: {}\n{}", String::from_utf8_lossy(&out.stderr), log());
+    let t0 = std::time::Instant::now();
+    while !sock.join(format!(".s.PGSQL.{port}")).exists() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(60), "pgbouncer did not open its socket:\n{}", log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $(cat {base}/pgbouncer.pid) 2>/dev/null; sleep 1; rm -rf {base}",
+        pid = std::process::id(),
+        base = base.display(),
+    );
+    watchdog(&stop);
+    Some(PgServer {
+        url_template: format!("postgres://postgres@localhost/{{db}}?host={}&port={port}", sock.display()),
+        local: Some((sock, port)),
+    })
+}
+
+/// Runs the shell command `stop` in a session of its own, never waited for: it must outlive
+/// this process (it waits for the process to end, then stops a server and removes its files).
+fn watchdog(stop: &str) {
+    #[allow(clippy::zombie_processes)]
+    Command::new("setsid")
+        .args(["sh", "-c", stop])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watchdog");
+}
+
+/// The cowrieql binary, without the database settings of the environment.
+pub fn cowrieql_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cowrieql"));
+    c.env_remove("COWRIEQL_DB").env_remove("COWRIEQL_READ_DB").env_remove("COWRIEQL_LOG");
+    c
+}
+
+/// Runs cowrieql with `args`: whether it succeeded, its stdout and its stderr.
+pub fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let out = cowrieql_cmd().args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// A report's JSON document without what differs between two runs of it (times, backend and
+/// replica notes, the window's wording).
+pub fn report_rows(json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    if let Some(o) = v.as_object_mut() {
+        for k in ["@timestamp", "generated_at", "backend", "views", "replica", "window"] {
+            o.remove(k);
+        }
+    }
+    v
+}
+
+/// `run REPORT -f json` with the parameters the fixtures need (own corpus).
+pub fn report_run_args(report: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into(), report.to_string(), "-f".into(), "json".into()];
+    for (k, v) in params_for(report, &own_corpus()) {
+        args.push("-p".into());
+        args.push(format!("{k}={v}"));
+    }
+    args
 }

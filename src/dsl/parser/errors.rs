@@ -17,14 +17,23 @@ pub(super) fn describe(rule: &Rule) -> &'static str {
         Rule::sort_stage | Rule::kw_sort => "`sort`",
         Rule::take_stage | Rule::kw_take => "`take`",
         Rule::materialize_stage | Rule::kw_materialize => "`materialize`",
+        Rule::distinct_stage | Rule::kw_distinct => "`distinct`",
         Rule::kw_on => "`on`",
+        Rule::semi_anti | Rule::kw_semi | Rule::kw_anti => "`semi` or `anti`",
         Rule::kw_as | Rule::cast => "`as`",
         Rule::order | Rule::kw_asc | Rule::kw_desc => "`asc` or `desc`",
         Rule::ident => "a name",
         Rule::assign => "`name = expression`",
-        Rule::expr | Rule::item | Rule::sort_item | Rule::call | Rule::path | Rule::neg | Rule::not | Rule::kw_not => {
-            "an expression"
-        }
+        Rule::expr
+        | Rule::item
+        | Rule::sort_item
+        | Rule::call
+        | Rule::path
+        | Rule::neg
+        | Rule::not
+        | Rule::kw_not
+        | Rule::case_expr
+        | Rule::kw_case => "an expression",
         Rule::param => "a `$parameter`",
         Rule::int => "a whole number",
         Rule::float | Rule::duration | Rule::timestamp | Rule::string | Rule::boolean | Rule::null => "a value",
@@ -49,13 +58,17 @@ pub(super) fn describe(rule: &Rule) -> &'static str {
         | Rule::kw_like => "an operator",
         Rule::is_null | Rule::is_not_null | Rule::kw_is => "`is null`",
         Rule::in_list | Rule::not_in_list | Rule::kw_in => "`in (…)`",
+        Rule::case_when | Rule::kw_when => "`when`",
+        Rule::kw_then => "`then`",
+        Rule::case_else | Rule::kw_else => "`else`",
+        Rule::kw_end => "`end`",
         _ => "something else",
     }
 }
 
 /// The stage keywords, in pipeline order.
 pub(super) const STAGES: &[&str] =
-    &["from", "join", "where", "derive", "group", "aggregate", "select", "sort", "take", "materialize"];
+    &["from", "join", "where", "derive", "group", "aggregate", "select", "distinct", "sort", "take", "materialize"];
 
 pub(super) fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     let start = match e.location {

@@ -173,6 +173,7 @@ pub(super) fn primary(p: Pair<Rule>) -> Result<Expr, Diagnostic> {
             let name = spanned_str(&it.next().expect("call name"));
             ExprKind::Call { name, args: it.map(expr).collect::<Result<_, _>>()? }
         }
+        Rule::case_expr => case(p)?,
         Rule::path => {
             let mut segs = Vec::new();
             for x in p.into_inner() {
@@ -191,6 +192,29 @@ pub(super) fn primary(p: Pair<Rule>) -> Result<Expr, Diagnostic> {
         r => unreachable!("primary {r:?}"),
     };
     Ok(Expr { kind, span })
+}
+
+/// `case when … then … [else …] end`. Apart from `primary`, so that the frames of its
+/// recursion (one per nesting level) stay small.
+#[inline(never)]
+fn case(p: Pair<Rule>) -> Result<ExprKind, Diagnostic> {
+    let mut whens = Vec::new();
+    let mut otherwise = None;
+    for part in p.into_inner() {
+        match part.as_rule() {
+            Rule::case_when => {
+                let mut e = part.into_inner().filter(|x| x.as_rule() == Rule::expr);
+                let (Some(c), Some(v)) = (e.next(), e.next()) else { unreachable!("when … then …") };
+                whens.push((expr(c)?, expr(v)?));
+            }
+            Rule::case_else => {
+                let e = part.into_inner().find(|x| x.as_rule() == Rule::expr).expect("else expr");
+                otherwise = Some(Box::new(expr(e)?));
+            }
+            _ => {}
+        }
+    }
+    Ok(ExprKind::Case { whens, otherwise })
 }
 
 pub(super) fn normalise_ts(s: &str) -> Option<String> {

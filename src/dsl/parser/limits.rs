@@ -4,8 +4,8 @@
 /// Bracket nesting in one query.
 pub(super) const MAX_DEPTH: usize = 64;
 
-/// The byte offset of the first bracket nested deeper than `limit`, outside strings and
-/// comments.
+/// The byte offset of the first bracket (or `case`, which nests as one until its `end`)
+/// nested deeper than `limit`, outside strings and comments.
 pub(super) fn too_deep(src: &str, limit: usize) -> Option<usize> {
     let b = src.as_bytes();
     let (mut i, mut depth) = (0, 0usize);
@@ -29,6 +29,23 @@ pub(super) fn too_deep(src: &str, limit: usize) -> Option<usize> {
                 }
             }
             b')' | b']' => depth = depth.saturating_sub(1),
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                match &b[start..i] {
+                    b"case" => {
+                        depth += 1;
+                        if depth > limit {
+                            return Some(start);
+                        }
+                    }
+                    b"end" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                continue;
+            }
             _ => {}
         }
         i += 1;

@@ -86,6 +86,7 @@ fn is_kw(p: &Pair<Rule>) -> bool {
             | Rule::kw_sort
             | Rule::kw_take
             | Rule::kw_materialize
+            | Rule::kw_distinct
     )
 }
 
@@ -99,8 +100,10 @@ fn stage(p: Pair<Rule>) -> Result<Stage, Diagnostic> {
             if left {
                 inner.remove(0);
             }
+            let exists = (inner[0].as_rule() == Rule::semi_anti)
+                .then(|| inner.remove(0).into_inner().next().is_some_and(|k| k.as_rule() == Rule::kw_semi));
             let on = expr(inner.pop().expect("join on"))?;
-            Stage::Join { left, table: spanned_str(&inner[0]), alias: inner.get(1).map(spanned_str), on }
+            Stage::Join { left, exists, table: spanned_str(&inner[0]), alias: inner.get(1).map(spanned_str), on }
         }
         Rule::where_stage => Stage::Where(expr(inner.remove(0))?),
         Rule::derive_stage => Stage::Derive(inner.into_iter().map(assign).collect::<Result<_, _>>()?),
@@ -134,6 +137,7 @@ fn stage(p: Pair<Rule>) -> Result<Stage, Diagnostic> {
         ),
         Rule::take_stage => Stage::Take(primary(inner.remove(0))?),
         Rule::materialize_stage => Stage::Materialize(spanned_str(&inner[0])),
+        Rule::distinct_stage => Stage::Distinct,
         r => unreachable!("stage {r:?}"),
     })
 }
@@ -189,6 +193,20 @@ mod tests {
         let ok = std::thread::Builder::new()
             .stack_size(2 << 20)
             .spawn(move || crate::compile::compile_all(&at_limit, &Default::default()).map_err(|e| format!("{e:?}")))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(ok.is_ok(), "{ok:?}");
+        // `case` nests like a bracket, without one.
+        let cases =
+            format!("from sessions\nderive x = {}1{}", "case when true then ".repeat(5_000), " end".repeat(5_000));
+        assert_eq!(parse(&cases).unwrap_err()[0].code, "E0104");
+        let near = MAX_DEPTH - 2;
+        let cases =
+            format!("from sessions\nderive x = {}1{}", "case when true then ".repeat(near), " end".repeat(near));
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || crate::compile::compile_all(&cases, &Default::default()).map_err(|e| format!("{e:?}")))
             .unwrap()
             .join()
             .unwrap();

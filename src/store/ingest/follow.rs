@@ -18,8 +18,9 @@ use anyhow::Result;
 
 use super::source::{discover, Source};
 use super::{ingest, lock, IngestOptions, IngestStats, Memories};
-use crate::on_engine;
+use crate::store::engine::Engine;
 use crate::store::Store;
+use crate::{in_tx, on_engine};
 
 /// Copies a file's checkpoint to the name it was renamed to, unless that name has one.
 const CARRY_CHECKPOINT: &str = "INSERT INTO ingest_checkpoints \
@@ -77,7 +78,13 @@ pub async fn follow(
             // Renamed: read on under its new name from where the old name was left.
             if let Some(renamed) = find_inode(path.parent().unwrap_or(Path::new(".")), *was) {
                 let (to, from) = (renamed.display().to_string(), path.display().to_string());
-                on_engine!(store, p => sqlx::query(CARRY_CHECKPOINT).bind(&to).bind(&from).execute(p).await?.rows_affected());
+                on_engine!(store, p, E => in_tx!(p, c => sqlx::query(CARRY_CHECKPOINT)
+                    .persistent(E::KEEP_STATEMENTS)
+                    .bind(&to)
+                    .bind(&from)
+                    .execute(c)
+                    .await?
+                    .rows_affected()));
                 // The renamed file goes on from its sessions' memory, and so does the new
                 // file under the old name: Cowrie's sessions continue across its rotation.
                 let mut m = lock(&memories);

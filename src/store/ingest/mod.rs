@@ -24,9 +24,9 @@ use tokio::sync::mpsc;
 use self::batch::{Batch, Checkpoint, DeadLetter, SessionKey};
 use self::commit_order::CommitOrder;
 use self::source::{LineReader, Source};
-use crate::on_engine;
 use crate::store::engine::{Engine, FactWriter};
 use crate::store::{migrate, Store};
+use crate::{in_tx, on_engine};
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -160,7 +160,7 @@ pub async fn ingest(store: &Store, paths: &[PathBuf], opts: &IngestOptions) -> R
     if let Some(refusal) = on_engine!(store, p => p.unfinished_migration().await?) {
         return Err(refusal.into());
     }
-    migrate::migrate(store).await?;
+    migrate::migrate_reporting(store, &opts.progress).await?;
     let found = source::discover(paths, opts.force)?;
     let total_bytes: u64 = found.sources.iter().map(Source::disk_len).sum();
     let bar = opts.progress.start("ingest", crate::progress::Unit::Bytes, total_bytes, 0);
@@ -291,7 +291,7 @@ async fn write_on<W: FactWriter>(mut w: W, seq: u64, b: Batch, cps: Vec<Checkpoi
 async fn checkpoints(store: &Store) -> Result<HashMap<String, Checkpoint>> {
     type Row = (String, i64, Vec<u8>, i64, i64);
     let sql = "SELECT source_file, byte_offset, head_hash, head_len, lines_read FROM ingest_checkpoints";
-    let rows: Vec<Row> = on_engine!(store, p => sqlx::query_as(sql).fetch_all(p).await?);
+    let rows: Vec<Row> = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_as(sql).persistent(E::KEEP_STATEMENTS).fetch_all(c).await?));
     Ok(rows
         .into_iter()
         .map(|(source_file, offset, head_hash, head_len, lines)| {

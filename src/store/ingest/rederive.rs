@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 
 use super::batch::{Batch, SessionKey};
 use super::event::{parse_line, SessionMemory};
-use crate::on_engine;
 use crate::progress::{Reporter, Task, Unit};
 use crate::store::engine::{Engine, FactWriter};
 use crate::store::Store;
+use crate::{in_tx, on_engine};
 
 /// Stored events read per step.
 pub const CHUNK: i64 = 5_000;
@@ -110,7 +110,10 @@ impl Rebuild {
 
 /// Recomputes every fact of `store` from its stored events, with progress.
 pub async fn rederive(store: &Store, progress: &Reporter) -> Result<Rederived> {
-    let total: i64 = on_engine!(store, p => sqlx::query_scalar("SELECT count(*) FROM raw_events").fetch_one(p).await?);
+    let total: i64 = on_engine!(store, p, E => in_tx!(p, c => sqlx::query_scalar("SELECT count(*) FROM raw_events")
+        .persistent(E::KEEP_STATEMENTS)
+        .fetch_one(c)
+        .await?));
     rebuild(store, &Scope::All, total as u64, progress).await
 }
 

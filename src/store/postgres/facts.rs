@@ -28,7 +28,9 @@ use crate::store::ingest::BatchOutcome;
 /// PostgreSQL allows 65,535 bound parameters per statement.
 const MAX_PARAMS: usize = 60_000;
 
-/// Created once per connection; emptied at every commit.
+/// Made (when missing) at the start of every transaction that stages rows, not once per
+/// connection: through a transaction-pooling PgBouncer, each transaction may run on another
+/// server session. Emptied at every commit.
 pub const STAGE_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_raw (
     session_id text, event_type text, ts timestamptz, src_ip text, sensor text,
     payload jsonb, source_file text, source_offset bigint, content_hash bytea
@@ -63,12 +65,13 @@ static TUNNEL_UPSERT: LazyLock<String> = LazyLock::new(|| {
 pub struct Lane(PoolConnection<sqlx::Postgres>, String, HashSet<(i32, u32)>);
 
 impl Lane {
-    /// A connection of `pool`, with its staging tables.
+    /// A connection of `pool`.
     pub async fn open(pool: &sqlx::PgPool) -> Result<Self> {
         let mut conn = pool.acquire().await?;
-        sqlx::raw_sql(STAGE_DDL).execute(&mut *conn).await?;
-        let seq: Option<String> =
-            sqlx::query_scalar("SELECT pg_get_serial_sequence('raw_events', 'id')").fetch_one(&mut *conn).await?;
+        let seq: Option<String> = sqlx::raw_sql("SELECT pg_get_serial_sequence('raw_events', 'id')")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
         let seq = seq.ok_or_else(|| anyhow::anyhow!("raw_events.id has no sequence"))?;
         Ok(Lane(conn, seq, HashSet::new()))
     }
@@ -90,7 +93,9 @@ impl FactWriter for Lane {
     }
 
     async fn forget_checkpoint(&mut self, source: &str) -> Result<()> {
-        sqlx::query(FORGET_CHECKPOINT).bind(source).execute(&mut *self.0).await?;
+        let mut tx = self.0.begin().await?;
+        sqlx::query(FORGET_CHECKPOINT).persistent(false).bind(source).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -125,21 +130,22 @@ async fn insert_events(tx: &mut PgConnection, b: &Batch, id_seq: &str) -> Result
         return Ok(new_ids);
     }
     let ids: Vec<i64> = sqlx::query_scalar("SELECT nextval($1::regclass) FROM generate_series(1, $2)")
+        .persistent(false)
         .bind(id_seq)
         .bind(b.events.len() as i64)
         .fetch_all(&mut *tx)
         .await?;
-    sqlx::query("SAVEPOINT fresh_lines").execute(&mut *tx).await?;
+    sqlx::raw_sql("SAVEPOINT fresh_lines").execute(&mut *tx).await?;
     let fast =
         copy(&mut *tx, &format!("COPY raw_events (id, {RAW_COLUMNS}) FROM STDIN"), raw_rows(b, Some(&ids))).await;
     match fast {
         Ok(()) => {
-            sqlx::query("RELEASE SAVEPOINT fresh_lines").execute(&mut *tx).await?;
+            sqlx::raw_sql("RELEASE SAVEPOINT fresh_lines").execute(&mut *tx).await?;
             new_ids.extend(b.events.iter().zip(ids).map(|(e, id)| (e.offset, id)));
             return Ok(new_ids);
         }
         Err(e) if is_unique_violation(&e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT fresh_lines").execute(&mut *tx).await?;
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT fresh_lines").execute(&mut *tx).await?;
         }
         Err(e) => return Err(e),
     }
@@ -148,6 +154,7 @@ async fn insert_events(tx: &mut PgConnection, b: &Batch, id_seq: &str) -> Result
         "INSERT INTO raw_events ({RAW_COLUMNS}) SELECT {RAW_COLUMNS} FROM stage_raw ORDER BY source_offset \
          ON CONFLICT (ts, content_hash) DO NOTHING RETURNING id, source_offset"
     )))
+    .persistent(false)
     .fetch_all(&mut *tx)
     .await?;
     for r in rows {
@@ -172,6 +179,7 @@ fn is_retryable(e: &anyhow::Error) -> bool {
 /// Writes `b` and the checkpoints `cps` in one transaction.
 async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Checkpoint]) -> Result<BatchOutcome> {
     let mut tx = conn.begin().await?;
+    sqlx::raw_sql(STAGE_DDL).execute(&mut *tx).await?;
     let new_ids = insert_events(&mut tx, b, id_seq).await?;
     let p = plan(b, &new_ids);
     write_facts(&mut tx, &p).await?;
@@ -191,6 +199,7 @@ async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Ch
     }
     for cp in cps {
         sqlx::query(CHECKPOINT_UPSERT)
+            .persistent(false)
             .bind(cp.source_file.as_str())
             .bind(cp.byte_offset as i64)
             .bind(cp.head_hash.as_slice())
@@ -202,7 +211,7 @@ async fn write_batch(conn: &mut PgConnection, id_seq: &str, b: &Batch, cps: &[Ch
     }
     if !new_ids.is_empty() {
         // Last, just before commit: the one row is locked only briefly by either lane.
-        sqlx::query(DATA_CHANGED).bind(now).execute(&mut *tx).await?;
+        sqlx::query(DATA_CHANGED).persistent(false).bind(now).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(BatchOutcome { inserted: new_ids.len() as u64, sessions: p.sessions.into_iter().map(|(k, _)| k).collect() })
@@ -229,7 +238,7 @@ async fn write_facts(tx: &mut PgConnection, p: &Plan<'_>) -> Result<()> {
     let buf = out.into_bytes();
     if !buf.is_empty() {
         copy(&mut *tx, &format!("COPY stage_sessions ({}) FROM STDIN", SESSION_COLUMNS.join(", ")), buf).await?;
-        sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(SESSION_UPSERT.as_str())).persistent(false).execute(&mut *tx).await?;
     }
     let mut out = CopyRows::default();
     for (key, t) in &p.tunnels {
@@ -239,7 +248,7 @@ async fn write_facts(tx: &mut PgConnection, p: &Plan<'_>) -> Result<()> {
     let buf = out.into_bytes();
     if !buf.is_empty() {
         copy(&mut *tx, &format!("COPY stage_tunnels ({}) FROM STDIN", TUNNEL_COLUMNS.join(", ")), buf).await?;
-        sqlx::query(AssertSqlSafe(TUNNEL_UPSERT.as_str())).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(TUNNEL_UPSERT.as_str())).persistent(false).execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -248,19 +257,27 @@ async fn write_facts(tx: &mut PgConnection, p: &Plan<'_>) -> Result<()> {
 /// the same upserts as an ingest, so the result is what one ingest of the events gives.
 async fn rederive(conn: &mut PgConnection, scope: &Scope, task: &dyn Task) -> Result<Rederived> {
     let mut tx = conn.begin().await?;
+    sqlx::raw_sql(STAGE_DDL).execute(&mut *tx).await?;
     match scope {
         Scope::All => {
             for t in DERIVED_TABLES {
-                sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}"))).execute(&mut *tx).await?;
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}"))).persistent(false).execute(&mut *tx).await?;
             }
         }
         Scope::Sessions { keys, from, to } => {
             for (sensor, id) in keys {
                 for q in DELETE_SESSION_FACTS {
-                    sqlx::query(q).bind(from).bind(to).bind(sensor).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(q)
+                        .persistent(false)
+                        .bind(from)
+                        .bind(to)
+                        .bind(sensor)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 for q in DELETE_SESSION_ROWS {
-                    sqlx::query(q).bind(sensor).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(q).persistent(false).bind(sensor).bind(id).execute(&mut *tx).await?;
                 }
             }
         }
@@ -272,10 +289,16 @@ async fn rederive(conn: &mut PgConnection, scope: &Scope, task: &dyn Task) -> Re
         let next = |q: &str| q.replacen("payload FROM", "payload::text FROM", 1);
         let rows: Vec<(i64, String, String)> = match scope {
             Scope::All => {
-                sqlx::query_as(AssertSqlSafe(next(NEXT_ALL))).bind(last).bind(CHUNK).fetch_all(&mut *tx).await?
+                sqlx::query_as(AssertSqlSafe(next(NEXT_ALL)))
+                    .persistent(false)
+                    .bind(last)
+                    .bind(CHUNK)
+                    .fetch_all(&mut *tx)
+                    .await?
             }
             Scope::Sessions { from, to, .. } => {
                 sqlx::query_as(AssertSqlSafe(next(NEXT_IN_RANGE)))
+                    .persistent(false)
                     .bind(from)
                     .bind(to)
                     .bind(last)
@@ -289,9 +312,12 @@ async fn rederive(conn: &mut PgConnection, scope: &Scope, task: &dyn Task) -> Re
         let n = rows.len() as u64;
         let (b, ids) = rebuild.batch(rows, scope);
         write_facts(&mut tx, &plan(&b, &ids)).await?;
+        // The staged pieces are merged: gone before the next chunk's, or that chunk's upsert
+        // would meet them again (staging empties itself only at commit).
+        sqlx::raw_sql("DELETE FROM stage_sessions; DELETE FROM stage_tunnels").execute(&mut *tx).await?;
         task.advance(n);
     }
-    sqlx::query(DATA_CHANGED).bind(Utc::now()).execute(&mut *tx).await?;
+    sqlx::query(DATA_CHANGED).persistent(false).bind(Utc::now()).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(rebuild.done)
 }

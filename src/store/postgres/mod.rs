@@ -3,6 +3,7 @@
 
 pub mod copy;
 pub mod facts;
+pub mod partitioning;
 pub mod partitions;
 mod values;
 
@@ -12,7 +13,9 @@ use std::str::FromStr;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use crate::in_tx;
 
 use super::connect::ConnectOptions;
 use super::disk::{free_at, Disk};
@@ -97,7 +100,9 @@ impl Engine for PgPool {
             migration!(6, "0006_narrow_payload_gin.sql"),
             migration!(7, "0007_data_changes.sql"),
             migration!(8, "0008_cowrie3_facts.sql"),
-            migration!(9, "0009_monthly_partitions.sql"),
+            // The first text copied the rows inside the migration's one transaction.
+            migration!(9, "0009_monthly_partitions.sql")
+                .was(&["2531470fe1e3c84ede54a4987c172f1733997dff826073e6f89aa96f310fd17a"]),
         ]
     }
 
@@ -117,6 +122,8 @@ impl Engine for PgPool {
     const READ_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const RULES_MIGRATION: i64 = 8;
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN (ANALYZE, BUFFERS) ", 0);
+    const KEEP_STATEMENTS: bool = false;
+    const UNMOVED_ROWS: &'static str = partitioning::UNMOVED;
 
     fn time(t: DateTime<Utc>) -> DateTime<Utc> {
         t
@@ -137,7 +144,7 @@ impl Engine for PgPool {
 
     async fn begin_locked(conn: &mut PgConnection, key: i64) -> Result<sqlx::Transaction<'_, sqlx::Postgres>> {
         let mut tx = conn.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").persistent(false).bind(key).execute(&mut *tx).await?;
         Ok(tx)
     }
 
@@ -149,37 +156,41 @@ impl Engine for PgPool {
                 .await
                 .with_context(|| format!("refreshing {name}"))?;
         }
-        sqlx::query(super::views::TOUCH).bind(name).bind(now).execute(self).await?;
+        in_tx!(self, c => sqlx::query(super::views::TOUCH).persistent(false).bind(name).bind(now).execute(c).await?);
         Ok(())
     }
 
     async fn server_version(&self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(self).await?;
+        let v: String = sqlx::raw_sql("SHOW server_version").fetch_one(self).await?.try_get(0)?;
         Ok(format!("PostgreSQL {v}"))
     }
     async fn table_bytes(&self, table: &str) -> Result<Option<i64>> {
         // A partitioned table's size is its partitions' (its own is zero).
         let sql = "SELECT COALESCE(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree($1::regclass)";
-        Ok(Some(sqlx::query_scalar(sql).bind(table).fetch_one(self).await?))
+        Ok(Some(in_tx!(self, c => sqlx::query_scalar(sql).persistent(false).bind(table).fetch_one(c).await?)))
     }
     async fn replay_lag(&self) -> Result<Option<f64>> {
         // Everything received is replayed: no lag, however long ago the last transaction was.
         let sql = "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL \
                    WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8 \
                    ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END";
-        Ok(sqlx::query_scalar(sql).fetch_one(self).await?)
+        Ok(sqlx::raw_sql(sql).fetch_one(self).await?.try_get(0)?)
     }
     async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<()> {
         partitions::drop_months_before(self, before).await
     }
     async fn database_bytes(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(self).await?)
+        Ok(sqlx::raw_sql("SELECT pg_database_size(current_database())").fetch_one(self).await?.try_get(0)?)
     }
     async fn integrity(&self) -> Result<Option<String>> {
         Ok(None)
     }
     async fn unfinished_migration(&self) -> Result<Option<super::errors::StoreError>> {
         super::transfer::unfinished(self).await
+    }
+
+    async fn move_into_partitions(&self, progress: &crate::progress::Reporter) -> Result<Vec<(&'static str, u64)>> {
+        Ok(partitioning::finish(self, progress).await?.into_iter().map(|m| (m.table, m.rows)).collect())
     }
 
     /// The data directory of a server on this machine (unix socket or loopback, and a role
@@ -190,14 +201,15 @@ impl Engine for PgPool {
         if !local {
             return None;
         }
-        let data: String = sqlx::query_scalar("SHOW data_directory").fetch_one(self).await.ok()?;
+        let data: String = sqlx::raw_sql("SHOW data_directory").fetch_one(self).await.ok()?.try_get(0).ok()?;
         let data = PathBuf::from(data);
         // pg_wal may be a link to another disk: the lower of the two counts.
         let free = [data.clone(), data.join("pg_wal")].iter().filter_map(|d| free_at(d)).min()?;
-        let wal_bytes = sqlx::query_scalar::<_, i64>("SELECT COALESCE(sum(size), 0)::bigint FROM pg_ls_waldir()")
+        let wal_bytes = sqlx::raw_sql("SELECT COALESCE(sum(size), 0)::bigint FROM pg_ls_waldir()")
             .fetch_one(self)
             .await
             .ok()
+            .and_then(|r| r.try_get::<i64, _>(0).ok())
             .map(|n| n.max(0) as u64);
         Some(Disk { path: data.display().to_string(), free_bytes: free, wal_bytes })
     }

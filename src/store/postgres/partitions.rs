@@ -10,6 +10,7 @@ use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, PgPool};
 
+use crate::in_tx;
 use crate::sql::quote_ident;
 
 /// The partitioned tables, parents of the monthly partitions.
@@ -33,7 +34,7 @@ impl MonthPartition {
 /// Makes the partitions of the month starting at `first` and of the next (`cowrieql_ensure_month`
 /// decides which months get their own; the others go to `_other`).
 async fn ensure_month(conn: &mut PgConnection, first: DateTime<Utc>) -> Result<()> {
-    sqlx::query("SELECT cowrieql_ensure_month($1)").bind(first).execute(conn).await?;
+    in_tx!(conn, c => sqlx::query("SELECT cowrieql_ensure_month($1)").persistent(false).bind(first).execute(c).await?);
     Ok(())
 }
 
@@ -82,8 +83,9 @@ pub async fn months(pool: &PgPool) -> Result<Vec<MonthPartition>> {
          WHERE p.relnamespace = to_regnamespace(current_schema()) AND p.relname = ANY($1) \
          ORDER BY c.relname",
     )
+    .persistent(false)
     .bind(&PARTITIONED[..])
-    .fetch_all(pool)
+    .fetch_all(&mut *pool.begin().await?)
     .await?;
     let mut out: Vec<MonthPartition> = rows
         .into_iter()
@@ -125,7 +127,8 @@ pub async fn name_indexes(pool: &PgPool) -> Result<()> {
          JOIN pg_index x ON x.indexrelid = ci.oid JOIN pg_class ct ON ct.oid = x.indrelid \
          WHERE pi.relkind = 'I' AND NOT x.indisprimary AND pi.relnamespace = to_regnamespace(current_schema())",
     )
-    .fetch_all(pool)
+    .persistent(false)
+    .fetch_all(&mut *pool.begin().await?)
     .await?;
     let parts = months(pool).await?;
     for (child, parent_index, table) in rows {

@@ -64,6 +64,8 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
         // and the 2 MiB default sends most page reads to the kernel.
         .pragma("cache_size", "-65536")
         .pragma("temp_store", "memory")
+        // The language's `regexp` (the `regex` crate, as SQLite has none of its own).
+        .with_regexp()
         .foreign_keys(false))
 }
 
@@ -124,6 +126,8 @@ impl Engine for SqlitePool {
     const READ_SNAPSHOT: &'static str = "BEGIN";
     const RULES_MIGRATION: i64 = 5;
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN QUERY PLAN ", 3);
+    const KEEP_STATEMENTS: bool = true;
+    const UNMOVED_ROWS: &'static str = "SELECT 1 WHERE 0";
 
     fn time(t: DateTime<Utc>) -> String {
         crate::time::canonical_text(&t)
@@ -186,6 +190,9 @@ impl Engine for SqlitePool {
     async fn integrity(&self) -> Result<Option<String>> {
         let rows = sqlx::query("PRAGMA quick_check").fetch_all(self).await?;
         Ok(Some(rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>().join("; ")))
+    }
+    async fn move_into_partitions(&self, _: &crate::progress::Reporter) -> Result<Vec<(&'static str, u64)>> {
+        Ok(Vec::new())
     }
     async fn unfinished_migration(&self) -> Result<Option<StoreError>> {
         Ok(None)

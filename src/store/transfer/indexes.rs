@@ -22,23 +22,26 @@ pub(super) async fn drop_indexes(dst: &PgPool, replace: bool) -> Result<()> {
            AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype = 'p') \
          ON CONFLICT DO NOTHING",
     )
+    .persistent(false)
     .bind(&names)
     .execute(&mut *tx)
     .await?;
-    let idx: Vec<String> =
-        sqlx::query_scalar("SELECT index_name FROM cowrieql_transfer_indexes").fetch_all(&mut *tx).await?;
+    let idx: Vec<String> = sqlx::query_scalar("SELECT index_name FROM cowrieql_transfer_indexes")
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
     for i in idx {
         sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX IF EXISTS {}", quote_ident(&i)))).execute(&mut *tx).await?;
     }
-    sqlx::query("UPDATE cowrieql_transfer SET status = 'copying'").execute(&mut *tx).await?;
+    sqlx::query("UPDATE cowrieql_transfer SET status = 'copying'").persistent(false).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
 
 pub(super) async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result<()> {
     let idx: Vec<(String, String)> =
-        sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY definition LIKE '%USING gin%' DESC, index_name")
-            .fetch_all(dst)
+        sqlx::query_as("SELECT index_name, definition FROM cowrieql_transfer_indexes ORDER BY definition LIKE '%USING gin%' DESC, index_name").persistent(false)
+            .fetch_all(&mut *dst.begin().await?)
             .await?;
     let bar = progress.start("indexes", Unit::Items, idx.len() as u64, 0);
     // One table's indexes on one lane: on a partitioned table each build names an index per
@@ -55,7 +58,6 @@ pub(super) async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result
     let queue = std::sync::Mutex::new(std::collections::VecDeque::from(groups));
     let lane = || async {
         let mut conn = dst.acquire().await?;
-        sqlx::query("SET maintenance_work_mem = '128MB'").execute(&mut *conn).await?;
         loop {
             let next = queue.lock().expect("queue lock").pop_front();
             let Some(group) = next else { break };
@@ -67,11 +69,14 @@ pub(super) async fn rebuild_indexes(dst: &PgPool, progress: &Reporter) -> Result
                 // alone: built on the whole table instead.
                 let def = def.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1).replacen(" ON ONLY ", " ON ", 1);
                 let mut tx = conn.begin().await?;
+                // SET LOCAL: a session setting would stay on a pooler's server session.
+                sqlx::raw_sql("SET LOCAL maintenance_work_mem = '128MB'").execute(&mut *tx).await?;
                 sqlx::raw_sql(AssertSqlSafe(def))
                     .execute(&mut *tx)
                     .await
                     .with_context(|| format!("rebuilding index {name}"))?;
                 sqlx::query("DELETE FROM cowrieql_transfer_indexes WHERE index_name = $1")
+                    .persistent(false)
                     .bind(&name)
                     .execute(&mut *tx)
                     .await?;

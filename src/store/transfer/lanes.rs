@@ -69,6 +69,7 @@ pub(super) async fn split(src: &Source, t: &TableSpec) -> Result<Vec<(Option<i64
     // Names come from the constant specs.
     let (lo, hi, n): (Option<i64>, Option<i64>, i64) =
         sqlx::query_as(AssertSqlSafe(format!("SELECT min(id), max(id), count(*) FROM {}", t.name)))
+            .persistent(false)
             .fetch_one(&src.pool)
             .await?;
     let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(vec![(None, None)]) };
@@ -103,7 +104,8 @@ pub(super) async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions)
     let rows: Vec<PartRow> = sqlx::query_as(
         "SELECT table_name, part, upto, last_key, rows_copied FROM cowrieql_transfer_tables WHERE NOT done",
     )
-    .fetch_all(dst)
+    .persistent(false)
+    .fetch_all(&mut *dst.begin().await?)
     .await?;
     let mut parts = Vec::new();
     let mut bars = std::collections::HashMap::new();
@@ -114,12 +116,14 @@ pub(super) async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions)
         }
         // Names come from the constant specs.
         let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", spec.name)))
+            .persistent(false)
             .fetch_one(&src.pool)
             .await?;
         let done: i64 =
             sqlx::query_scalar("SELECT sum(rows_copied)::bigint FROM cowrieql_transfer_tables WHERE table_name = $1")
+                .persistent(false)
                 .bind(spec.name)
-                .fetch_one(dst)
+                .fetch_one(&mut *dst.begin().await?)
                 .await?;
         let b = opts.progress.start(spec.name, Unit::Rows, total as u64, done as u64);
         bars.insert(spec.name, b);
@@ -135,8 +139,6 @@ pub(super) async fn copy_all(src: &Source, dst: &PgPool, opts: &TransferOptions)
     let queue = std::sync::Mutex::new(std::collections::VecDeque::from(parts));
     let lane = || async {
         let mut conn = dst.acquire().await?;
-        // A batch lost in a crash is redone from the progress table, which commits with it.
-        sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
         let mut done = Vec::new();
         loop {
             let next = queue.lock().expect("queue lock").pop_front();
@@ -186,6 +188,9 @@ pub(super) async fn copy_part(
     let written: Result<()> = async {
         while let Some(chunk) = rx.recv().await {
             let mut t = conn.begin().await?;
+            // A batch lost in a crash is redone from the progress table, which commits with it.
+            // SET LOCAL: a session setting would stay on a pooler's server session.
+            sqlx::raw_sql("SET LOCAL synchronous_commit = off").execute(&mut *t).await?;
             crate::store::postgres::copy::copy(&mut t, &copy_sql, chunk.data)
                 .await
                 .with_context(|| format!("copying {}", spec.name))?;
@@ -193,6 +198,7 @@ pub(super) async fn copy_part(
                 "UPDATE cowrieql_transfer_tables SET last_key = $3, rows_copied = rows_copied + $4 \
                  WHERE table_name = $1 AND part = $2",
             )
+            .persistent(false)
             .bind(spec.name)
             .bind(p.part)
             .bind(key_to_json(&chunk.last_key))
@@ -210,10 +216,13 @@ pub(super) async fn copy_part(
     let read = reader.await.map_err(|e| anyhow!("reader task failed: {e}"))?;
     written?;
     read?;
+    let mut t = conn.begin().await?;
     sqlx::query("UPDATE cowrieql_transfer_tables SET done = true WHERE table_name = $1 AND part = $2")
+        .persistent(false)
         .bind(spec.name)
         .bind(p.part)
-        .execute(&mut *conn)
+        .execute(&mut *t)
         .await?;
+    t.commit().await?;
     Ok(rows)
 }

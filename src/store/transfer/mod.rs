@@ -123,8 +123,10 @@ async fn non_empty(pg: &PgPool) -> Result<Vec<(String, i64)>> {
     for t in TABLES {
         if exists(pg, t.name).await? {
             // Names come from the constant specs.
-            let n: i64 =
-                sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", t.name))).fetch_one(pg).await?;
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", t.name)))
+                .persistent(false)
+                .fetch_one(&mut *pg.begin().await?)
+                .await?;
             if n > 0 {
                 out.push((t.name.to_string(), n));
             }
@@ -140,16 +142,23 @@ fn source_id(path: &Path) -> String {
 /// "cowrieql" + 1: one migrate-to-postgres (or rollback) per target at a time.
 const TRANSFER_LOCK: i64 = 0x636f_7772_6965_716d;
 
-/// Waits for, then holds, the target's transfer lock: a session-level advisory lock on a
-/// connection of its own, released when that connection closes (also when the process dies),
+/// Waits for, then holds, the target's transfer lock: an advisory lock of a transaction left
+/// open on a connection of its own (a session-level lock would stay behind on whichever server
+/// session a transaction-pooling PgBouncer ran it on). It goes when that connection closes
+/// (also when the process dies): the transaction wrote nothing and holds no snapshot,
 /// so a second migration into the same database waits for the first and then finds its work
 /// done, instead of racing it to create the progress tables.
 async fn lock_target(dst: &PgPool) -> Result<sqlx::PgConnection> {
     let mut c = dst.acquire().await?.detach();
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(TRANSFER_LOCK).fetch_one(&mut c).await?;
+    sqlx::raw_sql("BEGIN").execute(&mut c).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .persistent(false)
+        .bind(TRANSFER_LOCK)
+        .fetch_one(&mut c)
+        .await?;
     if !got {
         eprintln!("waiting for another migrate-to-postgres into this database to finish…");
-        sqlx::query("SELECT pg_advisory_lock($1)").bind(TRANSFER_LOCK).execute(&mut c).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").persistent(false).bind(TRANSFER_LOCK).execute(&mut c).await?;
     }
     Ok(c)
 }
@@ -178,7 +187,8 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
         }
     }
     let events: u64 =
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_events").fetch_one(&src.pool).await? as u64;
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_events").persistent(false).fetch_one(&src.pool).await?
+            as u64;
     let mut report = TransferReport {
         source: source.clone(),
         resumed,
@@ -267,7 +277,7 @@ async fn transfer_locked(src: &Source, dst: &PgPool, opts: &TransferOptions) -> 
 /// copied row lands in a default partition.
 async fn ensure_months(src: &Source, dst: &PgPool) -> Result<()> {
     let (lo, hi): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT min(ts), max(ts) FROM raw_events").fetch_one(&src.pool).await?;
+        sqlx::query_as("SELECT min(ts), max(ts) FROM raw_events").persistent(false).fetch_one(&src.pool).await?;
     let parse = |t: Option<String>| t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.to_utc());
     let (Some(lo), Some(hi)) = (parse(lo), parse(hi)) else { return Ok(()) };
     crate::store::postgres::partitions::ensure_span(&mut *dst.acquire().await?, lo, hi).await
@@ -291,9 +301,11 @@ async fn top_up(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Ve
         } else {
             // Names come from the constant specs.
             let sql = format!("SELECT COALESCE(max(id), 0)::bigint FROM {}", spec.name);
-            let target: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(dst).await?;
+            let target: i64 =
+                sqlx::query_scalar(AssertSqlSafe(sql)).persistent(false).fetch_one(&mut *dst.begin().await?).await?;
             let source: i64 =
                 sqlx::query_scalar(AssertSqlSafe(format!("SELECT COALESCE(max(id), 0) FROM {}", spec.name)))
+                    .persistent(false)
                     .fetch_one(&src.pool)
                     .await?;
             // Rows the target got by itself take the ids the source gives its new rows: the
@@ -322,7 +334,10 @@ async fn top_up(src: &Source, dst: &PgPool, opts: &TransferOptions) -> Result<Ve
             if rewrite {
                 // One transaction: readers see the old rows until the new ones are all in.
                 let mut t = conn.begin().await?;
-                sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", spec.name))).execute(&mut *t).await?;
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", spec.name)))
+                    .persistent(false)
+                    .execute(&mut *t)
+                    .await?;
                 while let Some(chunk) = rx.recv().await {
                     super::postgres::copy::copy(&mut t, &copy_sql, chunk.data).await?;
                     rows += chunk.rows;
@@ -355,17 +370,29 @@ async fn same_row(src: &Source, dst: &PgPool, table: &str, id: i64) -> Result<bo
     let cols = if raw { "content_hash, session_id" } else { "event_id, session_id" };
     // Names come from the constant specs; the id is bound.
     let sql = format!("SELECT {cols} FROM {table} WHERE id = $1");
-    Ok(if raw {
-        type R = Option<(Vec<u8>, Option<String>)>;
-        let a: R = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(id).fetch_optional(&src.pool).await?;
-        let b: R = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(dst).await?;
-        a == b
+    if raw {
+        same_on_both::<(Vec<u8>, Option<String>)>(src, dst, &sql, id).await
     } else {
-        type R = Option<(i64, Option<String>)>;
-        let a: R = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(id).fetch_optional(&src.pool).await?;
-        let b: R = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(dst).await?;
-        a == b
-    })
+        same_on_both::<(i64, Option<String>)>(src, dst, &sql, id).await
+    }
+}
+
+/// Whether `sql` (one row by id) reads the same `R` from the source and the target.
+async fn same_on_both<R>(src: &Source, dst: &PgPool, sql: &str, id: i64) -> Result<bool>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + PartialEq
+        + Send
+        + Unpin,
+{
+    let a: Option<R> = sqlx::query_as(AssertSqlSafe(sql.to_string())).bind(id).fetch_optional(&src.pool).await?;
+    let b: Option<R> = sqlx::query_as(AssertSqlSafe(sql.to_string()))
+        .persistent(false)
+        .bind(id)
+        .fetch_optional(&mut *dst.begin().await?)
+        .await?;
+    Ok(a == b)
 }
 
 /// First run: refuse foreign data, record the state, create or update the schema.
@@ -388,6 +415,7 @@ async fn prepare_fresh(src: &Source, dst: &PgPool, source: &str, replace: bool) 
         "INSERT INTO cowrieql_transfer (id, source, created_schema, replace_target, status, started_at) \
          VALUES (1, $1, $2, $3, 'prepared', now())",
     )
+    .persistent(false)
     .bind(source)
     .bind(!had_schema)
     .bind(replace)
@@ -398,6 +426,7 @@ async fn prepare_fresh(src: &Source, dst: &PgPool, source: &str, replace: bool) 
             sqlx::query(
                 "INSERT INTO cowrieql_transfer_tables (table_name, part, last_key, upto) VALUES ($1, $2, $3, $4)",
             )
+            .persistent(false)
             .bind(t.name)
             .bind(part as i32)
             .bind(after.map(|a| key_to_json(&[Cell::Int(a)])))
@@ -436,7 +465,7 @@ async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
     if state.created_schema {
         let mut tx = dst.begin().await?;
         let views: Vec<String> = if exists(dst, "view_registry").await? {
-            sqlx::query_scalar("SELECT name FROM view_registry").fetch_all(&mut *tx).await?
+            sqlx::query_scalar("SELECT name FROM view_registry").persistent(false).fetch_all(&mut *tx).await?
         } else {
             Vec::new()
         };

@@ -75,7 +75,11 @@ pub(super) const STATE_TABLES: &[&str] =
     &["cowrieql_transfer_indexes", "cowrieql_transfer_tables", "cowrieql_transfer"];
 
 pub(super) async fn exists(pg: &PgPool, table: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(table).fetch_one(pg).await?)
+    Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+        .persistent(false)
+        .bind(table)
+        .fetch_one(&mut *pg.begin().await?)
+        .await?)
 }
 
 pub(super) async fn load_state(pg: &PgPool) -> Result<Option<State>> {
@@ -83,7 +87,8 @@ pub(super) async fn load_state(pg: &PgPool) -> Result<Option<State>> {
         return Ok(None);
     }
     let row = sqlx::query("SELECT source, created_schema, replace_target, status FROM cowrieql_transfer WHERE id = 1")
-        .fetch_optional(pg)
+        .persistent(false)
+        .fetch_optional(&mut *pg.begin().await?)
         .await?;
     row.map(|r| {
         Ok(State { source: r.get(0), created_schema: r.get(1), replace: r.get(2), status: Status::parse(r.get(3))? })
@@ -92,10 +97,13 @@ pub(super) async fn load_state(pg: &PgPool) -> Result<Option<State>> {
 }
 
 pub(super) async fn set_status(pg: &PgPool, status: Status) -> Result<()> {
+    let mut tx = pg.begin().await?;
     sqlx::query("UPDATE cowrieql_transfer SET status = $1, finished_at = CASE WHEN $1 = 'complete' THEN now() END")
+        .persistent(false)
         .bind(status.as_str())
-        .execute(pg)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -199,7 +199,15 @@ fn target_feed(spec: &'static TableSpec, dst: PgPool) -> Feed {
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
         let sql = target_select(spec);
-        let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&dst);
+        // One transaction for the whole read (a pooler keeps it on one server session).
+        let mut t = match dst.begin().await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+        };
+        let mut rows = sqlx::query(AssertSqlSafe(sql)).persistent(false).fetch(&mut *t);
         let mut chunk = Vec::with_capacity(CHUNK);
         loop {
             let item = rows.next().await.map(|r| r.map_err(anyhow::Error::from).and_then(|r| target_row(spec, &r)));
@@ -297,18 +305,26 @@ async fn check_table(spec: &'static TableSpec, src: &Source, dst: &PgPool) -> Re
 async fn check_sequences(dst: &PgPool) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for spec in TABLES.iter().filter(|t| t.identity) {
-        let seq: Option<String> =
-            sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')").bind(spec.name).fetch_one(dst).await?;
+        let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')")
+            .persistent(false)
+            .bind(spec.name)
+            .fetch_one(&mut *dst.begin().await?)
+            .await?;
         let Some(seq) = seq else {
             out.push(format!("{}: no identity sequence on the target", spec.name));
             continue;
         };
         // The sequence name comes from the catalog, not from input.
         let (last, called): (i64, bool) =
-            sqlx::query_as(AssertSqlSafe(format!("SELECT last_value, is_called FROM {seq}"))).fetch_one(dst).await?;
+            sqlx::query_as(AssertSqlSafe(format!("SELECT last_value, is_called FROM {seq}")))
+                .persistent(false)
+                .fetch_one(&mut *dst.begin().await?)
+                .await?;
         let next = if called { last + 1 } else { last };
-        let max: Option<i64> =
-            sqlx::query_scalar(AssertSqlSafe(format!("SELECT max(id) FROM {}", spec.name))).fetch_one(dst).await?;
+        let max: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT max(id) FROM {}", spec.name)))
+            .persistent(false)
+            .fetch_one(&mut *dst.begin().await?)
+            .await?;
         if let Some(max) = max {
             if next <= max {
                 out.push(format!("{}: the id sequence would next hand out {next}, but id {max} exists", spec.name));
