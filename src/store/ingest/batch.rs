@@ -156,7 +156,7 @@ pub const CHECKPOINT_UPSERT: &str =
      head_hash = excluded.head_hash, head_len = excluded.head_len, lines_read = excluded.lines_read, updated_at = excluded.updated_at \
      WHERE excluded.byte_offset >= ingest_checkpoints.byte_offset";
 
-pub const SESSION_COLUMNS: [&str; 31] = [
+pub const SESSION_COLUMNS: [&str; 36] = [
     "sensor",
     "session_id",
     "src_ip",
@@ -188,6 +188,11 @@ pub const SESSION_COLUMNS: [&str; 31] = [
     "ttylog_size",
     "probe_count",
     "tunnel_count",
+    "username_at",
+    "key_fingerprint_at",
+    "arch_at",
+    "ttylog_at",
+    "term_at",
 ];
 
 pub const TUNNEL_COLUMNS: [&str; 23] = [
@@ -222,6 +227,8 @@ pub struct MergeSql {
     pub least: &'static str,
     pub greatest: &'static str,
     pub json_merge: fn(&str, &str) -> String,
+    /// After a text operand: compare it byte by byte (as Rust compares strings).
+    pub bytewise: &'static str,
 }
 
 /// The `ON CONFLICT` tail of the sessions upsert: it merges a stored summary with a new piece
@@ -230,22 +237,16 @@ pub fn session_merge_sql(m: &MergeSql) -> String {
     let (least, greatest) = (m.least, m.greatest);
     let earliest = "excluded.first_event_at < sessions.first_event_at";
     let later = "excluded.last_event_at > sessions.last_event_at";
-    let mut sets: Vec<String> = [
-        "src_ip",
-        "protocol",
-        "username",
-        "client_version",
-        "hassh",
-        "duration_s",
-        "key_fingerprint",
-        "arch",
-        "ttylog",
-        "ttylog_size",
-    ]
-    .iter()
-    .map(|c| wins(c, "sessions", earliest))
-    .collect();
-    sets.extend(["term_width", "term_height"].iter().map(|c| wins(c, "sessions", later)));
+    let mut sets: Vec<String> = ["src_ip", "protocol", "client_version", "hassh", "duration_s"]
+        .iter()
+        .map(|c| wins(c, "sessions", earliest))
+        .collect();
+    // Values several events can give: by the time of the event that gave each.
+    sets.extend(by_time(&["username"], "username_at", "username", false, m.bytewise));
+    sets.extend(by_time(&["key_fingerprint"], "key_fingerprint_at", "key_fingerprint", false, m.bytewise));
+    sets.extend(by_time(&["arch"], "arch_at", "arch", false, m.bytewise));
+    sets.extend(by_time(&["ttylog", "ttylog_size"], "ttylog_at", "ttylog", false, m.bytewise));
+    sets.extend(by_time(&["term_width", "term_height"], "term_at", "term_width", true, ""));
     let merged = |a: &str, b: &str| {
         format!("CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} ELSE {} END", (m.json_merge)(a, b))
     };
@@ -287,6 +288,21 @@ pub fn tunnel_merge_sql(m: &MergeSql) -> String {
         sets.push(format!("{c} = tunnels.{c} + excluded.{c}"));
     }
     format!(" ON CONFLICT (sensor, session_id, dst_ip, dst_port) DO UPDATE SET {}", sets.join(", "))
+}
+
+/// `cols` and their time `at` take the new piece's values when its time is earlier (`later`:
+/// later), or the same with a smaller `key` (`key` followed by `bytewise` for text): as
+/// `SessionDelta::merge`'s `stamped_wins`.
+fn by_time(cols: &[&str], at: &str, key: &str, later: bool, bytewise: &str) -> Vec<String> {
+    let cmp = if later { ">" } else { "<" };
+    let new_wins = format!(
+        "excluded.{at} IS NOT NULL AND (sessions.{at} IS NULL OR excluded.{at} {cmp} sessions.{at} \
+         OR (excluded.{at} = sessions.{at} AND excluded.{key}{bytewise} < sessions.{key}))"
+    );
+    cols.iter()
+        .chain([&at])
+        .map(|c| format!("{c} = CASE WHEN {new_wins} THEN excluded.{c} ELSE sessions.{c} END"))
+        .collect()
 }
 
 /// `c` takes the new piece's value when `new_wins` holds and it has one, else keeps the

@@ -116,6 +116,9 @@ pub fn session<'a>(s: &mut impl RowSink<'a>, (sensor, sid): &'a SessionKey, d: &
     opt_int(s, d.ttylog_size);
     s.int(d.probe_count);
     s.int(d.tunnel_count);
+    for at in [&d.username_at, &d.key_fingerprint_at, &d.arch_at, &d.ttylog_at, &d.term_at] {
+        s.time(at.as_ref());
+    }
 }
 
 /// A tunnel piece (TUNNEL_COLUMNS), merged into the stored row by the upsert.

@@ -39,7 +39,12 @@ CREATE TEMP TABLE IF NOT EXISTS stage_sessions (LIKE sessions) ON COMMIT DELETE 
 CREATE TEMP TABLE IF NOT EXISTS stage_tunnels (LIKE tunnels) ON COMMIT DELETE ROWS";
 
 /// PostgreSQL's spelling of the upserts' merges.
-const MERGE: MergeSql = MergeSql { least: "LEAST", greatest: "GREATEST", json_merge: |a, b| format!("{a} || {b}") };
+const MERGE: MergeSql = MergeSql {
+    least: "LEAST",
+    greatest: "GREATEST",
+    json_merge: |a, b| format!("{a} || {b}"),
+    bytewise: " COLLATE \"C\"",
+};
 
 /// Merges the staged session pieces into `sessions`. In key order, so that two writer
 /// connections lock session rows in the same order and cannot deadlock on them.

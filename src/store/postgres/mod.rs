@@ -103,6 +103,7 @@ impl Engine for PgPool {
             // The first text copied the rows inside the migration's one transaction.
             migration!(9, "0009_monthly_partitions.sql")
                 .was(&["2531470fe1e3c84ede54a4987c172f1733997dff826073e6f89aa96f310fd17a"]),
+            migration!(10, "0010_session_value_times.sql"),
         ]
     }
 
@@ -120,7 +121,7 @@ impl Engine for PgPool {
          ORDER BY c.table_name, c.ordinal_position";
     // Read only: a report never writes, and a standby accepts it.
     const READ_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    const RULES_MIGRATION: i64 = 8;
+    const RULES_MIGRATION: i64 = 10;
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN (ANALYZE, BUFFERS) ", 0);
     const KEEP_STATEMENTS: bool = false;
     const UNMOVED_ROWS: &'static str = partitioning::UNMOVED;

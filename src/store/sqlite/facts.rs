@@ -28,7 +28,8 @@ use crate::store::ingest::BatchOutcome;
 use crate::time::canonical_text;
 
 /// SQLite's spelling of the upserts' merges.
-const MERGE: MergeSql = MergeSql { least: "MIN", greatest: "MAX", json_merge: |a, b| format!("json_patch({a}, {b})") };
+const MERGE: MergeSql =
+    MergeSql { least: "MIN", greatest: "MAX", json_merge: |a, b| format!("json_patch({a}, {b})"), bytewise: "" };
 
 /// SQLite's one writer connection.
 pub struct Lane(pub PoolConnection<sqlx::Sqlite>);

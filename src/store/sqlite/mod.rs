@@ -115,6 +115,7 @@ impl Engine for SqlitePool {
             migration!(3, "0003_sensor_time_index.sql"),
             migration!(4, "0004_data_changes.sql"),
             migration!(5, "0005_cowrie3_facts.sql"),
+            migration!(6, "0006_session_value_times.sql"),
         ]
     }
 
@@ -124,7 +125,7 @@ impl Engine for SqlitePool {
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, c.cid";
     // Deferred: the snapshot starts at the first read, and a WAL reader never blocks a writer.
     const READ_SNAPSHOT: &'static str = "BEGIN";
-    const RULES_MIGRATION: i64 = 5;
+    const RULES_MIGRATION: i64 = 6;
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN QUERY PLAN ", 3);
     const KEEP_STATEMENTS: bool = true;
     const UNMOVED_ROWS: &'static str = "SELECT 1 WHERE 0";

@@ -67,6 +67,34 @@ pub struct SessionDelta {
     pub ttylog_size: Option<i64>,
     pub probe_count: i64,
     pub tunnel_count: i64,
+    /// When the event that gave `username`, `key_fingerprint`, `arch`, `ttylog` (with its
+    /// size) and the terminal size happened: several events of a session can give each, and
+    /// pieces of a session reach the database in any order (many writers), so the merge keeps
+    /// the earliest value (the latest terminal size) by these times, not by the pieces'.
+    pub username_at: Option<DateTime<Utc>>,
+    pub key_fingerprint_at: Option<DateTime<Utc>>,
+    pub arch_at: Option<DateTime<Utc>>,
+    pub ttylog_at: Option<DateTime<Utc>>,
+    pub term_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a value stamped `theirs` replaces one stamped `mine`: the earlier (`later`: the
+/// later) wins; on a tie, the smaller key. As `session_merge_sql`'s `by_time` says.
+fn stamped_wins<K: PartialOrd>(
+    theirs: Option<DateTime<Utc>>,
+    mine: Option<DateTime<Utc>>,
+    theirs_key: Option<K>,
+    mine_key: Option<K>,
+    later: bool,
+) -> bool {
+    match (theirs, mine) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(t), Some(m)) => {
+            (if later { t > m } else { t < m })
+                || (t == m && matches!((theirs_key, mine_key), (Some(a), Some(b)) if a < b))
+        }
+    }
 }
 
 impl SessionDelta {
@@ -86,17 +114,32 @@ impl SessionDelta {
         };
         pick(&mut self.src_ip, &other.src_ip);
         pick(&mut self.protocol, &other.protocol);
-        pick(&mut self.username, &other.username);
         pick(&mut self.client_version, &other.client_version);
         pick(&mut self.hassh, &other.hassh);
-        pick(&mut self.key_fingerprint, &other.key_fingerprint);
-        pick(&mut self.arch, &other.arch);
-        pick(&mut self.ttylog, &other.ttylog);
         if other.duration_s.is_some() && (self.duration_s.is_none() || other_earlier) {
             self.duration_s = other.duration_s;
         }
-        if other.ttylog_size.is_some() && (self.ttylog_size.is_none() || other_earlier) {
-            self.ttylog_size = other.ttylog_size;
+        if stamped_wins(other.username_at, self.username_at, other.username.as_ref(), self.username.as_ref(), false) {
+            (self.username, self.username_at) = (other.username.clone(), other.username_at);
+        }
+        if stamped_wins(
+            other.key_fingerprint_at,
+            self.key_fingerprint_at,
+            other.key_fingerprint.as_ref(),
+            self.key_fingerprint.as_ref(),
+            false,
+        ) {
+            (self.key_fingerprint, self.key_fingerprint_at) = (other.key_fingerprint.clone(), other.key_fingerprint_at);
+        }
+        if stamped_wins(other.arch_at, self.arch_at, other.arch.as_ref(), self.arch.as_ref(), false) {
+            (self.arch, self.arch_at) = (other.arch.clone(), other.arch_at);
+        }
+        if stamped_wins(other.ttylog_at, self.ttylog_at, other.ttylog.as_ref(), self.ttylog.as_ref(), false) {
+            (self.ttylog, self.ttylog_size, self.ttylog_at) =
+                (other.ttylog.clone(), other.ttylog_size, other.ttylog_at);
+        }
+        if stamped_wins(other.term_at, self.term_at, other.term_width, self.term_width, true) {
+            (self.term_width, self.term_height, self.term_at) = (other.term_width, other.term_height, other.term_at);
         }
         // Latest wins: the piece whose last event is later (as `session_merge_sql` says).
         let other_later = match (other.last_event_at, self.last_event_at) {
@@ -104,11 +147,6 @@ impl SessionDelta {
             (Some(_), None) => true,
             _ => false,
         };
-        for (mine, theirs) in [(&mut self.term_width, other.term_width), (&mut self.term_height, other.term_height)] {
-            if theirs.is_some() && (mine.is_none() || other_later) {
-                *mine = theirs;
-            }
-        }
         if let Some(theirs) = &other.env {
             let mine = self.env.get_or_insert_with(BTreeMap::new);
             for (k, v) in theirs {
@@ -760,6 +798,12 @@ fn session_delta(
         }
         _ => {}
     }
+    let at = |set: bool| set.then_some(ts);
+    d.username_at = at(d.username.is_some());
+    d.key_fingerprint_at = at(d.key_fingerprint.is_some());
+    d.arch_at = at(d.arch.is_some());
+    d.ttylog_at = at(d.ttylog.is_some() || d.ttylog_size.is_some());
+    d.term_at = at(d.term_width.is_some() || d.term_height.is_some());
     d
 }
 
@@ -803,6 +847,73 @@ mod tests {
 
     fn ok(s: &str) -> Event {
         parse_line(s.as_bytes(), 0).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    /// Pieces of a session merged in any grouping and order give one summary: the first TTY
+    /// log, key, arch and user by their events' times, the last terminal size (pieces that
+    /// lack a value but start earlier once made the later piece's value win, so the result
+    /// depended on which writer committed first).
+    #[test]
+    fn session_pieces_merge_alike_in_any_order() {
+        let line = |sec: u32, id: &str, extra: &str| {
+            ok(&format!(
+                r#"{{"eventid":"{id}","session":"s","src_ip":"1.2.3.4","sensor":"h","timestamp":"2026-01-01T00:00:{sec:02}Z"{extra}}}"#
+            ))
+            .delta
+            .unwrap()
+        };
+        let deltas = vec![
+            line(1, "cowrie.session.connect", r#","protocol":"ssh""#),
+            line(2, "cowrie.client.fingerprint", r#","fingerprint":"bb""#),
+            line(3, "cowrie.login.success", r#","username":"root","password":"x""#),
+            line(4, "cowrie.client.size", r#","width":80,"height":24"#),
+            line(5, "cowrie.session.params", r#","arch":"arm""#),
+            line(6, "cowrie.log.closed", r#","ttylog":"t/1","size":10"#),
+            line(7, "cowrie.client.fingerprint", r#","fingerprint":"aa""#),
+            line(8, "cowrie.client.size", r#","width":120,"height":40"#),
+            line(9, "cowrie.session.params", r#","arch":"mips""#),
+            line(10, "cowrie.log.closed", r#","ttylog":"t/2","size":20"#),
+            line(10, "cowrie.log.closed", r#","ttylog":"t/0","size":30"#),
+            line(11, "cowrie.session.closed", ""),
+        ];
+        let fold = |order: &[usize], cut: usize| {
+            // Pieces of `cut` consecutive events (in `order`), each merged in order, then the
+            // pieces merged in reverse.
+            let pieces: Vec<SessionDelta> = order
+                .chunks(cut)
+                .map(|c| {
+                    let mut p = deltas[c[0]].clone();
+                    c[1..].iter().for_each(|&i| p.merge(&deltas[i]));
+                    p
+                })
+                .collect();
+            let mut all = pieces.last().unwrap().clone();
+            pieces.iter().rev().skip(1).for_each(|p| all.merge(p));
+            all
+        };
+        let forward: Vec<usize> = (0..deltas.len()).collect();
+        let want = fold(&forward, 1);
+        assert_eq!(want.ttylog.as_deref(), Some("t/1"));
+        assert_eq!(want.ttylog_size, Some(10));
+        assert_eq!(want.key_fingerprint.as_deref(), Some("bb"));
+        assert_eq!(want.arch.as_deref(), Some("arm"));
+        assert_eq!((want.term_width, want.term_height), (Some(120), Some(40)));
+        let mut order = forward.clone();
+        for round in 0..200usize {
+            // A fixed shuffle per round (no randomness: the test is the same every run).
+            order.rotate_left(round % 7 + 1);
+            let n = order.len();
+            order.swap(round % n, (round * 5 + 3) % n);
+            for cut in [1, 2, 3, 5] {
+                assert_eq!(fold(&order, cut), want, "order {order:?}, pieces of {cut}");
+            }
+        }
+        // Two TTY logs closed in the same instant: the smaller name, whichever comes first.
+        let mut a = deltas[9].clone();
+        a.merge(&deltas[10]);
+        let mut b = deltas[10].clone();
+        b.merge(&deltas[9]);
+        assert_eq!((a.ttylog.as_deref(), b.ttylog.as_deref()), (Some("t/0"), Some("t/0")));
     }
 
     #[test]
