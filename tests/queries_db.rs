@@ -114,3 +114,60 @@ sort input";
     assert_eq!(row("line1\nline2")[4], "false");
     assert_eq!(row("WGET x")[5], "true");
 }
+
+/// `percentile` gives PostgreSQL's value to the last bit on SQLite (the registered Rust
+/// aggregate on the store's sqlx connections), interpolation included: many sets of values
+/// (duplicates, negatives, fractions, nulls, one value, none) at many fractions.
+#[tokio::test]
+async fn percentile_is_postgres_percentile_cont_to_the_bit() {
+    let dbs = both().await;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let fractions = [0.0, 0.01, 0.1, 0.25, 1.0 / 3.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
+    for round in 0..40 {
+        let n = (next() % 12) as usize;
+        let values: Vec<String> = (0..n)
+            .map(|_| match next() % 10 {
+                0 => "NULL".to_string(),
+                1 => format!("{}", (next() % 7) as i64 - 3),
+                _ => format!("{:?}", ((next() % 2_000_000) as f64 - 500_000.0) / 997.0),
+            })
+            .collect();
+        let rows = if values.is_empty() {
+            "SELECT CAST(NULL AS DOUBLE PRECISION) AS v WHERE 1 = 0".to_string()
+        } else {
+            values
+                .iter()
+                .map(|v| format!("SELECT CAST({v} AS DOUBLE PRECISION) AS v"))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        };
+        for p in fractions {
+            let mut got = Vec::new();
+            for db in &dbs {
+                let v: Option<f64> = match &db.store {
+                    cowrieql::store::Store::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT cowrieql_percentile(v, {p:?}) FROM ({})",
+                        rows.replace("DOUBLE PRECISION", "REAL")
+                    )))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap(),
+                    cowrieql::store::Store::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT percentile_cont(CAST({p:?} AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY v) FROM ({rows}) AS t"
+                    )))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap(),
+                };
+                got.push(v.map(f64::to_bits));
+            }
+            assert_eq!(got[0], got[1], "round {round}, values {values:?}, fraction {p}");
+        }
+    }
+}

@@ -149,6 +149,56 @@ impl Checker<'_> {
         }
     }
 
+    /// `percentile(e, p)`: `p` is a number from 0 to 1 written in the query (both databases
+    /// need it fixed for the whole group).
+    fn fraction(&mut self, targs: &mut [TExpr], args: &[Expr], span: &Span) {
+        let p = match targs.get(1).map(|t| &t.e) {
+            Some(IrExpr::Lit(Lit::Float(f))) => Some(*f),
+            Some(IrExpr::Lit(Lit::Int(i))) => Some(*i as f64),
+            _ => None,
+        };
+        if let (Some(p), Some(t)) = (p, targs.get_mut(1)) {
+            // Written as a float on both databases (`percentile(x, 1)` included).
+            *t = TExpr { e: IrExpr::Lit(Lit::Float(p)), ty: Ty::Float };
+        }
+        if !p.is_some_and(|p| (0.0..=1.0).contains(&p)) {
+            let at = args.get(1).map(|a| a.span.clone()).unwrap_or(span.clone());
+            self.err(
+                Diagnostic::new("E0312", at, "`percentile` needs a fraction from 0 to 1 written in the query")
+                    .hint("e.g. `percentile(duration_s, 0.95)` for the 95th percentile"),
+            );
+        }
+    }
+
+    /// A window function, or an aggregate over the `window` stage's window: arguments are
+    /// plain expressions of the row.
+    fn window_call(&mut self, sig: &'static functions::Sig, args: &[Expr], st: &State, span: &Span) -> TExpr {
+        let targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, st, Mode::Plain)).collect();
+        let tys: Vec<Ty> = targs.iter().map(|t| t.ty).collect();
+        let mut ty = match (sig.ret)(&tys) {
+            Ok(t) => t,
+            Err(msg) => {
+                self.err(
+                    Diagnostic::new("E0312", span.clone(), format!("`{}` {msg}", sig.name))
+                        .hint(format!("usage: {}", sig.usage)),
+                );
+                Ty::Null
+            }
+        };
+        if matches!(sig.name, "lag" | "lead")
+            && targs.len() == 2
+            && !matches!(targs[1].e, IrExpr::Lit(Lit::Int(n)) if n >= 0)
+        {
+            self.err(
+                Diagnostic::new("E0312", args[1].span.clone(), format!("`{}` takes a whole number of rows", sig.name))
+                    .hint(format!("e.g. `{}(n, 2)`: two rows away", sig.name)),
+            );
+            ty = Ty::Null;
+        }
+        let over = Box::new(self.window.clone().expect("a window stage sets its window"));
+        TExpr { e: IrExpr::Window { name: sig.name, args: targs, over, span: span.clone() }, ty }
+    }
+
     /// `case`: conditions are bool; the values share one type (int and float make float, null
     /// fits any), which a parameter among them takes too.
     #[inline(never)]
@@ -339,6 +389,31 @@ impl Checker<'_> {
             self.err(d);
             return bad;
         };
+        if mode == Mode::Window && (sig.kind == Kind::Window || functions::WINDOWED.contains(&sig.name)) {
+            return self.window_call(sig, args, st, span);
+        }
+        if sig.kind == Kind::Window {
+            self.err(
+                Diagnostic::new(
+                    "E0315",
+                    name.span.clone(),
+                    format!("`{}` is a window function: it goes in a `window` stage", name.node),
+                )
+                .hint(format!("e.g. `window by sensor sort n desc derive r = {}(…)`", name.node)),
+            );
+            return bad;
+        }
+        if mode == Mode::Window && sig.kind == Kind::Aggregate {
+            self.err(
+                Diagnostic::new(
+                    "E0316",
+                    name.span.clone(),
+                    format!("`{}` cannot be computed over a window", name.node),
+                )
+                .hint(format!("over a window: {}, and the window functions", functions::WINDOWED.join(", "))),
+            );
+            return bad;
+        }
         let agg = sig.kind == Kind::Aggregate;
         let inner_mode = match (mode, agg) {
             (Mode::Aggregate { inside: false }, true) => Mode::Aggregate { inside: true },
@@ -362,10 +437,14 @@ impl Checker<'_> {
                 Mode::Plain
             }
             (m, false) => m,
+            (Mode::Window, true) => unreachable!("window aggregates return above"),
         };
         let mut targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, st, inner_mode)).collect();
         if sig.name == "regexp" {
             self.portable_pattern(&mut targs, args);
+        }
+        if sig.name == "percentile" {
+            self.fraction(&mut targs, args, span);
         }
         let tys: Vec<Ty> = targs.iter().map(|t| t.ty).collect();
         let ty = match (sig.ret)(&tys) {

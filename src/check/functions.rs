@@ -8,7 +8,12 @@ use super::ir::Ty;
 pub enum Kind {
     Scalar,
     Aggregate,
+    /// Only in a `window` stage: a value from the row's place in its window.
+    Window,
 }
+
+/// The aggregates a `window` stage computes over its window (running totals and the like).
+pub const WINDOWED: &[&str] = &["count", "sum", "min", "max", "avg"];
 
 pub struct Sig {
     pub name: &'static str,
@@ -83,6 +88,51 @@ pub static FUNCTIONS: &[Sig] = &[
         arg(a, 0, Ty::Text)?;
         arg(a, 1, Ty::Text)?;
         Ok(Ty::Text)
+    }),
+    sig!("median", Aggregate, "median(number)", |a| {
+        want(a, 1..=1)?;
+        arg(a, 0, Ty::Float)?;
+        Ok(Ty::Float)
+    }),
+    sig!("percentile", Aggregate, "percentile(number, fraction)", |a| {
+        want(a, 2..=2)?;
+        arg(a, 0, Ty::Float)?;
+        arg(a, 1, Ty::Float)?;
+        Ok(Ty::Float)
+    }),
+    sig!("row_number", Window, "row_number()", |a| {
+        want(a, 0..=0)?;
+        Ok(Ty::Int)
+    }),
+    sig!("rank", Window, "rank()", |a| {
+        want(a, 0..=0)?;
+        Ok(Ty::Int)
+    }),
+    sig!("dense_rank", Window, "dense_rank()", |a| {
+        want(a, 0..=0)?;
+        Ok(Ty::Int)
+    }),
+    sig!("lag", Window, "lag(expr[, rows])", |a| {
+        want(a, 1..=2)?;
+        if a.len() == 2 {
+            arg(a, 1, Ty::Int)?;
+        }
+        Ok(a[0])
+    }),
+    sig!("lead", Window, "lead(expr[, rows])", |a| {
+        want(a, 1..=2)?;
+        if a.len() == 2 {
+            arg(a, 1, Ty::Int)?;
+        }
+        Ok(a[0])
+    }),
+    sig!("first", Window, "first(expr)", |a| {
+        want(a, 1..=1)?;
+        Ok(a[0])
+    }),
+    sig!("last", Window, "last(expr)", |a| {
+        want(a, 1..=1)?;
+        Ok(a[0])
     }),
     sig!("lower", Scalar, "lower(text)", |a| {
         want(a, 1..=1)?;

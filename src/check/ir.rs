@@ -1,6 +1,6 @@
 //! The typed IR: what the checker proved about a query, ready for any dialect.
 
-use crate::dsl::ast::{BinOp, Lit, Seg, Span, TypeName};
+use crate::dsl::ast::{BinOp, Frame, Lit, Seg, Span, TypeName};
 
 /// A value's type in the report language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -143,11 +143,26 @@ pub enum IrExpr {
         on: Box<TExpr>,
         negated: bool,
     },
+    /// A window function (or an aggregate over a window): `f(args) OVER (over)`.
+    Window {
+        name: &'static str,
+        args: Vec<TExpr>,
+        over: Box<Over>,
+        span: Span,
+    },
     /// `CASE WHEN … THEN … ELSE … END`; every value already of the result's type.
     Case {
         whens: Vec<(TExpr, TExpr)>,
         otherwise: Option<Box<TExpr>>,
     },
+}
+
+/// A window: `PARTITION BY … ORDER BY … ROWS BETWEEN …`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Over {
+    pub partition: Vec<TExpr>,
+    pub order: Vec<OrderItem>,
+    pub frame: Option<Frame>,
 }
 
 /// A typed expression.
@@ -172,6 +187,22 @@ pub enum FromItem {
         name: String,
         alias: String,
     },
+    /// The rows of every part, in order (`append`: UNION ALL); the parts' columns agree.
+    Union {
+        parts: Vec<Select>,
+        alias: String,
+    },
+}
+
+impl FromItem {
+    pub fn alias(&self) -> &str {
+        match self {
+            FromItem::Table { alias, .. }
+            | FromItem::Sub { alias, .. }
+            | FromItem::View { alias, .. }
+            | FromItem::Union { alias, .. } => alias,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,10 +251,19 @@ pub struct View {
     pub keys: Vec<String>,
 }
 
+/// A `let`: a named pipeline the query reads as a table (a common table expression).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cte {
+    pub name: String,
+    pub select: Select,
+}
+
 /// A checked query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub views: Vec<View>,
+    /// In order: each may read the ones before it.
+    pub ctes: Vec<Cte>,
     pub main: Select,
     /// In bind order: parameter N is `params[N-1]`.
     pub params: Vec<ParamInfo>,

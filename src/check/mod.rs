@@ -36,6 +36,8 @@ enum Mode {
     Plain,
     /// An `aggregate` item: columns only inside an aggregate call.
     Aggregate { inside: bool },
+    /// A `window` stage's item: window functions and aggregates are computed over the window.
+    Window,
 }
 
 struct Checker<'a> {
@@ -49,6 +51,10 @@ struct Checker<'a> {
     exists_aliases: Vec<String>,
     /// Expression nesting so far (`expr`'s stack check).
     depth: usize,
+    /// The `let` pipelines checked so far.
+    ctes: Vec<Cte>,
+    /// The window of the `window` stage being checked.
+    window: Option<Over>,
 }
 
 struct State {
@@ -84,6 +90,8 @@ pub fn check(q: &Query, declared: &HashMap<String, Ty>) -> Result<Plan, Vec<Diag
         subqueries: 0,
         exists_aliases: Vec::new(),
         depth: 0,
+        ctes: Vec::new(),
+        window: None,
     };
     let plan = c.pipeline(q);
     for p in &c.params {
@@ -153,6 +161,6 @@ pub fn is_aggregate(t: &TExpr) -> bool {
                 || otherwise.as_deref().is_some_and(is_aggregate)
         }
         IrExpr::JsonText { base, .. } | IrExpr::JsonHas { base, .. } => is_aggregate(base),
-        IrExpr::Col { .. } | IrExpr::Lit(_) | IrExpr::Param(_) | IrExpr::Exists { .. } => false,
+        IrExpr::Col { .. } | IrExpr::Lit(_) | IrExpr::Param(_) | IrExpr::Exists { .. } | IrExpr::Window { .. } => false,
     }
 }

@@ -23,8 +23,22 @@ impl Checker<'_> {
                 .collect();
             return Some((FromItem::View { name: v.name.clone(), alias: alias_name }, scope));
         }
+        if let Some(c) = self.ctes.iter().find(|c| c.name == table.node) {
+            let scope = c
+                .select
+                .columns
+                .iter()
+                .map(|(n, e)| ScopeCol {
+                    qual: Some(alias_name.clone()),
+                    name: n.clone(),
+                    expr: TExpr { e: IrExpr::Col { rel: alias_name.clone(), name: n.clone() }, ty: e.ty },
+                })
+                .collect();
+            return Some((FromItem::Table { name: c.name.clone(), alias: alias_name }, scope));
+        }
         let Some(t) = catalog::table(&table.node) else {
-            let names: Vec<&str> = catalog::TABLES.iter().map(|t| t.name).collect();
+            let names: Vec<&str> =
+                catalog::TABLES.iter().map(|t| t.name).chain(self.ctes.iter().map(|c| c.name.as_str())).collect();
             let near = near_names(&table.node, names.iter().copied());
             let hint = if near.is_empty() {
                 format!("tables are: {}", names.join(", "))

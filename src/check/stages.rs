@@ -5,7 +5,40 @@ use super::*;
 
 impl Checker<'_> {
     pub(super) fn pipeline(&mut self, q: &Query) -> Option<Plan> {
-        let mut stages = q.stages.iter();
+        for l in &q.lets {
+            self.define_let(l);
+        }
+        let st = self.run(&q.stages, None)?;
+        if !q.lets.is_empty() {
+            if let Some(v) = self.views.first() {
+                let at = q.stages.iter().find(|s| matches!(&s.node, Stage::Materialize(n) if n.node == v.name));
+                self.err(
+                    Diagnostic::new(
+                        "E0405",
+                        at.map(|s| s.span.clone()).unwrap_or(0..0),
+                        "`materialize` in a query with `let`",
+                    )
+                    .hint("a materialized view is built on its own: move the `let` pipelines into it, or drop `materialize`"),
+                );
+            }
+        }
+        let columns = output_of(&st.scope);
+        let output = columns.iter().map(|(n, e)| (n.clone(), e.ty)).collect();
+        let mut main = st.sel;
+        main.columns = columns;
+        Some(Plan {
+            views: std::mem::take(&mut self.views),
+            ctes: std::mem::take(&mut self.ctes),
+            main,
+            params: self.params.clone(),
+            output,
+        })
+    }
+
+    /// Checks a pipeline's stages from its `from`; `nested` names the construct holding it
+    /// (`let`, `append`), where `materialize` cannot go.
+    pub(super) fn run(&mut self, stages: &[Spanned<Stage>], nested: Option<&str>) -> Option<State> {
+        let mut stages = stages.iter();
         let first = stages.next()?;
         let Stage::From { table, alias } = &first.node else {
             self.err(
@@ -20,12 +53,135 @@ impl Checker<'_> {
         };
         let mut st = self.start_at(table, alias)?;
         for s in stages {
+            if let (Some(what), Stage::Materialize(_)) = (nested, &s.node) {
+                self.err(
+                    Diagnostic::new("E0405", s.span.clone(), format!("`materialize` inside `{what}`"))
+                        .hint("only the main pipeline can materialize a view"),
+                );
+                continue;
+            }
             st = self.stage(st, s)?;
         }
-        let columns = output_of(&st.scope);
-        let output = columns.iter().map(|(n, e)| (n.clone(), e.ty)).collect();
-        st.sel.columns = columns;
-        Some(Plan { views: std::mem::take(&mut self.views), main: st.sel, params: self.params.clone(), output })
+        Some(st)
+    }
+
+    /// `let name = (…)`: checked once, read as a table by the stages after it.
+    fn define_let(&mut self, l: &Let) {
+        if catalog::table(&l.name.node).is_some() || self.ctes.iter().any(|c| c.name == l.name.node) {
+            self.err(
+                Diagnostic::new("E0403", l.name.span.clone(), format!("`{}` is already a table or `let`", l.name.node))
+                    .hint("give the pipeline another name"),
+            );
+            return;
+        }
+        if l.stages.is_empty() {
+            return;
+        }
+        let saved = std::mem::take(&mut self.exists_aliases);
+        let st = self.run(&l.stages, Some("let"));
+        self.exists_aliases = saved;
+        if let Some(st) = st {
+            let mut select = st.sel;
+            select.columns = output_of(&st.scope);
+            self.ctes.push(Cte { name: l.name.node.clone(), select });
+        }
+    }
+
+    /// `append`: the other pipeline's rows after these; the columns must agree in name,
+    /// order and type.
+    fn append(&mut self, st: State, src: &Source, span: &Span) -> Option<State> {
+        let saved = std::mem::take(&mut self.exists_aliases);
+        let other = match src {
+            Source::Name(n) => self.start_at(n, &None),
+            Source::Pipeline(stages) => self.run(stages, Some("append")),
+        };
+        self.exists_aliases = saved;
+        let other = other?;
+        let mine = output_of(&st.scope);
+        let theirs = output_of(&other.scope);
+        let names = |cols: &[(String, TExpr)]| cols.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>().join(", ");
+        if mine.len() != theirs.len() || mine.iter().zip(&theirs).any(|((a, _), (b, _))| a != b) {
+            self.err(Diagnostic::new("E0318", span.clone(), "`append` needs the same columns on both sides").hint(
+                format!(
+                    "these rows have: {}; the appended: {}; `select` the same names in the same order",
+                    names(&mine),
+                    names(&theirs)
+                ),
+            ));
+            return Some(st);
+        }
+        for ((n, a), (_, b)) in mine.iter().zip(&theirs) {
+            if a.ty != b.ty && a.ty != Ty::Null && b.ty != Ty::Null {
+                self.err(
+                    Diagnostic::new(
+                        "E0318",
+                        span.clone(),
+                        format!("column `{n}` is {} here and {} in the appended rows", a.ty.name(), b.ty.name()),
+                    )
+                    .hint(format!("cast one side, e.g. `{n} = {n} as {}`", a.ty.name())),
+                );
+                return Some(st);
+            }
+        }
+        self.subqueries += 1;
+        let alias = format!("_q{}", self.subqueries);
+        let scope = mine
+            .iter()
+            .zip(&st.scope)
+            .zip(&theirs)
+            .map(|(((name, e), old), (_, t))| ScopeCol {
+                qual: old.qual.clone(),
+                name: name.clone(),
+                expr: TExpr {
+                    e: IrExpr::Col { rel: alias.clone(), name: name.clone() },
+                    ty: if e.ty == Ty::Null { t.ty } else { e.ty },
+                },
+            })
+            .collect();
+        let mut left = st.sel;
+        left.columns = mine;
+        let mut right = other.sel;
+        right.columns = theirs;
+        Some(State { sel: new_select(FromItem::Union { parts: vec![left, right], alias }), scope, projected: false })
+    }
+
+    /// `window`: the values are computed over the rows so far, which later stages read as
+    /// columns (a window function cannot be filtered or grouped in the SELECT computing it).
+    fn window(
+        &mut self,
+        mut st: State,
+        by: &[Expr],
+        sort: &[SortItem],
+        rows: &Option<Spanned<Frame>>,
+        items: &[Assign],
+    ) -> State {
+        if st.sel.group.is_some() || st.sel.limit.is_some() || !st.sel.order.is_empty() {
+            st = self.wrap(st);
+        }
+        let partition = by.iter().map(|e| self.expr(e, &st, Mode::Plain)).collect();
+        let order =
+            sort.iter().map(|i| OrderItem { expr: self.expr(&i.expr, &st, Mode::Plain), desc: i.desc }).collect();
+        if let Some(f) = rows {
+            if let (Some(a), Some(b)) = (f.node.start, f.node.end) {
+                if a > b {
+                    self.err(
+                        Diagnostic::new(
+                            "E0317",
+                            f.span.clone(),
+                            format!("the frame `rows {a}..{b}` ends before it starts"),
+                        )
+                        .hint("write the earlier row first, e.g. `rows -2..0` (two rows before, through this one)"),
+                    );
+                }
+            }
+        }
+        let saved = self.window.replace(Over { partition, order, frame: rows.as_ref().map(|f| f.node) });
+        for a in items {
+            let e = self.expr(&a.expr, &st, Mode::Window);
+            self.define(&mut st.scope, &a.name, e);
+        }
+        self.window = saved;
+        self.wrap(st)
     }
 
     pub(super) fn stage(&mut self, mut st: State, s: &Spanned<Stage>) -> Option<State> {
@@ -53,11 +209,7 @@ impl Checker<'_> {
                     st = self.wrap(st);
                 }
                 let (item, cols) = self.table_scope(table, alias)?;
-                let alias_name = match &item {
-                    FromItem::Table { alias, .. } | FromItem::View { alias, .. } | FromItem::Sub { alias, .. } => {
-                        alias.clone()
-                    }
-                };
+                let alias_name = item.alias().to_string();
                 if st.scope.iter().any(|c| c.qual.as_deref() == Some(alias_name.as_str())) {
                     let span = alias.as_ref().map(|a| a.span.clone()).unwrap_or(table.span.clone());
                     self.err(
@@ -182,6 +334,12 @@ impl Checker<'_> {
                     );
                 }
                 st.sel.limit = Some(n);
+            }
+            Stage::Window { by, sort, rows, items } => {
+                st = self.window(st, by, sort, rows, items);
+            }
+            Stage::Append(src) => {
+                st = self.append(st, src, &s.span)?;
             }
             Stage::Materialize(name) => {
                 for span in std::mem::take(&mut self.params_seen_at) {

@@ -12,7 +12,32 @@ pub struct Spanned<T> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
+    /// `let name = (…)`, in order: each may read the ones before it.
+    pub lets: Vec<Let>,
     pub stages: Vec<Spanned<Stage>>,
+}
+
+/// `let name = (stages)`: a named pipeline, emitted as a common table expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Let {
+    pub name: Spanned<String>,
+    pub stages: Vec<Spanned<Stage>>,
+    pub span: Span,
+}
+
+/// The rows `append` adds: a name (a `let`, a table) or a pipeline in brackets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Name(Spanned<String>),
+    Pipeline(Vec<Spanned<Stage>>),
+}
+
+/// A window's frame, `rows start..end`: row offsets from the current row (negative before
+/// it), `None` unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +68,15 @@ pub enum Stage {
     Materialize(Spanned<String>),
     /// One of each identical row.
     Distinct,
+    /// `window by … sort … rows … derive …`: values over each row's partition.
+    Window {
+        by: Vec<Expr>,
+        sort: Vec<SortItem>,
+        rows: Option<Spanned<Frame>>,
+        items: Vec<Assign>,
+    },
+    /// The rows of another pipeline after these (UNION ALL).
+    Append(Source),
 }
 
 impl Stage {
@@ -59,6 +93,8 @@ impl Stage {
             Stage::Take(_) => "take",
             Stage::Materialize(_) => "materialize",
             Stage::Distinct => "distinct",
+            Stage::Window { .. } => "window",
+            Stage::Append(_) => "append",
         }
     }
 }

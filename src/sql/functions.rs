@@ -77,11 +77,42 @@ pub static BASE: &[FnTemplate] = &[
     f!("abs", Some(1), None, "abs({0})"),
 ];
 
+/// Window functions and the aggregates a window computes, as both dialects write them;
+/// `{over}` is the window.
+pub static BASE_WINDOW: &[FnTemplate] = &[
+    f!("row_number", Some(0), None, "row_number() OVER {over}"),
+    f!("rank", Some(0), None, "rank() OVER {over}"),
+    f!("dense_rank", Some(0), None, "dense_rank() OVER {over}"),
+    f!("lag", Some(1), None, "lag({0}) OVER {over}"),
+    f!("lag", Some(2), None, "lag({0}, {1}) OVER {over}"),
+    f!("lead", Some(1), None, "lead({0}) OVER {over}"),
+    f!("lead", Some(2), None, "lead({0}, {1}) OVER {over}"),
+    f!("first", Some(1), None, "first_value({0}) OVER {over}"),
+    f!("last", Some(1), None, "last_value({0}) OVER {over}"),
+    f!("count", Some(0), None, "COUNT(*) OVER {over}"),
+    f!("count", Some(1), None, "COUNT({0}) OVER {over}"),
+    f!("sum", Some(1), None, "SUM({0}) OVER {over}"),
+    f!("avg", Some(1), None, "AVG({0}) OVER {over}"),
+    f!("min", Some(1), None, "MIN({0}) OVER {over}"),
+    f!("max", Some(1), None, "MAX({0}) OVER {over}"),
+];
+
 /// The entry for `name` with `arity` arguments and result type `ret`: the dialect's own
 /// first (an override, or its word that it cannot), else the base table's.
 pub fn lookup(overrides: &'static [FnTemplate], name: &str, arity: usize, ret: Ty) -> Option<&'static FnTemplate> {
+    lookup_in(overrides, BASE, name, arity, ret)
+}
+
+/// [`lookup`] over another base table (the window functions').
+pub fn lookup_in(
+    overrides: &'static [FnTemplate],
+    base: &'static [FnTemplate],
+    name: &str,
+    arity: usize,
+    ret: Ty,
+) -> Option<&'static FnTemplate> {
     let own = overrides.iter().find(|f| f.fits(name, arity, ret));
-    own.or_else(|| BASE.iter().find(|f| f.fits(name, arity, ret)))
+    own.or_else(|| base.iter().find(|f| f.fits(name, arity, ret)))
 }
 
 #[cfg(test)]
@@ -103,9 +134,11 @@ mod tests {
     }
 
     /// Every function × dialect × argument list the checker accepts has an entry: SQL, or
-    /// the dialect's explicit word that it cannot.
+    /// the dialect's explicit word that it cannot; window functions and the aggregates a
+    /// window computes in the window tables, the rest in the plain ones.
     #[test]
     fn every_function_has_an_entry_on_every_dialect() {
+        use crate::check::functions::{Kind, WINDOWED};
         let lists = arg_lists(4);
         for sig in SIGNATURES {
             let mut accepted = 0;
@@ -113,12 +146,22 @@ mod tests {
                 let Ok(ret) = (sig.ret)(args) else { continue };
                 accepted += 1;
                 for d in crate::sql::all_dialects() {
-                    assert!(
-                        lookup(d.functions(), sig.name, args.len(), ret).is_some(),
-                        "{}({args:?}) -> {ret:?} has no entry on {}: add SQL or fn_unsupported!",
-                        sig.name,
-                        d.name()
-                    );
+                    if sig.kind != Kind::Window {
+                        assert!(
+                            lookup(d.functions(), sig.name, args.len(), ret).is_some(),
+                            "{}({args:?}) -> {ret:?} has no entry on {}: add SQL or fn_unsupported!",
+                            sig.name,
+                            d.name()
+                        );
+                    }
+                    if sig.kind == Kind::Window || WINDOWED.contains(&sig.name) {
+                        assert!(
+                            lookup_in(d.window_functions(), BASE_WINDOW, sig.name, args.len(), ret).is_some(),
+                            "{}({args:?}) -> {ret:?} has no window entry on {}",
+                            sig.name,
+                            d.name()
+                        );
+                    }
                 }
             }
             assert!(accepted > 0, "{} accepts no argument list up to 4", sig.name);
@@ -129,14 +172,17 @@ mod tests {
     #[test]
     fn every_entry_is_a_known_function_and_overrides_differ_from_the_base() {
         let tables = crate::sql::all_dialects().map(|d| (d.name(), d.functions()));
-        for (name, table) in tables.iter().copied().chain([("base", BASE)]) {
+        let windows = crate::sql::all_dialects().map(|d| (d.name(), d.window_functions()));
+        for (name, table) in tables.iter().chain(&windows).copied().chain([("base", BASE), ("window", BASE_WINDOW)]) {
             for e in table {
                 assert!(SIGNATURES.iter().any(|s| s.name == e.name), "{name}: unknown function {}", e.name);
             }
         }
-        for (name, table) in tables {
-            for e in table {
-                let same = BASE
+        for (name, table, base) in
+            tables.iter().map(|(n, t)| (n, t, BASE)).chain(windows.iter().map(|(n, t)| (n, t, BASE_WINDOW)))
+        {
+            for e in *table {
+                let same = base
                     .iter()
                     .any(|b| b.name == e.name && b.arity == e.arity && b.ret == e.ret && b.lowering == e.lowering);
                 assert!(!same, "{name}: {} repeats the base entry", e.name);

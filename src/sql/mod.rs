@@ -17,6 +17,9 @@ pub trait Dialect: Sync {
     fn name(&self) -> &'static str;
     /// This dialect's entries over [`functions::BASE`]: its own forms, and what it cannot do.
     fn functions(&self) -> &'static [FnTemplate];
+    /// The same over [`functions::BASE_WINDOW`], for window functions and windowed
+    /// aggregates (`{over}` is the window).
+    fn window_functions(&self) -> &'static [FnTemplate];
     fn placeholder(&self, n: usize, ty: Ty) -> String;
     fn bool_lit(&self, b: bool) -> &'static str;
     fn timestamp_lit(&self, canonical: &str) -> String;
@@ -91,7 +94,7 @@ impl Compiled {
 
     /// `sql` reading the `inline` views from common table expressions of the same name
     /// instead of their tables: the same rows, computed by this query (a connection that may
-    /// not create a view still runs the report). The main query never opens with `WITH`.
+    /// not create a view still runs the report).
     pub fn sql_inlining(&self, inline: &[&str]) -> String {
         let mut ctes = self.views.iter().filter(|v| inline.contains(&v.name.as_str())).peekable();
         if ctes.peek().is_none() {
@@ -107,8 +110,18 @@ impl Compiled {
             out.push_str(&v.body);
             out.push_str("\n)");
         }
-        out.push('\n');
-        out.push_str(&self.sql);
+        // A query with `let` opens with its own WITH: the views join that list (they never
+        // read a `let`, so they may come first).
+        match self.sql.strip_prefix("WITH ") {
+            Some(rest) => {
+                out.push_str(",\n");
+                out.push_str(rest);
+            }
+            None => {
+                out.push('\n');
+                out.push_str(&self.sql);
+            }
+        }
         out
     }
 }
@@ -196,6 +209,18 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
         }
     }
     let mut sql = String::with_capacity(1024);
+    for (i, c) in plan.ctes.iter().enumerate() {
+        sql.push_str(if i == 0 { "WITH " } else { ",\n" });
+        push_ident(&mut sql, &c.name);
+        sql.push_str(" AS (\n");
+        if let Err(e) = em.select(&c.select, 1, &mut sql) {
+            errors.push(e);
+        }
+        sql.push_str("\n)");
+    }
+    if !plan.ctes.is_empty() {
+        sql.push('\n');
+    }
     if let Err(e) = em.select(&plan.main, 0, &mut sql) {
         errors.push(e);
     }
@@ -329,6 +354,32 @@ impl Emitter<'_> {
             FromItem::Sub { select, alias } => {
                 out.push_str("(\n");
                 self.select(select, depth + 1, out)?;
+                out.push('\n');
+                pad(out, depth);
+                out.push(')');
+                alias
+            }
+            FromItem::Union { parts, alias } => {
+                out.push_str("(\n");
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                        pad(out, depth + 1);
+                        out.push_str("UNION ALL\n");
+                    }
+                    // SQLite takes ORDER BY and LIMIT only at the end of a compound SELECT:
+                    // a part that has them is read as a subquery.
+                    if part.order.is_empty() && part.limit.is_none() {
+                        self.select(part, depth + 1, out)?;
+                    } else {
+                        pad(out, depth + 1);
+                        out.push_str("SELECT * FROM (\n");
+                        self.select(part, depth + 2, out)?;
+                        out.push('\n');
+                        pad(out, depth + 1);
+                        out.push_str(&format!(") AS \"_part{i}\""));
+                    }
+                }
                 out.push('\n');
                 pad(out, depth);
                 out.push(')');
@@ -473,10 +524,59 @@ impl Emitter<'_> {
                     )
                     .hint("this report must run on every dialect: use a function both databases have"));
                 };
-                self.fill(template, args, out)?;
+                self.fill(template, args, None, out)?;
+            }
+            IrExpr::Window { name, args, over, span } => {
+                let lowering =
+                    functions::lookup_in(d.window_functions(), functions::BASE_WINDOW, name, args.len(), t.ty)
+                        .map(|f| f.lowering);
+                let Some(Lowering::Sql(template)) = lowering else {
+                    return Err(Diagnostic::new(
+                        "E0501",
+                        span.clone(),
+                        format!("`{name}` over a window is not available on {}", d.name()),
+                    ));
+                };
+                let over = self.over(over)?;
+                self.fill(template, args, Some(&over), out)?;
             }
         }
         Ok(())
+    }
+
+    /// `(PARTITION BY … ORDER BY … ROWS BETWEEN … AND …)`.
+    #[inline(never)]
+    fn over(&self, o: &Over) -> Result<String, Diagnostic> {
+        let mut out = String::from("(");
+        if !o.partition.is_empty() {
+            out.push_str("PARTITION BY ");
+            self.list(&mut out, &o.partition, ", ", |e, out| self.expr(e, out))?;
+        }
+        if !o.order.is_empty() {
+            if !o.partition.is_empty() {
+                out.push(' ');
+            }
+            out.push_str("ORDER BY ");
+            self.list(&mut out, &o.order, ", ", |i, out| {
+                out.push_str(&self.d.order_key(&self.text(&i.expr)?, i.expr.ty));
+                out.push_str(if i.desc { " DESC NULLS LAST" } else { " ASC NULLS LAST" });
+                Ok(())
+            })?;
+        }
+        if let Some(f) = &o.frame {
+            let bound = |b: Option<i64>, unbounded: &str| match b {
+                None => format!("UNBOUNDED {unbounded}"),
+                Some(0) => "CURRENT ROW".to_string(),
+                Some(n) if n < 0 => format!("{} PRECEDING", n.unsigned_abs()),
+                Some(n) => format!("{n} FOLLOWING"),
+            };
+            if out.len() > 1 {
+                out.push(' ');
+            }
+            out.push_str(&format!("ROWS BETWEEN {} AND {}", bound(f.start, "PRECEDING"), bound(f.end, "FOLLOWING")));
+        }
+        out.push(')');
+        Ok(out)
     }
 
     /// `[NOT] EXISTS (…)`. Apart from `expr` (as `case`), so that its recursive frames stay small.
@@ -507,13 +607,17 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// Substitutes `{N}` and `{*}` in one pass, so argument text is never rescanned.
-    fn fill(&self, template: &str, args: &[TExpr], out: &mut String) -> Emitted {
+    /// Substitutes `{N}`, `{*}` and `{over}` in one pass, so argument text is never rescanned.
+    fn fill(&self, template: &str, args: &[TExpr], over: Option<&str>, out: &mut String) -> Emitted {
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             match after.find('}') {
+                Some(close) if after[..close] == *"over" && over.is_some() => {
+                    out.push_str(over.unwrap_or_default());
+                    rest = &after[close + 1..];
+                }
                 Some(close) if after[..close] == *"*" => {
                     self.list(out, args, ", ", |x, out| self.expr(x, out))?;
                     rest = &after[close + 1..];

@@ -40,6 +40,19 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("hour", Some(1), None, "CAST(EXTRACT(HOUR FROM {0} AT TIME ZONE 'UTC') AS BIGINT)"),
     f!("weekday", Some(1), None, "CAST(EXTRACT(ISODOW FROM {0} AT TIME ZONE 'UTC') AS BIGINT)"),
     f!("seconds_between", Some(2), None, "CAST(EXTRACT(EPOCH FROM ({1} - {0})) AS DOUBLE PRECISION)"),
+    // Continuous percentiles (interpolated between the two nearest values), as SQLite's
+    // registered `cowrieql_percentile` computes them.
+    f!("median", Some(1), None, "percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST({0} AS DOUBLE PRECISION))"),
+    f!("percentile", Some(2), None, "percentile_cont({1}) WITHIN GROUP (ORDER BY CAST({0} AS DOUBLE PRECISION))"),
+];
+
+/// Over [`super::functions::BASE_WINDOW`]: numeric results cast back as in [`FUNCTIONS`]; lag
+/// and lead take an int4 offset.
+static WINDOW_FUNCTIONS: &[FnTemplate] = &[
+    f!("sum", Some(1), Some(Ty::Int), "CAST(SUM({0}) OVER {over} AS BIGINT)"),
+    f!("avg", Some(1), None, "CAST(AVG({0}) OVER {over} AS DOUBLE PRECISION)"),
+    f!("lag", Some(2), None, "lag({0}, CAST({1} AS INTEGER)) OVER {over}"),
+    f!("lead", Some(2), None, "lead({0}, CAST({1} AS INTEGER)) OVER {over}"),
 ];
 
 fn pg_type(ty: Ty) -> &'static str {
@@ -60,6 +73,9 @@ impl Dialect for Postgres {
     }
     fn functions(&self) -> &'static [FnTemplate] {
         FUNCTIONS
+    }
+    fn window_functions(&self) -> &'static [FnTemplate] {
+        WINDOW_FUNCTIONS
     }
     fn placeholder(&self, n: usize, ty: Ty) -> String {
         // Explicit types: PostgreSQL cannot infer a parameter's type in `$1 IS NULL`.

@@ -38,6 +38,10 @@ static FUNCTIONS: &[FnTemplate] = &[
     // The `regex` crate's REGEXP, registered on every connection (store/sqlite: with_regexp);
     // the checker writes literal patterns in the subset both read alike.
     f!("regexp", Some(2), None, "({0} REGEXP {1})"),
+    // A Rust aggregate registered on every connection (store/sqlite/percentile.rs), computing
+    // PostgreSQL's percentile_cont.
+    f!("median", Some(1), None, "cowrieql_percentile({0}, 0.5)"),
+    f!("percentile", Some(2), None, "cowrieql_percentile({0}, {1})"),
 ];
 
 impl Dialect for Sqlite {
@@ -46,6 +50,9 @@ impl Dialect for Sqlite {
     }
     fn functions(&self) -> &'static [FnTemplate] {
         FUNCTIONS
+    }
+    fn window_functions(&self) -> &'static [FnTemplate] {
+        &[]
     }
     fn placeholder(&self, n: usize, _ty: Ty) -> String {
         format!("?{n}")

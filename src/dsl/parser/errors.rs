@@ -18,6 +18,13 @@ pub(super) fn describe(rule: &Rule) -> &'static str {
         Rule::take_stage | Rule::kw_take => "`take`",
         Rule::materialize_stage | Rule::kw_materialize => "`materialize`",
         Rule::distinct_stage | Rule::kw_distinct => "`distinct`",
+        Rule::window_stage | Rule::kw_window => "`window`",
+        Rule::window_by | Rule::kw_by => "`by`",
+        Rule::window_sort => "`sort`",
+        Rule::window_rows | Rule::kw_rows => "`rows`",
+        Rule::frame_start | Rule::frame_end => "a row offset",
+        Rule::append_stage | Rule::kw_append => "`append`",
+        Rule::let_def | Rule::kw_let => "`let`",
         Rule::kw_on => "`on`",
         Rule::semi_anti | Rule::kw_semi | Rule::kw_anti => "`semi` or `anti`",
         Rule::kw_as | Rule::cast => "`as`",
@@ -67,8 +74,21 @@ pub(super) fn describe(rule: &Rule) -> &'static str {
 }
 
 /// The stage keywords, in pipeline order.
-pub(super) const STAGES: &[&str] =
-    &["from", "join", "where", "derive", "group", "aggregate", "select", "distinct", "sort", "take", "materialize"];
+pub(super) const STAGES: &[&str] = &[
+    "from",
+    "join",
+    "where",
+    "derive",
+    "group",
+    "aggregate",
+    "select",
+    "distinct",
+    "window",
+    "append",
+    "sort",
+    "take",
+    "materialize",
+];
 
 pub(super) fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     let start = match e.location {

@@ -49,22 +49,71 @@ pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
         }
     }
     let mut stages = Vec::new();
+    let mut lets = Vec::new();
     let mut errors = Vec::new();
     for p in query.into_inner() {
-        if p.as_rule() == Rule::EOI {
-            break;
-        }
-        let span = span_of(&p);
-        match stage(p) {
-            Ok(node) => stages.push(Spanned { node, span }),
-            Err(d) => errors.push(d),
+        match p.as_rule() {
+            Rule::EOI => break,
+            Rule::let_def => {
+                let span = span_of(&p);
+                let mut inner = p.into_inner().filter(|x| !is_kw(x));
+                let name = spanned_str(&inner.next().expect("let name"));
+                match stage_list(inner) {
+                    Ok(stages) => lets.push(Let { name, stages, span }),
+                    Err(d) => errors.push(d),
+                }
+            }
+            _ => {
+                let span = span_of(&p);
+                match stage(p) {
+                    Ok(node) => stages.push(Spanned { node, span }),
+                    Err(d) => errors.push(d),
+                }
+            }
         }
     }
     if errors.is_empty() {
-        Ok(Query { stages })
+        Ok(Query { lets, stages })
     } else {
         Err(errors)
     }
+}
+
+/// The stages of a pipeline in brackets (`let`, `append`).
+fn stage_list<'a>(pairs: impl Iterator<Item = Pair<'a, Rule>>) -> Result<Vec<Spanned<Stage>>, Diagnostic> {
+    pairs
+        .map(|p| {
+            let span = span_of(&p);
+            stage(p).map(|node| Spanned { node, span })
+        })
+        .collect()
+}
+
+fn sort_items<'a>(pairs: impl Iterator<Item = Pair<'a, Rule>>) -> Result<Vec<SortItem>, Diagnostic> {
+    pairs
+        .map(|si| {
+            let mut it = si.into_inner();
+            let e = expr(it.next().expect("sort expr"))?;
+            let desc = it.next().is_some_and(|o| o.into_inner().next().map(|k| k.as_rule()) == Some(Rule::kw_desc));
+            Ok(SortItem { expr: e, desc })
+        })
+        .collect()
+}
+
+/// `rows start..end`.
+fn frame(p: Pair<Rule>) -> Result<Spanned<Frame>, Diagnostic> {
+    let span = span_of(&p);
+    let mut bounds = p.into_inner().filter(|x| !is_kw(x)).map(|b| {
+        let t = b.as_str().trim();
+        if t.is_empty() {
+            Ok(None)
+        } else {
+            t.parse::<i64>().map(Some).map_err(|_| Diagnostic::new("E0102", span_of(&b), "frame offset too large"))
+        }
+    });
+    let start = bounds.next().unwrap_or(Ok(None))?;
+    let end = bounds.next().unwrap_or(Ok(None))?;
+    Ok(Spanned { node: Frame { start, end }, span })
 }
 
 fn spanned_str(p: &Pair<Rule>) -> Spanned<String> {
@@ -87,6 +136,11 @@ fn is_kw(p: &Pair<Rule>) -> bool {
             | Rule::kw_take
             | Rule::kw_materialize
             | Rule::kw_distinct
+            | Rule::kw_window
+            | Rule::kw_by
+            | Rule::kw_rows
+            | Rule::kw_append
+            | Rule::kw_let
     )
 }
 
@@ -123,21 +177,30 @@ fn stage(p: Pair<Rule>) -> Result<Stage, Diagnostic> {
         }
         Rule::aggregate_stage => Stage::Aggregate(inner.into_iter().map(assign).collect::<Result<_, _>>()?),
         Rule::select_stage => Stage::Select(inner.into_iter().map(item).collect::<Result<_, _>>()?),
-        Rule::sort_stage => Stage::Sort(
-            inner
-                .into_iter()
-                .map(|si| {
-                    let mut it = si.into_inner();
-                    let e = expr(it.next().expect("sort expr"))?;
-                    let desc =
-                        it.next().is_some_and(|o| o.into_inner().next().map(|k| k.as_rule()) == Some(Rule::kw_desc));
-                    Ok(SortItem { expr: e, desc })
-                })
-                .collect::<Result<_, Diagnostic>>()?,
-        ),
+        Rule::sort_stage => Stage::Sort(sort_items(inner.into_iter())?),
         Rule::take_stage => Stage::Take(primary(inner.remove(0))?),
         Rule::materialize_stage => Stage::Materialize(spanned_str(&inner[0])),
         Rule::distinct_stage => Stage::Distinct,
+        Rule::window_stage => {
+            let (mut by, mut sort, mut rows, mut items) = (Vec::new(), Vec::new(), None, Vec::new());
+            for x in inner {
+                match x.as_rule() {
+                    Rule::window_by => by = x.into_inner().filter(|y| !is_kw(y)).map(expr).collect::<Result<_, _>>()?,
+                    Rule::window_sort => sort = sort_items(x.into_inner().filter(|y| !is_kw(y)))?,
+                    Rule::window_rows => rows = Some(frame(x)?),
+                    Rule::assign => items.push(assign(x)?),
+                    r => unreachable!("window child {r:?}"),
+                }
+            }
+            Stage::Window { by, sort, rows, items }
+        }
+        Rule::append_stage => {
+            if inner.len() == 1 && inner[0].as_rule() == Rule::ident {
+                Stage::Append(Source::Name(spanned_str(&inner[0])))
+            } else {
+                Stage::Append(Source::Pipeline(stage_list(inner.into_iter())?))
+            }
+        }
         r => unreachable!("stage {r:?}"),
     })
 }

@@ -1,6 +1,7 @@
 //! SQLite: opening a file, and everything the store does SQLite's way ([`Engine`]).
 
 pub mod facts;
+pub mod percentile;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -33,8 +34,7 @@ pub async fn open(url: &str, opts: &ConnectOptions) -> Result<SqlitePool> {
     let asked_read_only = url.contains("mode=ro") || url.contains("immutable=1");
     let read_only = asked_read_only || (!opts.create && !in_memory && not_writable(sq.get_filename()));
     sq = if read_only { sq.read_only(true) } else { writer(sq) };
-    let pool_options =
-        SqlitePoolOptions::new().max_connections(opts.pool_size.max(1)).acquire_timeout(opts.connect_timeout);
+    let pool_options = pool_options().max_connections(opts.pool_size.max(1)).acquire_timeout(opts.connect_timeout);
     match pool_options.clone().connect_with(sq.clone()).await {
         // A WAL database read by a process that may create neither its -shm nor its
         // -wal file (a read-only folder): SQLite opens it only as immutable, which
@@ -46,6 +46,12 @@ pub async fn open(url: &str, opts: &ConnectOptions) -> Result<SqlitePool> {
         other => other,
     }
     .map_err(|e| anyhow!("cannot open SQLite database {path}: {}", super::errors::words(&e)))
+}
+
+/// A pool whose every connection has the functions the language's SQL calls that SQLite
+/// lacks (`regexp` comes from the connect options: `with_regexp`).
+pub fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().after_connect(|conn, _meta| Box::pin(async move { percentile::register_sqlx(conn).await }))
 }
 
 /// How long a statement waits for another connection's write lock before SQLite says busy.

@@ -23,7 +23,7 @@ use super::errors::StoreError;
 use crate::progress::{Reporter, Task, Unit};
 use anyhow::{anyhow, bail, Context, Result};
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{AssertSqlSafe, Connection};
 use tokio::sync::mpsc;
 
@@ -97,8 +97,8 @@ pub async fn open_source(path: &Path) -> Result<Source> {
     if !path.is_file() {
         bail!("source SQLite database {} does not exist", path.display());
     }
-    let opts = SqliteConnectOptions::new().filename(path).read_only(true);
-    let pool = SqlitePoolOptions::new()
+    let opts = SqliteConnectOptions::new().filename(path).read_only(true).with_regexp();
+    let pool = crate::store::sqlite::pool_options()
         .max_connections(2)
         .connect_with(opts)
         .await

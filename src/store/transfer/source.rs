@@ -31,6 +31,7 @@ impl SourceReader {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .with_context(|| format!("opening {}", path.display()))?;
+        crate::store::sqlite::percentile::register_rusqlite(&conn)?;
         Ok(Self { spec, conn, after, upto, batch: batch.max(1), done: false })
     }
 
