@@ -55,7 +55,9 @@ pub const TABLES: &[Table] = &[
             "login_success": Bool, "username": Text?1, "download_count": Int, "upload_count": Int,
             "client_version": Text?1, "hassh": Text?1, "closed": Bool, "vt_flagged": Bool, "dshield_flagged": Bool,
             "key_fingerprint": Text?1, "term_width": Int?1, "term_height": Int?1, "term_size_events": Int, "env": Json?1,
-            "arch": Text?1, "ttylog": Text?1, "ttylog_size": Int?1, "probe_count": Int, "tunnel_count": Int],
+            "arch": Text?1, "ttylog": Text?1, "ttylog_size": Int?1, "probe_count": Int, "tunnel_count": Int,
+            "username_at": Timestamp?1, "key_fingerprint_at": Timestamp?1, "arch_at": Timestamp?1,
+            "ttylog_at": Timestamp?1, "term_at": Timestamp?1],
     },
     Table {
         name: "logins",
