@@ -40,7 +40,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
     // The same plus the sqlparser self-check of every statement.
     let mut g = c.benchmark_group("compile_both_dialects");
-    for (name, src) in all.iter().filter(|(n, _)| n == "typical_report" || n == "top_commands") {
+    for (name, src) in all.iter().filter(|(n, _)| n == "typical_report" || n == "top_commands" || n == "window_and_let")
+    {
         g.bench_function(name.as_str(), |b| {
             b.iter(|| cowrieql::compile::compile_all(std::hint::black_box(src), &declared).unwrap())
         });

@@ -83,10 +83,13 @@ pub static FUNCTIONS: &[Sig] = &[
         want(a, 1..=1)?;
         Ok(a[0])
     }),
-    sig!("string_agg", Aggregate, "string_agg(text, separator)", |a| {
-        want(a, 2..=2)?;
+    sig!("string_agg", Aggregate, "string_agg(text, separator[, order])", |a| {
+        want(a, 2..=3)?;
         arg(a, 0, Ty::Text)?;
         arg(a, 1, Ty::Text)?;
+        if a.get(2) == Some(&Ty::Json) {
+            return Err("cannot order by a JSON column: take a field of it".into());
+        }
         Ok(Ty::Text)
     }),
     sig!("median", Aggregate, "median(number)", |a| {

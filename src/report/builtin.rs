@@ -27,6 +27,10 @@ static FILES: &[(&str, &str)] = embed![
     "tunnels.yaml",
     "exploits.yaml",
     "session.yaml",
+    "new-attackers.yaml",
+    "durations.yaml",
+    "campaigns.yaml",
+    "ranks.yaml",
     "templates/summary.json.j2",
 ];
 

@@ -607,7 +607,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// Substitutes `{N}`, `{*}` and `{over}` in one pass, so argument text is never rescanned.
+    /// Substitutes `{N}`, `{keyN}`, `{*}` and `{over}` in one pass, so argument text is never rescanned.
     fn fill(&self, template: &str, args: &[TExpr], over: Option<&str>, out: &mut String) -> Emitted {
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -616,6 +616,17 @@ impl Emitter<'_> {
             match after.find('}') {
                 Some(close) if after[..close] == *"over" && over.is_some() => {
                     out.push_str(over.unwrap_or_default());
+                    rest = &after[close + 1..];
+                }
+                // `{keyN}`: argument N as a sort key (text bytewise on every dialect).
+                Some(close)
+                    if after[..close]
+                        .strip_prefix("key")
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .is_some_and(|i| i < args.len()) =>
+                {
+                    let i = after[..close].strip_prefix("key").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+                    out.push_str(&self.d.order_key(&self.text(&args[i])?, args[i].ty));
                     rest = &after[close + 1..];
                 }
                 Some(close) if after[..close] == *"*" => {

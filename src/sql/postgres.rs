@@ -26,6 +26,8 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("sum", Some(1), None, "SUM({0})"),
     f!("avg", Some(1), None, "CAST(AVG({0}) AS DOUBLE PRECISION)"),
     f!("string_agg", Some(2), None, "string_agg({0}, {1})"),
+    // The parts in the order of the third argument (text bytewise, as `sort`), ties arbitrary.
+    f!("string_agg", Some(3), None, "string_agg({0}, {1} ORDER BY {key2} ASC NULLS LAST)"),
     f!("length", Some(1), None, "CAST(length({0}) AS BIGINT)"),
     // substr and round take int4 arguments; the language's ints are bigint.
     f!("substr", Some(2), None, "substr({0}, CAST({1} AS INTEGER))"),

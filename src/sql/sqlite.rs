@@ -18,6 +18,7 @@ static FUNCTIONS: &[FnTemplate] = &[
     f!("count_distinct", Some(4), None, "COUNT(DISTINCT json_array({*}))"),
     f!("avg", Some(1), None, "AVG({0})"),
     f!("string_agg", Some(2), None, "group_concat({0}, {1})"),
+    f!("string_agg", Some(3), None, "group_concat({0}, {1} ORDER BY {key2} ASC NULLS LAST)"),
     f!("length", Some(1), None, "length({0})"),
     f!("substr", None, None, "substr({*})"),
     f!("contains", Some(2), None, "(instr({0}, {1}) > 0)"),
