@@ -155,21 +155,27 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
 
     /// In-tree fuzzing of expressions (cargo fuzz runs the `compile` target at length): any
-    /// sequence of the language's expression tokens, `case` included, compiles or gets
-    /// diagnostics, never a panic, for both dialects.
+    /// sequence of the language's expression tokens, `case`, window functions, `let` and
+    /// `append` included, compiles or gets diagnostics, never a panic, for both dialects.
     #[test]
     fn any_expression_tokens_compile_or_get_diagnostics(
         tokens in proptest::collection::vec(proptest::sample::select(vec![
             "case", "when", "then", "else", "end", "command_count", "client_version", "login_attempts",
             "1", "2.5", "'x'", "null", "true", "$p", "count()", "sum(", ")", "(", ",", "+", "==", ">",
             "and", "not", "??", "as", "int", "float", "text", "is", "in", "like", "'%a%'",
+            "rank()", "lag(", "lead(", "first(", "median(", "percentile(", "0.5", "rows", "..", "-1",
+            "derive", "sort", "desc", "append", "let", "window", "=", "|", "from", "by",
         ]), 1..24),
         stage in proptest::sample::select(vec![
             "derive x =", "where", "aggregate x =", "group x =", "join semi logins on", "join anti sessions as t on",
             "distinct\nwhere", "select src_ip\ndistinct\naggregate x = count_distinct(src_ip,",
+            "window by sensor sort event_count derive x =", "window rows -1..1 derive x =",
+            "group protocol\naggregate x =", "append (from sessions | select",
         ]),
+        with_let in proptest::bool::ANY,
     ) {
-        let src = format!("from sessions\n{stage} {}", tokens.join(" "));
+        let head = if with_let { "let l = (from sessions | where event_count > 1)\nfrom l" } else { "from sessions" };
+        let src = format!("{head}\n{stage} {}", tokens.join(" "));
         let _ = compile_all(&src, &HashMap::new());
     }
 }
