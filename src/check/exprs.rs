@@ -174,17 +174,7 @@ impl Checker<'_> {
     /// plain expressions of the row.
     fn window_call(&mut self, sig: &'static functions::Sig, args: &[Expr], st: &State, span: &Span) -> TExpr {
         let targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, st, Mode::Plain)).collect();
-        let tys: Vec<Ty> = targs.iter().map(|t| t.ty).collect();
-        let mut ty = match (sig.ret)(&tys) {
-            Ok(t) => t,
-            Err(msg) => {
-                self.err(
-                    Diagnostic::new("E0312", span.clone(), format!("`{}` {msg}", sig.name))
-                        .hint(format!("usage: {}", sig.usage)),
-                );
-                Ty::Null
-            }
-        };
+        let mut ty = self.result_type(sig, &targs, span);
         if matches!(sig.name, "lag" | "lead")
             && targs.len() == 2
             && !matches!(targs[1].e, IrExpr::Lit(Lit::Int(n)) if n >= 0)
@@ -446,8 +436,14 @@ impl Checker<'_> {
         if sig.name == "percentile" {
             self.fraction(&mut targs, args, span);
         }
+        let ty = self.result_type(sig, &targs, span);
+        TExpr { e: IrExpr::Func { name: sig.name, args: targs, span: span.clone() }, ty }
+    }
+
+    /// What `sig` gives for these arguments, or E0312 with its usage (and null).
+    fn result_type(&mut self, sig: &functions::Sig, targs: &[TExpr], span: &Span) -> Ty {
         let tys: Vec<Ty> = targs.iter().map(|t| t.ty).collect();
-        let ty = match (sig.ret)(&tys) {
+        match (sig.ret)(&tys) {
             Ok(t) => t,
             Err(msg) => {
                 self.err(
@@ -456,7 +452,6 @@ impl Checker<'_> {
                 );
                 Ty::Null
             }
-        };
-        TExpr { e: IrExpr::Func { name: sig.name, args: targs, span: span.clone() }, ty }
+        }
     }
 }

@@ -10,30 +10,23 @@ impl Checker<'_> {
         alias: &Option<Spanned<String>>,
     ) -> Option<(FromItem, Vec<ScopeCol>)> {
         let alias_name = alias.as_ref().map(|a| a.node.clone()).unwrap_or_else(|| table.node.clone());
-        if let Some(v) = self.views.iter().find(|v| v.name == table.node) {
-            let scope = v
-                .select
-                .columns
+        // The columns of an earlier SELECT (a view, a `let`), read through `alias`.
+        let columns_of = |sel: &Select| -> Vec<ScopeCol> {
+            sel.columns
                 .iter()
                 .map(|(n, e)| ScopeCol {
                     qual: Some(alias_name.clone()),
                     name: n.clone(),
                     expr: TExpr { e: IrExpr::Col { rel: alias_name.clone(), name: n.clone() }, ty: e.ty },
                 })
-                .collect();
+                .collect()
+        };
+        if let Some(v) = self.views.iter().find(|v| v.name == table.node) {
+            let scope = columns_of(&v.select);
             return Some((FromItem::View { name: v.name.clone(), alias: alias_name }, scope));
         }
         if let Some(c) = self.ctes.iter().find(|c| c.name == table.node) {
-            let scope = c
-                .select
-                .columns
-                .iter()
-                .map(|(n, e)| ScopeCol {
-                    qual: Some(alias_name.clone()),
-                    name: n.clone(),
-                    expr: TExpr { e: IrExpr::Col { rel: alias_name.clone(), name: n.clone() }, ty: e.ty },
-                })
-                .collect();
+            let scope = columns_of(&c.select);
             return Some((FromItem::Table { name: c.name.clone(), alias: alias_name }, scope));
         }
         let Some(t) = catalog::table(&table.node) else {
