@@ -3,10 +3,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 bin=${COWRIEQL_BIN:-target/debug/cowrieql}
-mkdir -p fuzz/corpus/gzip_lines fuzz/corpus/ingest_line fuzz/corpus/params fuzz/corpus/compile
+mkdir -p fuzz/corpus/gzip_lines fuzz/corpus/ingest_line fuzz/corpus/params fuzz/corpus/compile fuzz/corpus/fmt
 # The compiler starts from every fixture query, valid and not (every construct of the language).
 for f in tests/queries/ok/*.cql tests/queries/err/*.cql; do
     cp "$f" "fuzz/corpus/compile/$(basename "$(dirname "$f")")-$(basename "$f")"
+    cp "$f" "fuzz/corpus/fmt/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 "$bin" gen --events 200 --seed 1 > /tmp/cowrieql-seed.json
 gzip -c /tmp/cowrieql-seed.json > fuzz/corpus/gzip_lines/sample.gz

@@ -603,3 +603,54 @@ fn a_bad_query_is_diagnosed_before_the_database_is_opened() {
     assert_eq!(code, 2);
     assert!(err.contains("no cowrieql database"), "{err}");
 }
+
+/// `fmt`: `--check` lists unformatted files and exits 1 changing nothing; `fmt` rewrites a
+/// query file and a report's query (keeping the YAML's comments and the query's), after which
+/// `--check` passes and a second `fmt` changes nothing; `-` formats standard input; a query that
+/// does not parse is an error naming the file and line, and the file is left alone.
+#[test]
+fn fmt_checks_rewrites_and_keeps_comments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cql = tmp.path().join("q.cql");
+    let messy =
+        "# top sources\nfrom sessions|where event_count>1 # busy\ngroup src_ip aggregate n=count()\nsort n desc\n";
+    std::fs::write(&cql, messy).unwrap();
+    let yaml = tmp.path().join("r.yaml");
+    let report = "name: r\ntitle: R   # kept\nqueries:\n  a:\n    query: |\n      from logins   |   take 3\n";
+    std::fs::write(&yaml, report).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let (ok, out, _) = run_cli(&["fmt", "--check", dir]);
+    assert!(!ok, "unformatted files must fail the check");
+    assert!(out.contains("q.cql") && out.contains("r.yaml"), "{out}");
+    assert_eq!(std::fs::read_to_string(&cql).unwrap(), messy, "--check changed a file");
+    let (ok, _, err) = run_cli(&["fmt", dir]);
+    assert!(ok, "{err}");
+    let formatted = std::fs::read_to_string(&cql).unwrap();
+    assert_eq!(
+        formatted,
+        "# top sources\nfrom sessions\nwhere event_count > 1  # busy\ngroup src_ip\naggregate n = count()\nsort n desc\n"
+    );
+    let yaml_after = std::fs::read_to_string(&yaml).unwrap();
+    assert_eq!(
+        yaml_after,
+        "name: r\ntitle: R   # kept\nqueries:\n  a:\n    query: |\n      from logins\n      take 3\n"
+    );
+    let (ok, out, _) = run_cli(&["fmt", "--check", dir]);
+    assert!(ok, "{out}");
+    let (ok, out, _) = run_cli(&["fmt", dir]);
+    assert!(ok && out.trim().is_empty(), "a second fmt changed something: {out}");
+
+    let mut child = cowrieql_cmd().args(["fmt", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"from sessions|take 2").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from sessions\ntake 2\n");
+
+    let bad = tmp.path().join("bad.cql");
+    std::fs::write(&bad, "from sessions\nwhere\n").unwrap();
+    let (ok, _, err) = run_cli(&["fmt", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("bad.cql:2") || err.contains("bad.cql:3"), "{err}");
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "from sessions\nwhere\n");
+}

@@ -176,6 +176,13 @@ proptest::proptest! {
     ) {
         let head = if with_let { "let l = (from sessions | where event_count > 1)\nfrom l" } else { "from sessions" };
         let src = format!("{head}\n{stage} {}", tokens.join(" "));
-        let _ = compile_all(&src, &HashMap::new());
+        let compiled = compile_all(&src, &HashMap::new());
+        // `cowrieql fmt`: whatever parses formats to a fixed point that means the same.
+        if let Ok(once) = cowrieql::dsl::format::format(&src) {
+            let twice = cowrieql::dsl::format::format(&once).expect("formatted text parses");
+            proptest::prop_assert_eq!(&once, &twice);
+            let sql = |c: Result<Vec<cowrieql::sql::Compiled>, _>| c.ok().map(|c| c.into_iter().map(|c| c.sql).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(sql(compiled), sql(compile_all(&once, &HashMap::new())));
+        }
     }
 }

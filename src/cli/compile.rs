@@ -133,7 +133,7 @@ pub fn run_compile(args: &CompileArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+pub(crate) fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     if p.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();

@@ -3,6 +3,7 @@
 mod bench;
 mod compile;
 mod db;
+mod fmt;
 mod gen;
 mod ingest;
 mod ops;
@@ -72,6 +73,9 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Compile every query and report found for every dialect; exit 1 on any error (the CI gate).
     Check(compile::CheckArgs),
+    /// Format queries and the queries in report YAML (comments kept); --check changes nothing
+    /// and exits 1 if a file would change.
+    Fmt(fmt::FmtArgs),
     /// Run a report and render it (text, markdown, html, json, csv).
     #[command(after_help = RUN_HELP)]
     Run(report::RunArgs),
@@ -153,6 +157,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Gen(args) => gen::run(args),
         Command::Compile(args) => compile::run_compile(args),
         Command::Check(args) => compile::run_check(args),
+        Command::Fmt(args) => fmt::run_fmt(args),
         Command::Run(args) => report::run_report(&cli, args).await,
         Command::Query(args) => match report::precheck_query(args)? {
             Some(code) => Ok(code),
