@@ -654,3 +654,21 @@ fn fmt_checks_rewrites_and_keeps_comments() {
     assert!(err.contains("bad.cql:2") || err.contains("bad.cql:3"), "{err}");
     assert_eq!(std::fs::read_to_string(&bad).unwrap(), "from sessions\nwhere\n");
 }
+
+/// `check` proves a report's charts against its queries' columns: a line over a text column
+/// or a series that is not a column is E0701 at the `chart:` line.
+#[test]
+fn check_names_the_line_of_a_wrong_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = tmp.path().join("r.yaml");
+    std::fs::write(
+        &yaml,
+        "name: r\ntitle: R\nqueries:\n  a:\n    title: A\n    chart: {kind: line, x: src_ip, y: [n]}\n    query: |\n      from sessions\n      group src_ip\n      aggregate n = count()\n  b:\n    chart: {kind: bar, x: src_ip, y: [sessions]}\n    query: from sessions | group src_ip aggregate n = count()\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run_cli(&["check", yaml.to_str().unwrap()]);
+    assert!(!ok);
+    let text = format!("{out}{err}");
+    assert!(text.contains("E0701") && text.contains("r.yaml:6") && text.contains("must be a timestamp"), "{text}");
+    assert!(text.contains("r.yaml:12") && text.contains("`sessions` is not a column"), "{text}");
+}

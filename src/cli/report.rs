@@ -270,6 +270,7 @@ pub fn check_report(r: &Report) -> Vec<Finding> {
             crate::diag::push_new(&mut errors, found);
         }
     }
+    errors.extend(check_charts(r));
     for (fmt, src) in &r.templates {
         if let Ok(f) = Format::parse(fmt) {
             if let Err(e) = crate::report::render::check_template(src, f) {
@@ -279,6 +280,42 @@ pub fn check_report(r: &Report) -> Vec<Finding> {
         }
     }
     errors
+}
+
+/// Every declared chart against its query's columns: E0701 at the `chart:` line of the file.
+fn check_charts(r: &Report) -> Vec<Finding> {
+    let yaml = std::fs::read_to_string(&r.origin).unwrap_or_default();
+    let declared = crate::report::run::declared_types(r);
+    let mut out = Vec::new();
+    for q in &r.queries {
+        let Some(spec) = &q.chart else { continue };
+        // A query that does not compile is reported as such already.
+        let Ok(c) = crate::compile::compile(&q.text, &crate::sql::SQLITE, &declared) else { continue };
+        if let Err((message, hint)) = spec.resolve(&c.output) {
+            let line = chart_line(&yaml, &q.name);
+            let at = line.map(|l| format!("{}:{l}", r.origin)).unwrap_or_else(|| r.origin.clone());
+            let text = format!("error[E0701]: {message}\n --> {at} (query `{}`)\n  = hint: {hint}", q.name);
+            out.push((
+                text,
+                serde_json::json!({"file": r.origin, "line": line, "code": "E0701", "query": q.name,
+                    "message": message, "hint": hint}),
+            ));
+        }
+    }
+    out
+}
+
+/// The 1-based line of `chart:` under the query `name` in a report's YAML.
+fn chart_line(yaml: &str, name: &str) -> Option<usize> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let start = lines.iter().position(|l| l.trim_end() == format!("{}{name}:", " ".repeat(indent(l))))?;
+    let key_indent = indent(lines[start]);
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || indent(l) > key_indent)
+        .position(|l| l.trim_start().starts_with("chart:"))
+        .map(|i| start + 2 + i)
 }
 
 /// `d` as JSON, its line and column moved from the query's text to the file that holds it.

@@ -116,7 +116,7 @@ pub struct FillDef {
 #[serde(untagged)]
 pub enum QuerySource {
     Inline(String),
-    Spec(QuerySpec),
+    Spec(Box<QuerySpec>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,9 +130,10 @@ pub struct QuerySpec {
     pub fill: Option<FillDef>,
     #[serde(default)]
     pub title: Option<String>,
-    /// `bar` or `line`: the chart the default HTML page draws.
+    /// The chart the HTML page draws: `bar`, `line`, `heatmap`, or the shape in full
+    /// (`{kind, x, y}`; `report::chart_spec`).
     #[serde(default)]
-    pub chart: Option<String>,
+    pub chart: Option<crate::report::chart_spec::ChartSpec>,
     /// Columns that only an enrichment source can fill (column → source, see
     /// [`ENRICHMENTS`]): shown as `n/a` when that source never wrote an event, so a 0 is
     /// never read as "checked, clean".
@@ -171,7 +172,7 @@ pub struct Query {
     pub origin: String,
     pub fill: Option<FillDef>,
     pub title: Option<String>,
-    pub chart: Option<String>,
+    pub chart: Option<crate::report::chart_spec::ChartSpec>,
     pub enrichment: BTreeMap<String, String>,
     /// Where line 1 of `text` sits in the file that holds it: (file, lines before it, the
     /// indent its lines carry there). None when it cannot be told (a query found nowhere verbatim).

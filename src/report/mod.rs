@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod builtin;
+pub mod chart_spec;
 pub mod def;
 pub mod escape;
 pub mod execute;

@@ -20,7 +20,9 @@ use crate::store::Store;
 pub struct QueryResult {
     pub name: String,
     pub title: Option<String>,
-    pub chart: Option<String>,
+    /// The chart declared for the query, resolved against its columns (`cowrieql check` says
+    /// what is wrong with one that does not resolve; the page then draws none).
+    pub chart: Option<crate::report::chart_spec::Chart>,
     pub columns: Vec<(String, Ty)>,
     pub rows: Vec<Vec<Value>>,
 }
@@ -180,7 +182,7 @@ pub async fn run(store: &Store, r: &Report, given: &[(String, String)], now: Dat
         results.push(QueryResult {
             name: q.name.clone(),
             title: q.title.clone(),
-            chart: q.chart.clone(),
+            chart: q.chart.as_ref().and_then(|s| s.resolve(&c.output).ok()),
             columns: c.output.clone(),
             rows,
         });

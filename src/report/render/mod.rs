@@ -74,7 +74,8 @@ fn section_json(q: &QueryResult) -> serde_json::Value {
     json!({
         "name": q.name,
         "title": q.title.clone().unwrap_or_else(|| q.name.replace('_', " ")),
-        "chart": q.chart,
+        "chart": q.chart.as_ref().map(|c| c.kind),
+        "chart_shape": q.chart,
         "columns": q.columns.iter().map(|(n, t)| json!({"name": n, "type": t.name()})).collect::<Vec<_>>(),
         "rows": q.rows.iter().map(|r| r.iter().map(to_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "records": records,
