@@ -10,6 +10,7 @@ use serde_json::json;
 
 mod chart;
 mod csv;
+mod html_table;
 mod table;
 
 use super::escape;
@@ -178,6 +179,7 @@ static ENV: std::sync::LazyLock<Environment<'static>> = std::sync::LazyLock::new
     });
     env.add_function("table", table::table);
     env.add_function("chart", chart::chart);
+    env.add_function("html_table", html_table::html_table);
     for (name, src) in DEFAULTS {
         // The defaults are part of the binary and tested; a broken one is a build mistake.
         if let Err(e) = env.add_template(name, src) {
