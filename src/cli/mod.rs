@@ -9,6 +9,7 @@ mod ingest;
 mod ops;
 mod progress;
 mod report;
+mod site;
 mod transfer;
 
 use std::time::Duration;
@@ -79,6 +80,9 @@ pub enum Command {
     /// Run a report and render it (text, markdown, html, json, csv).
     #[command(after_help = RUN_HELP)]
     Run(report::RunArgs),
+    /// Every report for one window as linked, self-contained HTML pages with an index page
+    /// (a dashboard of headline figures and charts); works offline from the folder.
+    Site(site::SiteArgs),
     /// Run an ad-hoc query in the report language.
     Query(report::QueryArgs),
     /// List the reports and their parameters.
@@ -159,6 +163,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Check(args) => compile::run_check(args),
         Command::Fmt(args) => fmt::run_fmt(args),
         Command::Run(args) => report::run_report(&cli, args).await,
+        Command::Site(args) => site::run_site(&cli, args).await,
         Command::Query(args) => match report::precheck_query(args)? {
             Some(code) => Ok(code),
             None => report::run_query(&cli.reader().await?, args).await,

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod params;
 pub mod render;
 pub mod run;
+pub mod site;
 pub mod value;
 
 pub use execute::execute;

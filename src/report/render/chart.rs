@@ -61,7 +61,7 @@ fn number(v: Option<&J>) -> Option<f64> {
 }
 
 /// `1,234,567` or `1,234.5`: thousands separated, at most 6 decimals, no trailing zeros.
-pub(crate) fn thousands(v: f64) -> String {
+pub fn thousands(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
     }

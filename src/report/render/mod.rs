@@ -83,6 +83,13 @@ fn section_json(q: &QueryResult) -> serde_json::Value {
     })
 }
 
+pub use chart::thousands;
+
+/// A section's declared chart as inline SVG (empty when it has none): the site's index.
+pub fn section_chart(q: &QueryResult) -> String {
+    chart::chart(J::from_serialize(section_json(q))).map(|v| v.to_string()).unwrap_or_default()
+}
+
 /// The data every template sees.
 pub fn context(r: &ReportResult) -> serde_json::Value {
     let results: serde_json::Map<String, serde_json::Value> =
