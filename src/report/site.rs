@@ -79,7 +79,7 @@ fn with_nav(html: &str) -> String {
 /// The first section's first row's numbers (at most four), and the first chart.
 fn card(name: &str, r: &ReportResult) -> String {
     let mut out = format!(
-        r#"<article><h2><a href="{0}.html">{1}</a></h2><p>{2}</p>"#,
+        r#"<article><div class="info"><h2><a href="{0}.html">{1}</a></h2><p>{2}</p>"#,
         escape::html(name),
         escape::html(&r.title),
         escape::html(&r.description)
@@ -87,6 +87,7 @@ fn card(name: &str, r: &ReportResult) -> String {
     if let Some(q) = r.results.first() {
         out.push_str(&figures(q));
     }
+    out.push_str(&format!(r#"<p><a href="{}.html">the whole report &#8594;</a></p></div>"#, escape::html(name)));
     if let Some(q) = r.results.iter().find(|q| q.chart.is_some() && !q.rows.is_empty()) {
         out.push_str(&format!(
             r#"<figure><figcaption>{}</figcaption>{}</figure>"#,
@@ -94,7 +95,7 @@ fn card(name: &str, r: &ReportResult) -> String {
             section_chart(q)
         ));
     }
-    out.push_str(&format!(r#"<p><a href="{}.html">the whole report &#8594;</a></p></article>"#, escape::html(name)));
+    out.push_str("</article>");
     out
 }
 
@@ -133,8 +134,9 @@ fn index(window: &str, cards: &[String], pages: &[Page], now: DateTime<Utc>) -> 
 <title>cowrieql: {w}</title>
 <style>
 body{{font-family:system-ui,sans-serif;font-size:15px;line-height:1.4;margin:2em auto;max-width:75em;padding:0 1em;color:#222;background:#fff}}
-main{{display:grid;grid-template-columns:repeat(auto-fill,minmax(22em,1fr));gap:1em}}
-article{{border:1px solid #ddd;border-radius:6px;padding:.8em 1em;min-width:0}}
+main{{display:grid;gap:1em}}
+article{{border:1px solid #ddd;border-radius:6px;padding:.8em 1em;display:flex;flex-wrap:wrap;gap:0 1.5em;align-items:flex-start}}
+.info{{flex:1 1 18em;min-width:0}}figure{{flex:0 1 720px;min-width:0}}
 article h2{{margin:.2em 0;font-size:1.2em}}article p{{margin:.4em 0}}
 dl.figures{{display:flex;flex-wrap:wrap;gap:.3em 1.2em;margin:.5em 0}}dl.figures dt{{font-size:.8em;color:#666}}dl.figures dd{{margin:0;font-size:1.3em;font-variant-numeric:tabular-nums}}
 figure{{margin:.5em 0}}figcaption{{font-size:.85em;color:#666}}svg.chart{{display:block;max-width:100%;height:auto}}

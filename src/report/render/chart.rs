@@ -286,14 +286,8 @@ fn line(d: &Data, x_name: &str) -> String {
     for t in ticks {
         let x = sx(t);
         let fmt = if fmt == "%H:%M" && (t0.date_naive() != t1.date_naive()) && t.hour() == 0 { "%m-%d" } else { fmt };
-        // Labels at the ends stay inside the picture.
-        let anchor = if x > right - 40.0 {
-            "end"
-        } else if x < left + 40.0 {
-            "start"
-        } else {
-            "middle"
-        };
+        // A label at the right end stays inside the picture (the left margin has room).
+        let anchor = if x > right - 40.0 { "end" } else { "middle" };
         out.push_str(&format!(
             r#"<line x1="{x:.1}" y1="{bottom}" x2="{x:.1}" y2="{:.0}" stroke="currentColor" stroke-opacity=".5"/><text class="tick" x="{x:.1}" y="{:.0}" font-size="11" text-anchor="{anchor}" fill="currentColor">{}</text>"#,
             bottom + 4.0,
