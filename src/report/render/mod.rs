@@ -12,6 +12,7 @@ mod chart;
 mod csv;
 mod html_table;
 mod table;
+mod term_chart;
 
 use super::escape;
 use super::run::{QueryResult, ReportResult};
@@ -187,6 +188,7 @@ static ENV: std::sync::LazyLock<Environment<'static>> = std::sync::LazyLock::new
     env.add_function("table", table::table);
     env.add_function("chart", chart::chart);
     env.add_function("html_table", html_table::html_table);
+    env.add_function("bars", term_chart::bars);
     for (name, src) in DEFAULTS {
         // The defaults are part of the binary and tested; a broken one is a build mistake.
         if let Err(e) = env.add_template(name, src) {

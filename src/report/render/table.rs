@@ -8,12 +8,12 @@ use super::{cell_text, columns, format_of, is_numeric, Format};
 use crate::report::escape;
 
 /// Display columns a string takes on a terminal (CJK and emoji take two).
-fn display_width(s: &str) -> usize {
+pub(super) fn display_width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
 /// `s` cut to at most `w` display columns, ending in `…` when cut.
-fn clip(s: &str, w: usize) -> String {
+pub(super) fn clip(s: &str, w: usize) -> String {
     if display_width(s) <= w {
         return s.to_string();
     }
