@@ -43,6 +43,14 @@ async fn the_site_links_every_report_and_agrees_on_both_backends() {
                 assert!(out.join(&l).is_file(), "{}: a link to {l}, which is not in the site", db.label);
             }
         }
+        // The attackers and downloads pages drill down to session pages (the session report).
+        for page in ["attackers.html", "downloads.html"] {
+            let html = std::fs::read_to_string(out.join(page)).unwrap();
+            let sessions: Vec<String> = links(&html).into_iter().filter(|l| l.starts_with("session-")).collect();
+            assert!(!sessions.is_empty(), "{}: {page} links no session", db.label);
+            let drill = std::fs::read_to_string(out.join(&sessions[0])).unwrap();
+            assert!(drill.contains("<h1>Session timeline"), "{}: {} is a session page", db.label, sessions[0]);
+        }
         assert!(index.matches(r#"<svg class="chart""#).count() >= 10, "{}: small charts on the index", db.label);
         assert!(index.contains("<dd>"), "{}: headline figures", db.label);
         indexes.push(figures(&index));

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::builtin;
 use super::escape;
-use super::render::{render, section_chart, Format};
+use super::render::{render_site_page, section_chart, session_page};
 use super::run::{run, QueryResult, ReportResult};
 use crate::store::Store;
 
@@ -47,6 +47,7 @@ pub async fn build(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut pages = Vec::new();
     let mut cards = Vec::new();
+    let mut sessions: Vec<(String, String)> = Vec::new();
     for name in names(dir) {
         let report = builtin::find(&name, dir)?;
         let Some(w) = &report.def.window else { continue };
@@ -60,15 +61,47 @@ pub async fn build(
             continue;
         }
         let result = run(store, &report, &params, now).await.with_context(|| format!("running {name}"))?;
-        let html = render(&result, Format::Html, report.templates.get("html").map(String::as_str), None)?;
+        let html = render_site_page(&result, report.templates.get("html").map(String::as_str))?;
         let file = out.join(format!("{name}.html"));
         std::fs::write(&file, with_nav(&html)).with_context(|| format!("writing {}", file.display()))?;
+        for key in session_keys(&result) {
+            if !sessions.contains(&key) {
+                sessions.push(key);
+            }
+        }
         cards.push(card(&name, &result));
         pages.push(Page { name, title, outcome: Ok(file) });
+    }
+    // A drill-down page for every session a page links to.
+    let session_report = builtin::find("session", dir)?;
+    for (sensor, id) in sessions.iter().take(MAX_SESSIONS) {
+        let params = vec![("session".to_string(), id.clone()), ("sensor".to_string(), sensor.clone())];
+        let result = run(store, &session_report, &params, now).await.with_context(|| format!("session {id}"))?;
+        let html = render_site_page(&result, session_report.templates.get("html").map(String::as_str))?;
+        let file = out.join(session_page(sensor, id));
+        std::fs::write(&file, with_nav(&html)).with_context(|| format!("writing {}", file.display()))?;
     }
     let index = index(window, &cards, &pages, now);
     std::fs::write(out.join("index.html"), index).with_context(|| format!("writing {}/index.html", out.display()))?;
     Ok(pages)
+}
+
+/// Session pages a site writes at most (each page lists at most its `top` sessions).
+const MAX_SESSIONS: usize = 2_000;
+
+/// The (sensor, session id) of every row of a section that has both columns.
+fn session_keys(r: &ReportResult) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for q in &r.results {
+        let col = |n: &str| q.columns.iter().position(|(c, _)| c == n);
+        let (Some(s), Some(i)) = (col("sensor"), col("session_id")) else { continue };
+        for row in &q.rows {
+            if let (super::value::Value::Text(sensor), super::value::Value::Text(id)) = (&row[s], &row[i]) {
+                out.push((sensor.clone(), id.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// A report page with a link back to the index at its top.

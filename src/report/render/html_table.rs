@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Timelike, Utc};
 use minijinja::value::Value as J;
-use minijinja::Error;
+use minijinja::{Error, State};
 
 use super::{cell_text, columns, is_numeric};
 use crate::report::escape;
@@ -45,8 +45,19 @@ fn show_time(t: &DateTime<Utc>, form: TimeForm) -> String {
     }
 }
 
-pub(super) fn html_table(section: J) -> Result<J, Error> {
+/// The page a session's drill-down has in a site (`report::site`): one file per (sensor,
+/// session id), named by their hash so that any sensor name makes a safe file name.
+pub fn session_page(sensor: &str, session_id: &str) -> String {
+    let h = blake3::hash(format!("{sensor}\0{session_id}").as_bytes()).to_hex();
+    format!("session-{}.html", &h[..16])
+}
+
+pub(super) fn html_table(state: &State, section: J) -> Result<J, Error> {
     let cols = columns(&section)?;
+    // In a site, a row's session id links to that session's page.
+    let site = state.lookup("site").is_some_and(|v| v.is_true());
+    let sensor_col = cols.iter().position(|(n, _)| n == "sensor");
+    let session_col = cols.iter().position(|(n, _)| n == "session_id").filter(|_| site && sensor_col.is_some());
     let rows: Vec<Vec<J>> =
         section.get_attr("rows")?.try_iter()?.map(|r| r.try_iter().map(|i| i.collect()).unwrap_or_default()).collect();
     let forms: Vec<TimeForm> = cols
@@ -73,7 +84,18 @@ pub(super) fn html_table(section: J) -> Result<J, Error> {
         out.push_str("<tr>");
         for (i, (_, ty)) in cols.iter().enumerate() {
             let v = r.get(i).cloned().unwrap_or(J::UNDEFINED);
-            out.push_str(&cell(&v, ty, forms[i]));
+            let sensor = sensor_col.and_then(|c| r.get(c)).map(cell_text).filter(|_| session_col == Some(i));
+            match sensor {
+                Some(sensor) if !v.is_none() && !cell_text(&v).is_empty() => {
+                    let id = cell_text(&v);
+                    out.push_str(&format!(
+                        r#"<td class="w"><a href="{}">{}</a></td>"#,
+                        session_page(&sensor, &id),
+                        escape::html(&escape::text(&id))
+                    ));
+                }
+                _ => out.push_str(&cell(&v, ty, forms[i])),
+            }
         }
         out.push_str("</tr>\n");
     }

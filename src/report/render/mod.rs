@@ -239,6 +239,13 @@ pub fn render(r: &ReportResult, format: Format, template: Option<&str>, csv_quer
     render_fit(r, format, template, csv_query, None)
 }
 
+/// The HTML page of `r` in a site (`report::site`): session ids link to their pages.
+pub fn render_site_page(r: &ReportResult, template: Option<&str>) -> Result<String> {
+    render_with(r, Format::Html, template, None, None, true)
+}
+
+pub use html_table::session_page;
+
 /// As `render`, with text tables fitted to `width` display columns (a terminal's width),
 /// which templates see as `width`.
 pub fn render_fit(
@@ -247,6 +254,17 @@ pub fn render_fit(
     template: Option<&str>,
     csv_query: Option<&str>,
     width: Option<usize>,
+) -> Result<String> {
+    render_with(r, format, template, csv_query, width, false)
+}
+
+fn render_with(
+    r: &ReportResult,
+    format: Format,
+    template: Option<&str>,
+    csv_query: Option<&str>,
+    width: Option<usize>,
+    site: bool,
 ) -> Result<String> {
     if format == Format::Csv {
         return csv::render_csv(r, csv_query);
@@ -261,6 +279,7 @@ pub fn render_fit(
     let mut ctx = context(r);
     if let Some(o) = ctx.as_object_mut() {
         o.insert("width".into(), json!(width));
+        o.insert("site".into(), json!(site));
     }
     let render_in = |env: &Environment, name: &str| {
         env.get_template(name)?.render(&ctx).map_err(|e| anyhow!("rendering {} as {}: {e:#}", r.name, format.name()))
