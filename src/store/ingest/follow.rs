@@ -71,8 +71,13 @@ pub async fn follow(
         // A followed file may be missing for a moment (rotated, not yet created again).
         let mut pass_paths: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
         let files = followed_files(paths, opts.ingest.force);
+        // Sampled before the pass opens the files: a rename after this moment (even while
+        // this pass runs, or the process is stopped) is seen by the next pass, which then
+        // reads the renamed file on. Sampled after the pass, a rename during it went unseen
+        // and the lines written just before it were lost.
+        let current: HashMap<PathBuf, (u64, u64)> = files.iter().filter_map(|f| Some((f.clone(), inode(f)?))).collect();
         for (path, was) in &inodes {
-            if inode(path) == Some(*was) {
+            if current.get(path) == Some(was) {
                 continue;
             }
             // Renamed: read on under its new name from where the old name was left.
@@ -99,7 +104,7 @@ pub async fn follow(
         }
         let stats =
             if pass_paths.is_empty() { IngestStats::default() } else { ingest(store, &pass_paths, &pass_opts).await? };
-        inodes = files.iter().filter_map(|f| Some((f.clone(), inode(f)?))).collect();
+        inodes = current;
         done.passes += 1;
         done.lines += stats.lines;
         done.accepted += stats.accepted;
