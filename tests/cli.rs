@@ -297,14 +297,30 @@ fn tables_fit_a_real_terminal_unless_wide() {
             .current_dir(tmp.path())
             .env("COLUMNS", "60")
             .env_remove("COWRIEQL_DB")
+            .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .output()
             .expect("script (util-linux) runs a command on a pseudo-terminal");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
     };
-    let widest = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    // Colour escapes (the bar charts') take no columns on a terminal.
+    let visible = |l: &str| {
+        let mut n = 0;
+        let mut esc = false;
+        for c in l.chars() {
+            match (esc, c) {
+                (false, '\x1b') => esc = true,
+                (true, 'm') => esc = false,
+                (true, _) => {}
+                (false, _) => n += 1,
+            }
+        }
+        n
+    };
+    let widest = |text: &str| text.lines().map(visible).max().unwrap_or(0);
     let fitted = on_terminal("");
+    assert!(fitted.contains("\x1b[34m█"), "a bar chart above the table on a terminal:\n{fitted}");
     assert!(fitted.contains("== Top commands =="), "{fitted}");
     assert!(widest(&fitted) <= 60, "a line wider than the terminal:\n{fitted}");
     assert!(fitted.contains('…'), "long commands are cut on a terminal:\n{fitted}");
