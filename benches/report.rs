@@ -98,7 +98,12 @@ async fn main() {
         // Warm-up, and the two must agree on the data they return.
         let r = run(&db.store, &report, &params, now).await.unwrap();
         let hand_rows = hand(&db.store, start, end).await;
-        assert_eq!(r.results.iter().map(|q| q.rows.len()).sum::<usize>(), hand_rows);
+        // The hand-written SQL is the report's first three sections (cowrieprocessor's document).
+        let first_three = ["sessions", "top_commands", "top_files"];
+        assert_eq!(
+            r.results.iter().filter(|q| first_three.contains(&q.name.as_str())).map(|q| q.rows.len()).sum::<usize>(),
+            hand_rows
+        );
         let (mut tr, mut tren, mut th) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let t = Instant::now();
