@@ -113,6 +113,20 @@ pub fn check(q: &Query, declared: &HashMap<String, Ty>) -> Result<Plan, Vec<Diag
     }
 }
 
+/// `columns` (an earlier SELECT's) as read through `alias` (a subquery, view, `let` or union),
+/// the column at position i qualified by `qual(i)`.
+fn read_through(alias: &str, columns: &[(String, TExpr)], qual: impl Fn(usize) -> Option<String>) -> Vec<ScopeCol> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, e))| ScopeCol {
+            qual: qual(i),
+            name: name.clone(),
+            expr: TExpr { e: IrExpr::Col { rel: alias.to_string(), name: name.clone() }, ty: e.ty },
+        })
+        .collect()
+}
+
 fn output_of(scope: &[ScopeCol]) -> Vec<(String, TExpr)> {
     // Unique output names: a later duplicate gets its qualifier as a prefix.
     let mut out: Vec<(String, TExpr)> = Vec::new();

@@ -10,17 +10,7 @@ impl Checker<'_> {
         alias: &Option<Spanned<String>>,
     ) -> Option<(FromItem, Vec<ScopeCol>)> {
         let alias_name = alias.as_ref().map(|a| a.node.clone()).unwrap_or_else(|| table.node.clone());
-        // The columns of an earlier SELECT (a view, a `let`), read through `alias`.
-        let columns_of = |sel: &Select| -> Vec<ScopeCol> {
-            sel.columns
-                .iter()
-                .map(|(n, e)| ScopeCol {
-                    qual: Some(alias_name.clone()),
-                    name: n.clone(),
-                    expr: TExpr { e: IrExpr::Col { rel: alias_name.clone(), name: n.clone() }, ty: e.ty },
-                })
-                .collect()
-        };
+        let columns_of = |sel: &Select| read_through(&alias_name, &sel.columns, |_| Some(alias_name.clone()));
         if let Some(v) = self.views.iter().find(|v| v.name == table.node) {
             let scope = columns_of(&v.select);
             return Some((FromItem::View { name: v.name.clone(), alias: alias_name }, scope));
@@ -65,15 +55,7 @@ impl Checker<'_> {
         self.subqueries += 1;
         let alias = format!("_q{}", self.subqueries);
         let columns = output_of(&st.scope);
-        let scope = columns
-            .iter()
-            .zip(&st.scope)
-            .map(|((name, e), old)| ScopeCol {
-                qual: old.qual.clone(),
-                name: name.clone(),
-                expr: TExpr { e: IrExpr::Col { rel: alias.clone(), name: name.clone() }, ty: e.ty },
-            })
-            .collect();
+        let scope = read_through(&alias, &columns, |i| st.scope[i].qual.clone());
         st.sel.columns = columns;
         State { sel: new_select(FromItem::Sub { select: Box::new(st.sel), alias }), scope, projected: false }
     }

@@ -125,19 +125,13 @@ impl Checker<'_> {
         }
         self.subqueries += 1;
         let alias = format!("_q{}", self.subqueries);
-        let scope = mine
-            .iter()
-            .zip(&st.scope)
-            .zip(&theirs)
-            .map(|(((name, e), old), (_, t))| ScopeCol {
-                qual: old.qual.clone(),
-                name: name.clone(),
-                expr: TExpr {
-                    e: IrExpr::Col { rel: alias.clone(), name: name.clone() },
-                    ty: if e.ty == Ty::Null { t.ty } else { e.ty },
-                },
-            })
-            .collect();
+        let mut scope = read_through(&alias, &mine, |i| st.scope[i].qual.clone());
+        // A column null on the left takes the appended rows' type.
+        for (c, (_, t)) in scope.iter_mut().zip(&theirs) {
+            if c.expr.ty == Ty::Null {
+                c.expr.ty = t.ty;
+            }
+        }
         let mut left = st.sel;
         left.columns = mine;
         let mut right = other.sel;
@@ -369,14 +363,7 @@ impl Checker<'_> {
                 sel.columns = columns.clone();
                 self.views.push(View { name: name.node.clone(), select: sel, keys });
                 let alias = name.node.clone();
-                let scope = columns
-                    .iter()
-                    .map(|(n, e)| ScopeCol {
-                        qual: Some(alias.clone()),
-                        name: n.clone(),
-                        expr: TExpr { e: IrExpr::Col { rel: alias.clone(), name: n.clone() }, ty: e.ty },
-                    })
-                    .collect();
+                let scope = read_through(&alias, &columns, |_| Some(alias.clone()));
                 st = State {
                     sel: new_select(FromItem::View { name: name.node.clone(), alias }),
                     scope,

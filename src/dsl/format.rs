@@ -44,13 +44,7 @@ fn comments(src: &str) -> Vec<Comment> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            q @ (b'\'' | b'"') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
+            b'\'' | b'"' => i = super::parser::closing_quote(b, i) + 1,
             b'#' => {
                 let end = src[i..].find('\n').map_or(src.len(), |n| i + n);
                 out.push(Comment { at: i, text: src[i..end].trim_end().to_string() });

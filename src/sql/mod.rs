@@ -613,39 +613,43 @@ impl Emitter<'_> {
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
-            match after.find('}') {
-                Some(close) if after[..close] == *"over" && over.is_some() => {
-                    out.push_str(over.unwrap_or_default());
-                    rest = &after[close + 1..];
-                }
-                // `{keyN}`: argument N as a sort key (text bytewise on every dialect).
-                Some(close)
-                    if after[..close]
-                        .strip_prefix("key")
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .is_some_and(|i| i < args.len()) =>
-                {
-                    let i = after[..close].strip_prefix("key").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-                    out.push_str(&self.d.order_key(&self.text(&args[i])?, args[i].ty));
-                    rest = &after[close + 1..];
-                }
-                Some(close) if after[..close] == *"*" => {
-                    self.list(out, args, ", ", |x, out| self.expr(x, out))?;
-                    rest = &after[close + 1..];
-                }
-                Some(close) if after[..close].parse::<usize>().is_ok_and(|i| i < args.len()) => {
-                    self.expr(&args[after[..close].parse::<usize>().unwrap_or(0)], out)?;
-                    rest = &after[close + 1..];
-                }
-                _ => {
+            let name = after.find('}').map(|close| &after[..close]);
+            // What the placeholder names: `{over}`, `{*}`, `{keyN}` (argument N as a sort key:
+            // text bytewise on every dialect) or `{N}`; anything else is literal text.
+            let arg = |digits: &str| digits.parse::<usize>().ok().and_then(|i| args.get(i));
+            let part = match name {
+                Some("over") => over.map(Part::Over),
+                Some("*") => Some(Part::All),
+                Some(n) => match n.strip_prefix("key") {
+                    Some(k) => arg(k).map(Part::Key),
+                    None => arg(n).map(Part::Arg),
+                },
+                None => None,
+            };
+            match part {
+                Some(Part::Over(w)) => out.push_str(w),
+                Some(Part::All) => self.list(out, args, ", ", |x, out| self.expr(x, out))?,
+                Some(Part::Key(a)) => out.push_str(&self.d.order_key(&self.text(a)?, a.ty)),
+                Some(Part::Arg(a)) => self.expr(a, out)?,
+                None => {
                     out.push('{');
                     rest = after;
+                    continue;
                 }
             }
+            rest = &after[name.map_or(0, str::len) + 1..];
         }
         out.push_str(rest);
         Ok(())
     }
+}
+
+/// A function template's placeholder (`Emitter::fill`).
+enum Part<'a> {
+    Over(&'a str),
+    All,
+    Key(&'a TExpr),
+    Arg(&'a TExpr),
 }
 
 /// Every this many levels of expression the emitter and the checker make sure the stack has

@@ -11,12 +11,7 @@ pub(super) fn too_deep(src: &str, limit: usize) -> Option<usize> {
     let (mut i, mut depth) = (0, 0usize);
     while i < b.len() {
         match b[i] {
-            q @ (b'\'' | b'"') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-            }
+            b'\'' | b'"' => i = closing_quote(b, i),
             b'#' => {
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
@@ -51,6 +46,17 @@ pub(super) fn too_deep(src: &str, limit: usize) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// The offset of the quote that closes the string opening at `start` (backslash escapes
+/// skipped), or the end of the text when none does.
+pub(crate) fn closing_quote(b: &[u8], start: usize) -> usize {
+    let q = b[start];
+    let mut i = start + 1;
+    while i < b.len() && b[i] != q {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    i.min(b.len())
 }
 
 /// Tokens in one expression.

@@ -13,6 +13,8 @@ mod errors;
 mod exprs;
 mod limits;
 
+pub(crate) use limits::closing_quote;
+
 use self::errors::*;
 use self::exprs::*;
 use self::limits::*;

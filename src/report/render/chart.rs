@@ -21,25 +21,12 @@ const WIDTH: f64 = 720.0;
 const MAX_BARS: usize = 20;
 
 pub(super) fn chart(section: J) -> Result<J, Error> {
-    let shape = section.get_attr("chart_shape")?;
-    if shape.is_none() || shape.is_undefined() {
-        return Ok(J::from_safe_string(String::new()));
-    }
-    let kind = cell_text(&shape.get_attr("kind")?);
-    let x = cell_text(&shape.get_attr("x")?);
-    let y: Vec<String> = shape.get_attr("y")?.try_iter()?.map(|v| cell_text(&v)).collect();
-    let names: Vec<String> =
-        section.get_attr("columns")?.try_iter()?.map(|c| cell_text(&c.get_attr("name").unwrap_or_default())).collect();
-    let rows: Vec<Vec<J>> =
-        section.get_attr("rows")?.try_iter()?.map(|r| r.try_iter().map(|i| i.collect()).unwrap_or_default()).collect();
-    let col = |n: &str| names.iter().position(|c| c == n);
-    let (Some(xi), Some(yi)) = (col(&x), y.iter().map(|s| col(s)).collect::<Option<Vec<usize>>>()) else {
-        return Ok(J::from_safe_string(String::new()));
-    };
-    let data = Data { rows: &rows, x: xi, y: &yi, names: &y };
-    let svg = match kind.as_str() {
-        "line" => line(&data, &x),
-        "heatmap" => heatmap(&data, &x),
+    let Some(s) = super::chart_shape(&section)? else { return Ok(J::from_safe_string(String::new())) };
+    let rows = super::rows(&section)?;
+    let data = Data { rows: &rows, x: s.xi, y: &s.yi, names: &s.y };
+    let svg = match s.kind.as_str() {
+        "line" => line(&data, &s.x),
+        "heatmap" => heatmap(&data, &s.x),
         _ => bar(&data),
     };
     Ok(J::from_safe_string(svg))

@@ -58,8 +58,7 @@ pub(super) fn html_table(state: &State, section: J) -> Result<J, Error> {
     let site = state.lookup("site").is_some_and(|v| v.is_true());
     let sensor_col = cols.iter().position(|(n, _)| n == "sensor");
     let session_col = cols.iter().position(|(n, _)| n == "session_id").filter(|_| site && sensor_col.is_some());
-    let rows: Vec<Vec<J>> =
-        section.get_attr("rows")?.try_iter()?.map(|r| r.try_iter().map(|i| i.collect()).unwrap_or_default()).collect();
+    let rows = super::rows(&section)?;
     let forms: Vec<TimeForm> = cols
         .iter()
         .enumerate()

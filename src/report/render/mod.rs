@@ -151,6 +151,36 @@ fn columns(section: &J) -> Result<Vec<(String, String)>, Error> {
         .collect())
 }
 
+/// A section's rows as template values.
+fn rows(section: &J) -> Result<Vec<Vec<J>>, Error> {
+    Ok(section.get_attr("rows")?.try_iter()?.map(|r| r.try_iter().map(|i| i.collect()).unwrap_or_default()).collect())
+}
+
+/// A section's declared chart (`chart_spec::Chart`), with where its columns are.
+struct Shape {
+    kind: String,
+    x: String,
+    xi: usize,
+    y: Vec<String>,
+    yi: Vec<usize>,
+}
+
+/// The chart a section declares; None when it has none (or names a column it lacks).
+fn chart_shape(section: &J) -> Result<Option<Shape>, Error> {
+    let shape = section.get_attr("chart_shape")?;
+    if shape.is_none() || shape.is_undefined() {
+        return Ok(None);
+    }
+    let names: Vec<String> = columns(section)?.into_iter().map(|(n, _)| n).collect();
+    let col = |n: &str| names.iter().position(|c| c == n);
+    let x = cell_text(&shape.get_attr("x")?);
+    let y: Vec<String> = shape.get_attr("y")?.try_iter()?.map(|v| cell_text(&v)).collect();
+    let (Some(xi), Some(yi)) = (col(&x), y.iter().map(|s| col(s)).collect::<Option<Vec<usize>>>()) else {
+        return Ok(None);
+    };
+    Ok(Some(Shape { kind: cell_text(&shape.get_attr("kind")?), x, xi, y, yi }))
+}
+
 /// The default templates, one file per format; a report's own template replaces one.
 const DEFAULTS: [(&str, &str); 3] = [
     ("report.txt", include_str!("templates/default.txt")),

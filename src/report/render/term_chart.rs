@@ -13,26 +13,16 @@ const EIGHTHS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'
 
 pub(super) fn bars(section: J, width: J) -> Result<J, Error> {
     let width = usize::try_from(width).unwrap_or(0);
-    let shape = section.get_attr("chart_shape")?;
-    if width < 30 || shape.is_none() || shape.is_undefined() || cell_text(&shape.get_attr("kind")?) != "bar" {
-        return Ok(J::from_safe_string(String::new()));
-    }
-    let x = cell_text(&shape.get_attr("x")?);
-    let Some(y) = shape.get_attr("y")?.try_iter()?.next().map(|v| cell_text(&v)) else {
+    let shape = super::chart_shape(&section)?.filter(|s| s.kind == "bar" && width >= 30);
+    let Some((xi, &yi)) = shape.as_ref().and_then(|s| Some((s.xi, s.yi.first()?))) else {
         return Ok(J::from_safe_string(String::new()));
     };
-    let names: Vec<String> =
-        section.get_attr("columns")?.try_iter()?.map(|c| cell_text(&c.get_attr("name").unwrap_or_default())).collect();
-    let (Some(xi), Some(yi)) = (names.iter().position(|n| *n == x), names.iter().position(|n| *n == y)) else {
-        return Ok(J::from_safe_string(String::new()));
-    };
-    let rows: Vec<(String, f64)> = section
-        .get_attr("rows")?
-        .try_iter()?
+    let rows: Vec<(String, f64)> = super::rows(&section)?
+        .iter()
         .take(ROWS)
         .map(|r| {
-            let label = escape::text(&cell_text(&r.get_item(&J::from(xi)).unwrap_or_default()));
-            let v = f64::try_from(r.get_item(&J::from(yi)).unwrap_or_default()).unwrap_or(0.0);
+            let label = escape::text(&cell_text(r.get(xi).unwrap_or(&J::UNDEFINED)));
+            let v = r.get(yi).and_then(|v| f64::try_from(v.clone()).ok()).unwrap_or(0.0);
             (label, v)
         })
         .collect();
