@@ -2,6 +2,8 @@
 //! a near stage keyword or a common slip (`=` for `==`, an unterminated string) explains it.
 
 use super::*;
+// Errors come from the strict parser (see `parser::strict`).
+use super::strict::Rule;
 
 /// Words for what the parser expected, never a rule name.
 pub(super) fn describe(rule: &Rule) -> &'static str {
@@ -59,10 +61,7 @@ pub(super) fn describe(rule: &Rule) -> &'static str {
         | Rule::sub
         | Rule::mul
         | Rule::div
-        | Rule::modulo
-        | Rule::kw_and
-        | Rule::kw_or
-        | Rule::kw_like => "an operator",
+        | Rule::modulo => "an operator",
         Rule::is_null | Rule::is_not_null | Rule::kw_is => "`is null`",
         Rule::in_list | Rule::not_in_list | Rule::kw_in => "`in (…)`",
         Rule::case_when | Rule::kw_when => "`when`",
@@ -114,7 +113,8 @@ pub(super) fn parse_error(e: pest::error::Error<Rule>, src: &str) -> Diagnostic 
     }
     let (message, hint) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut words: Vec<&str> = positives.iter().map(describe).collect();
+            // A call's `(` may follow any name: not worth naming after one.
+            let mut words: Vec<&str> = positives.iter().filter(|r| **r != Rule::call).map(describe).collect();
             words.sort();
             words.dedup();
             let expected = match words.len() {

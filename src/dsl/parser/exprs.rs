@@ -119,6 +119,47 @@ pub(super) fn pratt(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
         .parse(pairs)
 }
 
+/// The words the grammar's `stage_keyword` reserves: never a column or function name.
+pub(super) const RESERVED: &[&str] = &[
+    "aggregate",
+    "and",
+    "append",
+    "as",
+    "asc",
+    "case",
+    "derive",
+    "desc",
+    "distinct",
+    "else",
+    "end",
+    "false",
+    "from",
+    "group",
+    "in",
+    "is",
+    "join",
+    "left",
+    "let",
+    "like",
+    "materialize",
+    "not",
+    "null",
+    "on",
+    "or",
+    "select",
+    "sort",
+    "take",
+    "then",
+    "true",
+    "when",
+    "where",
+    "window",
+];
+
+/// The builder's code for a reserved word read as a name; `parse` replaces it with the strict
+/// parser's error.
+pub(super) const RESERVED_AS_NAME: &str = "E0101";
+
 pub(super) fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -168,26 +209,35 @@ pub(super) fn primary(p: Pair<Rule>) -> Result<Expr, Diagnostic> {
             Diagnostic::new("E0103", span.clone(), format!("`{}` is not a valid date or time", p.as_str()))
                 .hint("write timestamps as @2025-09-22 or @2025-09-22T13:45:00Z (UTC)")
         })?)),
-        Rule::call => {
-            let mut it = p.into_inner();
-            let name = spanned_str(&it.next().expect("call name"));
-            ExprKind::Call { name, args: it.map(expr).collect::<Result<_, _>>()? }
-        }
         Rule::case_expr => case(p)?,
         Rule::path => {
-            let mut segs = Vec::new();
-            for x in p.into_inner() {
-                let sp = span_of(&x);
-                let seg = match x.as_rule() {
-                    Rule::ident => Seg::Key(x.as_str().to_string()),
-                    Rule::string => Seg::Key(unescape(x.into_inner().next().map(|y| y.as_str()).unwrap_or(""))),
-                    _ => Seg::Index(
-                        x.as_str().parse().map_err(|_| Diagnostic::new("E0102", sp.clone(), "index too large"))?,
-                    ),
-                };
-                segs.push(Spanned { node: seg, span: sp });
+            let mut it = p.into_inner().peekable();
+            let name = it.next().expect("path name");
+            if RESERVED.contains(&name.as_str()) {
+                return Err(Diagnostic::new(
+                    RESERVED_AS_NAME,
+                    span_of(&name),
+                    format!("expected an expression, found `{}`", name.as_str()),
+                ));
             }
-            ExprKind::Path(segs)
+            if it.peek().is_some_and(|x| x.as_rule() == Rule::call) {
+                let args = it.next().expect("call").into_inner();
+                ExprKind::Call { name: spanned_str(&name), args: args.map(expr).collect::<Result<_, _>>()? }
+            } else {
+                let mut segs = Vec::new();
+                for x in std::iter::once(name).chain(it) {
+                    let sp = span_of(&x);
+                    let seg = match x.as_rule() {
+                        Rule::ident => Seg::Key(x.as_str().to_string()),
+                        Rule::string => Seg::Key(unescape(x.into_inner().next().map(|y| y.as_str()).unwrap_or(""))),
+                        _ => Seg::Index(
+                            x.as_str().parse().map_err(|_| Diagnostic::new("E0102", sp.clone(), "index too large"))?,
+                        ),
+                    };
+                    segs.push(Spanned { node: seg, span: sp });
+                }
+                ExprKind::Path(segs)
+            }
         }
         r => unreachable!("primary {r:?}"),
     };

@@ -7,7 +7,6 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser;
-use pest_derive::Parser;
 
 mod errors;
 mod exprs;
@@ -21,9 +20,30 @@ use self::limits::*;
 use super::ast::*;
 use crate::diag::Diagnostic;
 
-#[derive(Parser)]
-#[grammar = "../grammar/cowrieql.pest"]
-struct Grammar;
+/// Two parsers from one grammar, apart only in `path`. The fast one reads any name as a path,
+/// which spares a reserved-word lookahead before every name (a tenth of the parse time); the
+/// AST builder rejects a reserved word read that way. The strict one refuses reserved words in
+/// the grammar itself, so its errors point where the expression is missing: it reports every
+/// parse error, and accepts exactly the inputs the fast one parses without a reserved-word path
+/// (`tests::fast_and_strict_grammars_agree`).
+mod fast {
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/cowrieql.pest"]
+    #[grammar = "../grammar/path.pest"]
+    pub(super) struct Grammar;
+}
+mod strict {
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/cowrieql.pest"]
+    #[grammar = "../grammar/path_strict.pest"]
+    pub(super) struct Grammar;
+}
+use fast::{Grammar, Rule};
+
+/// The strict parser's diagnostic for `src`, or `None` when it parses.
+fn strict_error(src: &str) -> Option<Diagnostic> {
+    strict::Grammar::parse(strict::Rule::query, src).err().map(|e| parse_error(e, src))
+}
 
 /// Parses a query. On failure returns one diagnostic (pest stops at the first error).
 pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
@@ -38,7 +58,9 @@ pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
         )
         .hint("name parts with `derive` stages")]);
     }
-    let mut pairs = Grammar::parse(Rule::query, src).map_err(|e| vec![parse_error(e, src)])?;
+    let Ok(mut pairs) = Grammar::parse(Rule::query, src) else {
+        return Err(vec![strict_error(src).expect("the strict grammar refuses what the fast one does")]);
+    };
     let query = pairs.next().expect("query rule");
     if let Some(extra) = query.clone().into_inner().nth(MAX_STAGES) {
         if extra.as_rule() != Rule::EOI {
@@ -76,6 +98,9 @@ pub fn parse(src: &str) -> Result<Query, Vec<Diagnostic>> {
     }
     if errors.is_empty() {
         Ok(Query { lets, stages })
+    } else if errors.iter().any(|d| d.code == RESERVED_AS_NAME) {
+        // A reserved word stood where a name was read: the strict parser says where and why.
+        Err(vec![strict_error(src).unwrap_or_else(|| errors.swap_remove(0))])
     } else {
         Err(errors)
     }
@@ -233,6 +258,79 @@ fn span_of(p: &Pair<Rule>) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every pair of a parse as (rule name, start, end): the two parsers' rule types differ,
+    /// their names do not.
+    fn pairs_of<R: pest::RuleType>(pairs: Pairs<'_, R>) -> Vec<(String, usize, usize)> {
+        pairs.flatten().map(|p| (format!("{:?}", p.as_rule()), p.as_span().start(), p.as_span().end())).collect()
+    }
+
+    /// The fast parser with the builder's reserved-word check is the strict parser: the same
+    /// pairs where the strict one parses, and the strict one's error everywhere else.
+    fn assert_agree(src: &str) {
+        let strict = strict::Grammar::parse(strict::Rule::query, src);
+        let fast = Grammar::parse(Rule::query, src);
+        match (strict, fast) {
+            (Ok(s), Ok(f)) => assert_eq!(pairs_of(s), pairs_of(f), "{src}"),
+            (Ok(_), Err(e)) => panic!("the fast parser refuses what the strict one parses: {src}\n{e}"),
+            (Err(e), _) => {
+                let want = format!("{:?}", parse_error(e, src));
+                match parse(src) {
+                    Err(got) => assert_eq!(format!("{:?}", got), format!("[{want}]"), "{src}"),
+                    Ok(q) => panic!("parsed what the strict parser refuses: {src}\n{q:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_and_strict_grammars_agree() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries");
+        let mut n = 0;
+        for sub in ["ok", "err"] {
+            for f in std::fs::read_dir(dir.join(sub)).unwrap() {
+                assert_agree(&std::fs::read_to_string(f.unwrap().path()).unwrap());
+                n += 1;
+            }
+        }
+        assert!(n > 40, "fixtures read: {n}");
+        // The language's words, read from the grammar independently of RESERVED: every
+        // `kw_` rule's word, and the words of literals and word operators.
+        let grammar = include_str!("../../../grammar/cowrieql.pest");
+        let mut words: Vec<String> = grammar
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter_map(|t| t.strip_prefix("kw_"))
+            .map(str::to_string)
+            .chain(["true", "false", "and", "or", "like", "not", "null", "count", "sensor"].map(String::from))
+            .collect();
+        words.sort();
+        words.dedup();
+        assert!(words.len() > 30, "{words:?}");
+        let reserved = |w: &str| strict::Grammar::parse(strict::Rule::stage_keyword, w).is_ok_and(|p| p.as_str() == w);
+        for w in &words {
+            assert_eq!(reserved(w), RESERVED.contains(&w.as_str()), "`{w}`: the grammar and RESERVED disagree");
+            // Where a name goes, alone and with what a name can carry.
+            for tail in ["", ".x", "(1)", "[0]", " + 1", "\ntake 5"] {
+                assert_agree(&format!("from sessions\nwhere {w}{tail}"));
+                assert_agree(&format!("from sessions\nderive x = 1 + {w}{tail}"));
+            }
+            // A longer name that starts with a word is a name.
+            assert_agree(&format!("from sessions\nwhere {w}_x == {w}s"));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+        #[test]
+        fn fast_and_strict_grammars_agree_on_any_tokens(
+            tokens in proptest::collection::vec(proptest::sample::select(RESERVED.iter().copied().chain([
+                "x", "s.y", "count(", "f()", "(", ")", ",", "+", "==", "=", "1", "'a'", "$p", "\n", "# c\n",
+                "[0]", ".z", "int", "by", "rows", "semi", "..", "-",
+            ]).collect::<Vec<_>>()), 1..20),
+        ) {
+            assert_agree(&format!("from sessions\n{}", tokens.join(" ")));
+        }
+    }
 
     #[test]
     fn precedence_follows_the_table() {
