@@ -157,10 +157,15 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
         collect(p, &mut files)?;
     }
     let mut errors = 0;
+    let mut loaded = Vec::new();
     for f in &files {
         if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             let errs = match crate::report::def::Report::load(f) {
-                Ok(r) => super::report::check_report(&r),
+                Ok(r) => {
+                    let errs = super::report::check_report(&r);
+                    loaded.push(r);
+                    errs
+                }
                 Err(e) => {
                     let text = crate::store::errors::describe(&e);
                     vec![(text.clone(), serde_json::json!({"file": f.display().to_string(), "message": text}))]
@@ -180,6 +185,22 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
         if let Err(diags) = crate::compile::compile_all(&src, &HashMap::new()) {
             errors += diags.len();
             report(&diags, &src, &origin, args.format);
+        }
+    }
+    // Across reports: the checked ones, and the built-ins they do not replace.
+    if !loaded.is_empty() {
+        let builtins: Vec<_> = crate::report::builtin::builtin_names()
+            .into_iter()
+            .filter(|n| !loaded.iter().any(|r| r.def.name == *n))
+            .filter_map(|n| crate::report::builtin::builtin(n).and_then(Result::ok))
+            .collect();
+        let all: Vec<_> = loaded.iter().chain(&builtins).collect();
+        for text in crate::report::view_names::conflicts(&all) {
+            errors += 1;
+            match args.format {
+                Format::Text => eprintln!("error: {text}"),
+                Format::Json => super::say(serde_json::json!({"message": text}).to_string()),
+            }
         }
     }
     if args.format == Format::Text {

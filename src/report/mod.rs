@@ -12,6 +12,7 @@ pub mod render;
 pub mod run;
 pub mod site;
 pub mod value;
+pub mod view_names;
 
 pub use execute::execute;
 pub use value::Value;

@@ -25,22 +25,30 @@ pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) 
     let mut inlined = Vec::new();
     on_engine!(store, p, E => {
         let mut conn = p.acquire().await?;
-        if sqlx::raw_sql(E::UNMOVED_ROWS).fetch_optional(&mut *conn).await?.is_some() {
-            return Err(super::errors::StoreError::UnfinishedPartitioning.into());
-        }
-        // Usually every view is there and current: the snapshot begins and the registry is read
-        // in one round trip. Otherwise the views are built (or inlined) first, outside it.
-        let start = format!("{}; {}", E::READ_SNAPSHOT, views::REGISTRY);
-        let registered: Option<Vec<(String, String)>> = sqlx::raw_sql(AssertSqlSafe(start))
-            .fetch_all(&mut *conn)
-            .await
-            .ok()
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+        // Usually every view is there and current: the snapshot begins, the partitioning check
+        // runs (a one-column row while rows are still being moved) and the registry (two
+        // columns) is read in one round trip. Otherwise the views are built (or inlined)
+        // first, outside it.
+        let start = format!("{}; {}; {}", E::READ_SNAPSHOT, E::UNMOVED_ROWS, views::REGISTRY);
+        let registered: Option<Vec<(String, String)>> = match sqlx::raw_sql(AssertSqlSafe(start)).fetch_all(&mut *conn).await {
+            Ok(rows) => {
+                if rows.iter().any(|r| r.len() == 1) {
+                    sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+                    return Err(super::errors::StoreError::UnfinishedPartitioning.into());
+                }
+                Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            }
+            // No registry yet (or not readable): checked again outside the snapshot below.
+            Err(_) => None,
+        };
         let current = registered.is_some_and(|r| views::all_current(&r, queries));
         let prepared: Vec<views::Prepared> = if current {
             queries.iter().map(|c| views::Prepared { sql: c.sql_inlining(&[]), inlined: Vec::new() }).collect()
         } else {
             sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+            if sqlx::raw_sql(E::UNMOVED_ROWS).fetch_optional(&mut *conn).await?.is_some() {
+                return Err(super::errors::StoreError::UnfinishedPartitioning.into());
+            }
             let mut prepared = Vec::with_capacity(queries.len());
             for c in queries {
                 prepared.push(views::prepare::<E>(&mut conn, c).await?);

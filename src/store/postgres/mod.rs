@@ -40,6 +40,18 @@ pub async fn open(url: &str, opts: &ConnectOptions) -> Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(opts.pool_size.max(1))
         .acquire_timeout(opts.connect_timeout)
+        // A connection back in the pool a moment ago is alive: pinging it on every acquire
+        // was a round trip per report query (bench). One idle for longer is pinged, and
+        // dropped for a fresh one if the server has gone away.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < std::time::Duration::from_secs(1) {
+                    return Ok(true);
+                }
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
         .connect_with(pg)
         .await
         .map_err(|e| anyhow!("cannot connect to PostgreSQL at {target}: {}", super::errors::words(&e)))
