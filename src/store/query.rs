@@ -19,7 +19,9 @@ pub struct Executed {
 
 /// Runs `queries` with their `binds` in one read snapshot (one transaction), so a report's
 /// sections agree with each other even while an ingest is writing. Materialized views are
-/// created (or rebuilt, if their definition changed) before the snapshot.
+/// created (or rebuilt, if their definition changed) before the snapshot. A single query
+/// runs in a transaction too: outside one, a pooler in transaction mode may hand sqlx's
+/// Bind to another server connection than its Parse (tests/pooler.rs).
 pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) -> Result<Executed> {
     let mut rows = Vec::with_capacity(queries.len());
     let mut inlined = Vec::new();
