@@ -688,3 +688,32 @@ fn check_names_the_line_of_a_wrong_chart() {
     assert!(text.contains("E0701") && text.contains("r.yaml:6") && text.contains("must be a timestamp"), "{text}");
     assert!(text.contains("r.yaml:12") && text.contains("`sessions` is not a column"), "{text}");
 }
+
+/// `check` refuses one materialized view name with two definitions across reports, the
+/// built-in ones included: each report would rebuild the view whenever the other ran last.
+#[test]
+fn check_refuses_a_view_name_defined_two_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = |name: &str, filter: &str| {
+        format!(
+            "name: {name}\ntitle: T\nqueries:\n  q: |\n      from commands\n      {filter}\n      group day = bucket(ts, day), sensor\n      aggregate n = count()\n      materialize per_day_mine\n"
+        )
+    };
+    std::fs::write(tmp.path().join("a.yaml"), report("a", "where realm == 'shell'")).unwrap();
+    std::fs::write(tmp.path().join("b.yaml"), report("b", "where realm == 'shell'")).unwrap();
+    let out = cowrieql().arg("check").arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(tmp.path().join("b.yaml"), report("b", "where not failed")).unwrap();
+    let out = cowrieql().arg("check").arg(tmp.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`per_day_mine`") && err.contains("a/q") && err.contains("b/q"), "{err}");
+    // A report's view against a built-in's of the same name.
+    let mut clash = report("c", "where realm == 'shell'");
+    clash = clash.replace("per_day_mine", "commands_per_day");
+    std::fs::write(tmp.path().join("b.yaml"), &clash).unwrap();
+    let out = cowrieql().arg("check").arg(tmp.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`commands_per_day`") && err.contains("daily/top_commands"), "{err}");
+}
