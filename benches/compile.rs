@@ -55,10 +55,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     // Every built-in report (YAML already parsed): every query for both dialects.
-    let reports: Vec<_> = cowrieql::report::builtin::builtin_names()
-        .into_iter()
-        .map(|n| cowrieql::report::builtin::builtin(n).unwrap().unwrap())
-        .collect();
+    let reports = cowrieql::report::builtin::reports().unwrap();
     let queries: usize = reports.iter().map(|r| r.queries.len()).sum();
     let mut g = c.benchmark_group(format!("builtin_reports_{}_reports_{queries}_queries", reports.len()));
     g.bench_function("translate_both_dialects", |b| {

@@ -17,12 +17,12 @@ fn main() {
         std::process::exit(2);
     };
     let queries: Vec<(String, HashMap<String, Ty>)> = if what == "builtin" {
-        cowrieql::report::builtin::builtin_names()
-            .into_iter()
-            .flat_map(|n| {
-                let r = cowrieql::report::builtin::builtin(n).unwrap().unwrap();
-                let declared = cowrieql::report::run::declared_types(&r);
-                r.queries.iter().map(|q| (q.text.clone(), declared.clone())).collect::<Vec<_>>()
+        cowrieql::report::builtin::reports()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                let declared = cowrieql::report::run::declared_types(r);
+                r.queries.iter().map(move |q| (q.text.clone(), declared.clone()))
             })
             .collect()
     } else {

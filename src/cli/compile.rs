@@ -189,12 +189,9 @@ pub fn run_check(args: &CheckArgs) -> Result<i32> {
     }
     // Across reports: the checked ones, and the built-ins they do not replace.
     if !loaded.is_empty() {
-        let builtins: Vec<_> = crate::report::builtin::builtin_names()
-            .into_iter()
-            .filter(|n| !loaded.iter().any(|r| r.def.name == *n))
-            .filter_map(|n| crate::report::builtin::builtin(n).and_then(Result::ok))
-            .collect();
-        let all: Vec<_> = loaded.iter().chain(&builtins).collect();
+        let builtins = crate::report::builtin::reports()?;
+        let unreplaced = builtins.iter().filter(|b| !loaded.iter().any(|r| r.def.name == b.def.name));
+        let all: Vec<_> = loaded.iter().chain(unreplaced).collect();
         for text in crate::report::view_names::conflicts(&all) {
             errors += 1;
             match args.format {

@@ -58,6 +58,11 @@ pub fn builtin(name: &str) -> Option<Result<Report>> {
         .map(|(p, yaml)| Report::parse(yaml, &format!("built-in reports/{p}"), &Embedded))
 }
 
+/// Every built-in report, parsed (they are embedded, and a test parses each).
+pub fn reports() -> Result<Vec<Report>> {
+    builtin_names().into_iter().filter_map(builtin).collect()
+}
+
 /// Where user reports live: `--reports DIR`, else `./reports` when it exists.
 pub fn user_dir(explicit: Option<&Path>) -> Option<PathBuf> {
     match explicit {
