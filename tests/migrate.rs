@@ -163,3 +163,42 @@ async fn refusals_are_typed_errors_a_caller_can_match() {
     let e = Store::connect(&missing, &opts).await.unwrap_err();
     assert!(matches!(e.downcast_ref::<StoreError>(), Some(StoreError::NoDatabase(p)) if p == &missing), "{e:#}");
 }
+
+/// The compiler drops `NULLS LAST` from a sort on a column the catalog says is never null (so
+/// an index can give the order). That is only sound if the databases refuse nulls there: every
+/// catalog column not marked nullable is NOT NULL (or SQLite's integer primary key) on both.
+#[tokio::test]
+async fn columns_the_catalog_calls_never_null_are_not_null_in_the_schema() {
+    use sqlx::Row;
+    for db in both().await {
+        migrate(&db.store).await.unwrap();
+        let sql = match db.store {
+            Store::Sqlite(_) => {
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND (p.\"notnull\" OR p.pk = 1)"
+            }
+            Store::Postgres(_) => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND is_nullable = 'NO'"
+            }
+        };
+        let not_null: Vec<(String, String)> = match &db.store {
+            Store::Sqlite(p) => sqlx::query(sql).fetch_all(p).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect(),
+            Store::Postgres(p) => sqlx::query(sql).fetch_all(p).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect(),
+        };
+        let mut checked = 0;
+        for t in CATALOG {
+            for c in t.columns.iter().filter(|c| !c.nullable) {
+                assert!(
+                    not_null.iter().any(|(tn, cn)| tn == t.name && cn == c.name),
+                    "{}: the catalog says {}.{} is never null, the schema allows null",
+                    db.label,
+                    t.name,
+                    c.name
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "{}: only {checked} never-null columns", db.label);
+    }
+}

@@ -216,6 +216,8 @@ pub struct Join {
 pub struct OrderItem {
     pub expr: TExpr,
     pub desc: bool,
+    /// Whether the key can be null: only then does the SQL say where nulls go.
+    pub maybe_null: bool,
 }
 
 /// One SELECT.

@@ -8,6 +8,7 @@
 mod exprs;
 pub mod functions;
 pub mod ir;
+mod nulls;
 mod params;
 mod regex;
 mod scope;

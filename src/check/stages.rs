@@ -154,7 +154,7 @@ impl Checker<'_> {
         }
         let partition = by.iter().map(|e| self.expr(e, &st, Mode::Plain)).collect();
         let order =
-            sort.iter().map(|i| OrderItem { expr: self.expr(&i.expr, &st, Mode::Plain), desc: i.desc }).collect();
+            sort.iter().map(|i| self.order_item(i, &st)).collect();
         if let Some(f) = rows {
             if let (Some(a), Some(b)) = (f.node.start, f.node.end) {
                 if a > b {
@@ -308,7 +308,7 @@ impl Checker<'_> {
                 }
                 st.sel.order = items
                     .iter()
-                    .map(|i| OrderItem { expr: self.expr(&i.expr, &st, Mode::Plain), desc: i.desc })
+                    .map(|i| self.order_item(i, &st))
                     .collect();
             }
             Stage::Take(e) => {

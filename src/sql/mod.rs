@@ -255,6 +255,17 @@ pub fn emit(plan: &Plan, d: &dyn Dialect) -> Result<Compiled, Vec<Diagnostic>> {
 
 type Emitted = Result<(), Diagnostic>;
 
+/// Nulls sort last on every dialect (their defaults differ). A key that cannot be null says
+/// only its direction, which an index on it can answer.
+fn direction(o: &OrderItem) -> &'static str {
+    match (o.desc, o.maybe_null) {
+        (true, true) => " DESC NULLS LAST",
+        (false, true) => " ASC NULLS LAST",
+        (true, false) => " DESC",
+        (false, false) => " ASC",
+    }
+}
+
 fn pad(out: &mut String, depth: usize) {
     for _ in 0..depth {
         out.push_str("    ");
@@ -320,7 +331,7 @@ impl Emitter<'_> {
             line(out, "ORDER BY ");
             self.list(out, &s.order, ", ", |o, out| {
                 out.push_str(&self.d.order_key(&self.text(&o.expr)?, o.expr.ty));
-                out.push_str(if o.desc { " DESC NULLS LAST" } else { " ASC NULLS LAST" });
+                out.push_str(direction(o));
                 Ok(())
             })?;
         }
@@ -582,7 +593,7 @@ impl Emitter<'_> {
             out.push_str("ORDER BY ");
             self.list(&mut out, &o.order, ", ", |i, out| {
                 out.push_str(&self.d.order_key(&self.text(&i.expr)?, i.expr.ty));
-                out.push_str(if i.desc { " DESC NULLS LAST" } else { " ASC NULLS LAST" });
+                out.push_str(direction(i));
                 Ok(())
             })?;
         }
