@@ -183,8 +183,12 @@ async fn columns_the_catalog_calls_never_null_are_not_null_in_the_schema() {
             }
         };
         let not_null: Vec<(String, String)> = match &db.store {
-            Store::Sqlite(p) => sqlx::query(sql).fetch_all(p).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect(),
-            Store::Postgres(p) => sqlx::query(sql).fetch_all(p).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect(),
+            Store::Sqlite(p) => {
+                sqlx::query(sql).fetch_all(p).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
+            Store::Postgres(p) => {
+                sqlx::query(sql).fetch_all(p).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
         };
         let mut checked = 0;
         for t in CATALOG {

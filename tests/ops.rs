@@ -195,6 +195,24 @@ async fn bench_times_queries_explains_plans_and_compares_two_databases() {
     assert_eq!(q["query"], "top_commands");
     assert_eq!(q["rows"], 10);
     assert!(q["median_ms"].as_f64().unwrap() > 0.0);
+    // Compared (the two take turns run by run): one entry per database, the same rows on each.
+    let (code, out, err) = cq(
+        &dbs[0],
+        &["bench", "daily", "-p", "date=2025-09-18", "--runs", "3", "--format", "json", "--compare", &dbs[1].url],
+    );
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((j[0]["backend"].as_str(), j[1]["backend"].as_str()), (Some("sqlite"), Some("postgres")));
+    let rows = |k: usize| -> Vec<(String, i64)> {
+        j[k]["reports"][0]["queries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| (q["query"].as_str().unwrap().to_string(), q["rows"].as_i64().unwrap()))
+            .collect()
+    };
+    assert!(rows(0).len() >= 4 && rows(0).iter().any(|(_, n)| *n > 0), "{out}");
+    assert_eq!(rows(0), rows(1));
 }
 
 #[tokio::test]

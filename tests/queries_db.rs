@@ -171,3 +171,62 @@ async fn percentile_is_postgres_percentile_cont_to_the_bit() {
         }
     }
 }
+
+/// `sum` of ints is a bigint on both engines with SUM's rules: nulls skipped, null over no
+/// rows or only nulls, exact up to the largest bigint, and an overflow is an error on both
+/// (PostgreSQL adds with cowrieql_sum, migration 11; SQLite's SUM fails on integer overflow).
+#[tokio::test]
+async fn int_sum_agrees_to_the_last_bigint_and_overflow_fails_on_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Sessions a (1 command), b (2), c (3).
+    let mut lines = Vec::new();
+    for (i, (session, input)) in
+        [("a", "x"), ("b", "x"), ("b", "y"), ("c", "x"), ("c", "y"), ("c", "z")].iter().enumerate()
+    {
+        lines.push(
+            serde_json::json!({
+                "eventid": "cowrie.command.input", "input": input, "sensor": "s", "session": session,
+                "src_ip": "10.0.0.1", "timestamp": format!("2025-09-15T00:00:{i:02}.000000Z"),
+            })
+            .to_string(),
+        );
+    }
+    let file = log_file(&tmp, "cowrie.json", &(lines.join("\n") + "\n"));
+    let per_session = "from commands
+where session_id != 'c'
+group session_id
+aggregate n = count(), total = sum($v), some = sum(case when input == 'y' then $v end),
+          none = sum(case when input == 'q' then 1 end)
+sort session_id";
+    let nothing = "from commands | where input == 'q' | aggregate total = sum($v), n = count()";
+    let overflow = "from commands | where session_id == 'c' | aggregate total = sum($v)";
+    let declared = HashMap::from([("v".to_string(), Ty::Int)]);
+    let half = i64::MAX / 2 + 1; // 2^62: three times this overflows; twice (half - 1) is i64::MAX - 1
+    let mut results = Vec::new();
+    for db in both().await {
+        cowrieql::store::ingest::ingest(&db.store, std::slice::from_ref(&file), &Default::default()).await.unwrap();
+        let d = sql::dialect(db.label).unwrap();
+        let run = async |q: &str, v: i64| {
+            let c = compile(q, d, &declared).unwrap();
+            execute(&db.store, &c, &[Value::Int(v)])
+                .await
+                .map(|rows| rows.iter().map(|r| r.iter().map(Value::display).collect::<Vec<_>>()).collect::<Vec<_>>())
+        };
+        let mut got = run(per_session, half - 1).await.unwrap();
+        got.extend(run(nothing, 5).await.unwrap());
+        assert!(run(overflow, half).await.is_err(), "{}: 3 × 2^62 must fail, not wrap or round", db.label);
+        results.push(got);
+    }
+    let max = (i64::MAX / 2).to_string();
+    let twice = (2 * (i64::MAX / 2)).to_string();
+    assert_eq!(
+        results[0],
+        vec![
+            vec!["a".to_string(), "1".into(), max.clone(), "null".into(), "null".into()],
+            vec!["b".to_string(), "2".into(), twice, max, "null".into()],
+            vec!["null".to_string(), "0".into()],
+        ],
+        "SQLite"
+    );
+    assert_eq!(results[0], results[1], "SQLite and PostgreSQL disagree");
+}

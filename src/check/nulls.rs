@@ -15,7 +15,8 @@ impl Checker<'_> {
                 if sel.joins.iter().any(|j| j.left && j.item.alias() == rel) {
                     return false;
                 }
-                let item = std::iter::once(&sel.from).chain(sel.joins.iter().map(|j| &j.item)).find(|i| i.alias() == rel);
+                let item =
+                    std::iter::once(&sel.from).chain(sel.joins.iter().map(|j| &j.item)).find(|i| i.alias() == rel);
                 item.is_some_and(|i| self.column_never_null(i, name))
             }
             _ => false,
@@ -23,11 +24,14 @@ impl Checker<'_> {
     }
 
     fn column_never_null(&self, item: &FromItem, col: &str) -> bool {
-        let through = |sel: &Select| sel.columns.iter().find(|(n, _)| n == col).is_some_and(|(_, e)| self.never_null(e, sel));
+        let through =
+            |sel: &Select| sel.columns.iter().find(|(n, _)| n == col).is_some_and(|(_, e)| self.never_null(e, sel));
         match item {
             FromItem::Sub { select, .. } => through(select),
             FromItem::Union { parts, .. } => parts.iter().all(through),
-            FromItem::View { name, .. } => self.views.iter().find(|v| v.name == *name).is_some_and(|v| through(&v.select)),
+            FromItem::View { name, .. } => {
+                self.views.iter().find(|v| v.name == *name).is_some_and(|v| through(&v.select))
+            }
             FromItem::Table { name, .. } => match self.ctes.iter().find(|c| c.name == *name) {
                 Some(c) => through(&c.select),
                 None => catalog::table(name).and_then(|t| t.column(col)).is_some_and(|c| !c.nullable),
@@ -57,11 +61,11 @@ mod tests {
     fn a_never_null_column_sorts_by_direction_alone() {
         assert_eq!(order_by("from downloads | sort ts desc"), r#"ORDER BY "downloads"."ts" DESC"#);
         // Nullable in the catalog: nulls still go last.
+        assert_eq!(order_by("from downloads | sort url"), r#"ORDER BY "downloads"."url" COLLATE "C" ASC NULLS LAST"#);
         assert_eq!(
-            order_by("from downloads | sort url"),
-            r#"ORDER BY "downloads"."url" COLLATE "C" ASC NULLS LAST"#
+            order_by("from sessions | group src_ip aggregate n = count() | sort n desc"),
+            "ORDER BY COUNT(*) DESC"
         );
-        assert_eq!(order_by("from sessions | group src_ip aggregate n = count() | sort n desc"), "ORDER BY COUNT(*) DESC");
         assert_eq!(
             order_by("from sessions | group src_ip aggregate last = max(last_event_at) | sort last desc"),
             r#"ORDER BY MAX("sessions"."last_event_at") DESC NULLS LAST"#
@@ -70,11 +74,11 @@ mod tests {
 
     #[test]
     fn never_null_is_read_through_subqueries_and_lets() {
+        assert_eq!(order_by("from downloads | take 10 | sort ts"), r#"ORDER BY "_q1"."ts" ASC"#);
         assert_eq!(
-            order_by("from downloads | take 10 | sort ts"),
-            r#"ORDER BY "_q1"."ts" ASC"#
+            order_by("let d = (from downloads | select ts)\nfrom d | sort ts desc"),
+            r#"ORDER BY "d"."ts" DESC"#
         );
-        assert_eq!(order_by("let d = (from downloads | select ts)\nfrom d | sort ts desc"), r#"ORDER BY "d"."ts" DESC"#);
     }
 
     #[test]

@@ -153,8 +153,7 @@ impl Checker<'_> {
             st = self.wrap(st);
         }
         let partition = by.iter().map(|e| self.expr(e, &st, Mode::Plain)).collect();
-        let order =
-            sort.iter().map(|i| self.order_item(i, &st)).collect();
+        let order = sort.iter().map(|i| self.order_item(i, &st)).collect();
         if let Some(f) = rows {
             if let (Some(a), Some(b)) = (f.node.start, f.node.end) {
                 if a > b {
@@ -306,10 +305,7 @@ impl Checker<'_> {
                 if st.sel.limit.is_some() {
                     st = self.wrap(st);
                 }
-                st.sel.order = items
-                    .iter()
-                    .map(|i| self.order_item(i, &st))
-                    .collect();
+                st.sel.order = items.iter().map(|i| self.order_item(i, &st)).collect();
             }
             Stage::Take(e) => {
                 if st.sel.limit.is_some() {

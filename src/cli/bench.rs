@@ -40,28 +40,28 @@ pub async fn run(first: &Store, opts: &crate::store::ConnectOptions, args: &Benc
         args.reports.clone()
     };
     let given = super::report::split_params(&args.params)?;
-    let mut all: Vec<Vec<ReportTiming>> = Vec::new();
     for store in &stores {
         crate::store::migrate::migrate(store).await?;
-        let mut per_db = Vec::new();
-        for name in &names {
-            let report = builtin::find(name, args.reports_dir.as_deref())?;
-            // Only the parameters this report has.
-            let mine: Vec<(String, String)> = given
-                .iter()
-                .filter(|(k, _)| {
-                    report.def.parameters.contains_key(k) || report.def.window.as_ref().is_some_and(|w| w.param == *k)
-                })
-                .cloned()
-                .collect();
-            if report.def.parameters.values().any(|p| p.required && p.default.is_none())
-                && !report.def.parameters.iter().any(|(k, p)| p.required && mine.iter().any(|(g, _)| g == k))
-            {
-                continue; // e.g. `session` without --param session=…
-            }
-            per_db.push(bench_report(store, &report, &mine, args.runs, args.explain).await?);
+    }
+    let mut all: Vec<Vec<ReportTiming>> = vec![Vec::new(); stores.len()];
+    for name in &names {
+        let report = builtin::find(name, args.reports_dir.as_deref())?;
+        // Only the parameters this report has.
+        let mine: Vec<(String, String)> = given
+            .iter()
+            .filter(|(k, _)| {
+                report.def.parameters.contains_key(k) || report.def.window.as_ref().is_some_and(|w| w.param == *k)
+            })
+            .cloned()
+            .collect();
+        if report.def.parameters.values().any(|p| p.required && p.default.is_none())
+            && !report.def.parameters.iter().any(|(k, p)| p.required && mine.iter().any(|(g, _)| g == k))
+        {
+            continue; // e.g. `session` without --param session=…
         }
-        all.push(per_db);
+        for (per_db, t) in all.iter_mut().zip(bench_report(&stores, &report, &mine, args.runs, args.explain).await?) {
+            per_db.push(t);
+        }
     }
     if args.format == super::ops::OutFormat::Json {
         let out: Vec<serde_json::Value> = stores

@@ -44,67 +44,90 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
     (p(0.0), p(0.5), p(0.95))
 }
 
-/// Benchmarks `report` on `store`, `runs` times per query.
+/// Benchmarks `report` on every store, `runs` times per query. The stores take turns run by
+/// run, the first one alternating, so a shared machine's load falls on each alike (running
+/// one database's whole set and then the other's let minutes of drift into the ratio).
 pub async fn bench_report(
-    store: &Store,
+    stores: &[Store],
     report: &Report,
     given: &[(String, String)],
     runs: usize,
     explain: bool,
-) -> Result<ReportTiming> {
+) -> Result<Vec<ReportTiming>> {
     let runs = runs.max(1);
-    let dialect = store.dialect();
     let now = chrono::Utc::now();
     let (values, _, _) = resolve_params(report, given, now)?;
-    let t = Instant::now();
-    let compiled = compile_report(report, dialect)
-        .map_err(|e| anyhow!("{} does not compile:\n{}", report.def.name, e.join("\n")))?;
-    let compile = t.elapsed();
-    let mut out = ReportTiming {
-        report: report.def.name.clone(),
-        compile_ms: ms(compile),
-        execute_ms: 0.0,
-        render_ms: 0.0,
-        queries: Vec::new(),
-    };
-    let sizes = table_sizes(store).await?;
-    let stale: Vec<String> =
-        crate::store::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
-    for (q, c) in report.queries.iter().zip(&compiled) {
-        let binds: Vec<Value> = c.params.iter().map(|p| values.get(&p.name).cloned().unwrap_or(Value::Null)).collect();
-        let mut times = Vec::with_capacity(runs);
-        let mut rows = 0;
-        for _ in 0..runs {
-            let t = Instant::now();
-            let r = execute_all(store, std::slice::from_ref(c), std::slice::from_ref(&binds)).await?;
-            times.push(t.elapsed());
-            rows = r.rows.first().map(Vec::len).unwrap_or(0);
-        }
-        let (min_ms, median_ms, p95_ms) = stats(times);
-        out.execute_ms += median_ms;
-        let (plan, mut warnings) =
-            if explain { super::explain::explain(store, c, &binds, &sizes).await? } else { (None, Vec::new()) };
-        for v in c.views.iter().filter(|v| stale.contains(&v.name)) {
-            warnings.push(format!("reads stale materialized view {} (run `cowrieql views refresh`)", v.name));
-        }
-        out.queries.push(QueryTiming {
+    let mut prepared = Vec::with_capacity(stores.len());
+    for store in stores {
+        let t = Instant::now();
+        let compiled = compile_report(report, store.dialect())
+            .map_err(|e| anyhow!("{} does not compile:\n{}", report.def.name, e.join("\n")))?;
+        let compile = t.elapsed();
+        let binds: Vec<Vec<Value>> = compiled
+            .iter()
+            .map(|c| c.params.iter().map(|p| values.get(&p.name).cloned().unwrap_or(Value::Null)).collect())
+            .collect();
+        let timing = ReportTiming {
             report: report.def.name.clone(),
-            query: q.name.clone(),
-            rows,
-            min_ms,
-            median_ms,
-            p95_ms,
-            plan,
-            warnings,
-        });
+            compile_ms: ms(compile),
+            execute_ms: 0.0,
+            render_ms: 0.0,
+            queries: Vec::new(),
+        };
+        prepared.push((compiled, binds, timing));
     }
-    // Render time: one whole run rendered in every format.
-    let result = run(store, report, given, now).await?;
-    let t = Instant::now();
-    for f in [Format::Text, Format::Markdown, Format::Html, Format::Json] {
-        render(&result, f, report.templates.get(f.name()).map(String::as_str), None)?;
+    for (i, q) in report.queries.iter().enumerate() {
+        let mut times = vec![Vec::with_capacity(runs); stores.len()];
+        let mut rows = vec![0; stores.len()];
+        for run in 0..runs {
+            for k in 0..stores.len() {
+                let s = if run % 2 == 0 { k } else { stores.len() - 1 - k };
+                let (compiled, binds, _) = &prepared[s];
+                let t = Instant::now();
+                let r = execute_all(&stores[s], std::slice::from_ref(&compiled[i]), std::slice::from_ref(&binds[i]))
+                    .await?;
+                times[s].push(t.elapsed());
+                rows[s] = r.rows.first().map(Vec::len).unwrap_or(0);
+            }
+        }
+        for (s, store) in stores.iter().enumerate() {
+            let (compiled, binds, timing) = &mut prepared[s];
+            let (min_ms, median_ms, p95_ms) = stats(std::mem::take(&mut times[s]));
+            timing.execute_ms += median_ms;
+            let (plan, mut warnings) = if explain {
+                let sizes = table_sizes(store).await?;
+                super::explain::explain(store, &compiled[i], &binds[i], &sizes).await?
+            } else {
+                (None, Vec::new())
+            };
+            let stale = crate::store::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name);
+            let stale: Vec<String> = stale.collect();
+            for v in compiled[i].views.iter().filter(|v| stale.contains(&v.name)) {
+                warnings.push(format!("reads stale materialized view {} (run `cowrieql views refresh`)", v.name));
+            }
+            timing.queries.push(QueryTiming {
+                report: report.def.name.clone(),
+                query: q.name.clone(),
+                rows: rows[s],
+                min_ms,
+                median_ms,
+                p95_ms,
+                plan,
+                warnings,
+            });
+        }
     }
-    out.render_ms = ms(t.elapsed()) / 4.0;
+    let mut out = Vec::with_capacity(stores.len());
+    for (store, (_, _, mut timing)) in stores.iter().zip(prepared) {
+        // Render time: one whole run rendered in every format.
+        let result = run(store, report, given, now).await?;
+        let t = Instant::now();
+        for f in [Format::Text, Format::Markdown, Format::Html, Format::Json] {
+            render(&result, f, report.templates.get(f.name()).map(String::as_str), None)?;
+        }
+        timing.render_ms = ms(t.elapsed()) / 4.0;
+        out.push(timing);
+    }
     Ok(out)
 }
 

@@ -116,6 +116,7 @@ impl Engine for PgPool {
             migration!(9, "0009_monthly_partitions.sql")
                 .was(&["2531470fe1e3c84ede54a4987c172f1733997dff826073e6f89aa96f310fd17a"]),
             migration!(10, "0010_session_value_times.sql"),
+            migration!(11, "0011_int_sum.sql"),
         ]
     }
 

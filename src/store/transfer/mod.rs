@@ -481,6 +481,7 @@ async fn rollback_locked(dst: &PgPool) -> Result<RollbackReport> {
             .execute(&mut *tx)
             .await?;
         sqlx::raw_sql("DROP FUNCTION IF EXISTS cowrieql_ensure_month(timestamptz)").execute(&mut *tx).await?;
+        sqlx::raw_sql("DROP AGGREGATE IF EXISTS cowrieql_sum(bigint)").execute(&mut *tx).await?;
         tx.commit().await?;
         return Ok(RollbackReport { dropped_schema: true, tables: all.iter().map(|s| s.to_string()).collect() });
     }
