@@ -429,3 +429,58 @@ async fn the_commands_report_counts_the_realm_it_is_asked_for() {
     }
     assert_eq!(seen[0], seen[1]);
 }
+
+/// A source's ids interleaved with another's (ingests running at once, or a file read again
+/// after it grew): `db rederive` keeps each source's session memory across the interleaving and
+/// gives what one ingest of each whole file gives: here a telnet login that follows its
+/// exploit in the file, with another file's rows stored between the two, on both backends.
+#[tokio::test]
+async fn rederive_remembers_per_source_when_sources_interleave() {
+    let ev = |session: &str, second: u32, rest: &str| {
+        format!(
+            r#"{{"session":"{session}","protocol":"telnet","src_ip":"10.1.1.1","sensor":"h",{rest},"timestamp":"2025-09-16T02:46:{second:02}.000000Z"}}"#
+        ) + "\n"
+    };
+    let a1 = ev(
+        "aaaa00000001",
+        1,
+        r#""eventid":"cowrie.session.connect","dst_ip":"10.0.0.5","dst_port":2223,"src_port":1"#,
+    ) + &ev(
+        "aaaa00000001",
+        2,
+        r#""eventid":"cowrie.telnet.exploit_success","cve":"CVE-2026-24061","username":"root","original_username":"-f root""#,
+    );
+    let b =
+        ev("bbbb00000002", 3, r#""eventid":"cowrie.session.connect","dst_ip":"10.0.0.5","dst_port":2223,"src_port":2"#)
+            + &ev("bbbb00000002", 4, r#""eventid":"cowrie.login.failed","username":"admin","password":"x""#);
+    let a2 = ev("aaaa00000001", 5, r#""eventid":"cowrie.login.success","username":"root","password":"""#)
+        + &ev("aaaa00000001", 6, r#""eventid":"cowrie.session.closed","duration":5.0"#);
+    let method = async |db: &TestDb| {
+        let q = cowrieql::compile::compile(
+            "from logins | where success | select method",
+            db.store.dialect(),
+            &Default::default(),
+        )
+        .unwrap();
+        cowrieql::report::execute(&db.store, &q, &[]).await.unwrap().iter().map(|r| r[0].display()).collect::<Vec<_>>()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (fa, fb) = (tmp.path().join("a.json"), tmp.path().join("b.json"));
+    for (db, whole) in both().await.into_iter().zip(both().await) {
+        // Stored as a1, b, a2: a's second read starts with a fresh memory (the ingest's rule).
+        std::fs::write(&fa, &a1).unwrap();
+        std::fs::write(&fb, &b).unwrap();
+        ingest(&db.store, std::slice::from_ref(&fa), &Default::default()).await.unwrap();
+        ingest(&db.store, std::slice::from_ref(&fb), &Default::default()).await.unwrap();
+        std::fs::write(&fa, a1.clone() + &a2).unwrap();
+        ingest(&db.store, std::slice::from_ref(&fa), &Default::default()).await.unwrap();
+        assert_eq!(method(&db).await, vec!["password"], "{}: the resumed read forgot the exploit", db.label);
+        // One ingest of each whole file.
+        ingest(&whole.store, &[fa.clone(), fb.clone()], &Default::default()).await.unwrap();
+        assert_eq!(method(&whole).await, vec!["exploit"], "{}", db.label);
+        cowrieql::store::ingest::rederive::rederive(&db.store, &Default::default()).await.unwrap();
+        assert_eq!(method(&db).await, vec!["exploit"], "{}: rederive", db.label);
+        assert_eq!(fact_rows(&db.store).await, fact_rows(&whole.store).await, "{}", db.label);
+        assert_eq!(session_rows(&db.store).await, session_rows(&whole.store).await, "{}", db.label);
+    }
+}

@@ -71,12 +71,13 @@ pub struct Rederived {
 }
 
 /// Stored rows (`id`, `source_file`, `payload`), in id order, as batches of events with
-/// their ids. The session memory (tunnelled targets, exploit logins) starts afresh with each
-/// source, as an ingest reads one file at a time.
+/// their ids. Each source has its own session memory (tunnelled targets, exploit logins), as
+/// an ingest reads one file at a time with a fresh one. Kept per source, not reset when the
+/// source changes: ingests running at once interleave their files' ids, and a reset at each
+/// switch forgot what a session's earlier lines said.
 #[derive(Default)]
 pub struct Rebuild {
-    memory: SessionMemory,
-    source: Option<String>,
+    memory: HashMap<String, SessionMemory>,
     pub done: Rederived,
 }
 
@@ -86,15 +87,11 @@ impl Rebuild {
         let mut b = Batch::default();
         let mut ids = HashMap::with_capacity(rows.len());
         for (i, (id, source, payload)) in rows.into_iter().enumerate() {
-            if self.source.as_deref() != Some(source.as_str()) {
-                self.memory = SessionMemory::default();
-                self.source = Some(source);
-            }
             self.done.events += 1;
             // The batch's own numbering: ids of several sources share no offsets.
             match parse_line(payload.as_bytes(), i as u64) {
                 Ok(mut e) => {
-                    self.memory.apply(&mut e);
+                    self.memory.entry(source).or_default().apply(&mut e);
                     if !scope.holds(e.session_id.as_deref().map(|id| (e.sensor.as_str(), id))) {
                         continue;
                     }
