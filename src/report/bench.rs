@@ -44,6 +44,16 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
     (p(0.0), p(0.5), p(0.95))
 }
 
+/// One store's compiled report, binds, timings so far, and what `--explain` and the stale-view
+/// warnings need.
+struct Prepared {
+    compiled: Vec<crate::sql::Compiled>,
+    binds: Vec<Vec<Value>>,
+    timing: ReportTiming,
+    sizes: Vec<(&'static str, i64)>,
+    stale: Vec<String>,
+}
+
 /// Benchmarks `report` on every store, `runs` times per query. The stores take turns run by
 /// run, the first one alternating, so a shared machine's load falls on each alike (running
 /// one database's whole set and then the other's let minutes of drift into the ratio).
@@ -74,7 +84,11 @@ pub async fn bench_report(
             render_ms: 0.0,
             queries: Vec::new(),
         };
-        prepared.push((compiled, binds, timing));
+        // Once per store: row counts of a large database take seconds.
+        let sizes = if explain { table_sizes(store).await? } else { Vec::new() };
+        let stale: Vec<String> =
+            crate::store::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name).collect();
+        prepared.push(Prepared { compiled, binds, timing, sizes, stale });
     }
     for (i, q) in report.queries.iter().enumerate() {
         let mut times = vec![Vec::with_capacity(runs); stores.len()];
@@ -82,30 +96,28 @@ pub async fn bench_report(
         for run in 0..runs {
             for k in 0..stores.len() {
                 let s = if run % 2 == 0 { k } else { stores.len() - 1 - k };
-                let (compiled, binds, _) = &prepared[s];
+                let p = &prepared[s];
                 let t = Instant::now();
-                let r = execute_all(&stores[s], std::slice::from_ref(&compiled[i]), std::slice::from_ref(&binds[i]))
-                    .await?;
+                let r =
+                    execute_all(&stores[s], std::slice::from_ref(&p.compiled[i]), std::slice::from_ref(&p.binds[i]))
+                        .await?;
                 times[s].push(t.elapsed());
                 rows[s] = r.rows.first().map(Vec::len).unwrap_or(0);
             }
         }
         for (s, store) in stores.iter().enumerate() {
-            let (compiled, binds, timing) = &mut prepared[s];
+            let p = &mut prepared[s];
             let (min_ms, median_ms, p95_ms) = stats(std::mem::take(&mut times[s]));
-            timing.execute_ms += median_ms;
+            p.timing.execute_ms += median_ms;
             let (plan, mut warnings) = if explain {
-                let sizes = table_sizes(store).await?;
-                super::explain::explain(store, &compiled[i], &binds[i], &sizes).await?
+                super::explain::explain(store, &p.compiled[i], &p.binds[i], &p.sizes).await?
             } else {
                 (None, Vec::new())
             };
-            let stale = crate::store::views::list(store).await?.into_iter().filter(|v| v.stale).map(|v| v.name);
-            let stale: Vec<String> = stale.collect();
-            for v in compiled[i].views.iter().filter(|v| stale.contains(&v.name)) {
+            for v in p.compiled[i].views.iter().filter(|v| p.stale.contains(&v.name)) {
                 warnings.push(format!("reads stale materialized view {} (run `cowrieql views refresh`)", v.name));
             }
-            timing.queries.push(QueryTiming {
+            p.timing.queries.push(QueryTiming {
                 report: report.def.name.clone(),
                 query: q.name.clone(),
                 rows: rows[s],
@@ -118,7 +130,7 @@ pub async fn bench_report(
         }
     }
     let mut out = Vec::with_capacity(stores.len());
-    for (store, (_, _, mut timing)) in stores.iter().zip(prepared) {
+    for (store, Prepared { mut timing, .. }) in stores.iter().zip(prepared) {
         // Render time: one whole run rendered in every format.
         let result = run(store, report, given, now).await?;
         let t = Instant::now();
