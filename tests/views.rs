@@ -81,6 +81,16 @@ async fn views_are_created_rebuilt_refreshed_and_match_the_inline_query() {
             rows(&run(&db.store, &inline, &[], now).await.unwrap()),
             "{label}: a stale view must actually lag, or this test proves nothing"
         );
+        // bench warns that the query read a stale view.
+        let timed =
+            cowrieql::report::bench::bench_report(std::slice::from_ref(&db.store), &materialized, &[], 1, false)
+                .await
+                .unwrap();
+        let warnings = &timed[0].queries[0].warnings;
+        assert!(
+            warnings.iter().any(|w| w.contains("reads stale materialized view per_sensor_day")),
+            "{label}: {warnings:?}"
+        );
         let out = Command::new(env!("CARGO_BIN_EXE_cowrieql")).args(["--db", &db.url, "health"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{label}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("stale materialized view(s) per_sensor_day"));
