@@ -188,6 +188,7 @@ async fn bench_times_queries_explains_plans_and_compares_two_databases() {
     assert!(out.contains("sqlite plan:") && out.contains("postgres plan:"), "{out}");
     assert!(out.contains("Execution Time"), "PostgreSQL plans come from EXPLAIN ANALYZE: {out}");
     assert!(out.contains("compile") && out.contains("render"), "{out}");
+    assert!(out.contains("  daily: execute postgres / sqlite = "), "the report's ratio: {out}");
     let (code, out, _) = cq(&dbs[1], &["bench", "daily", "-p", "date=2025-09-18", "--runs", "2", "--format", "json"]);
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -119,6 +119,17 @@ pub async fn run(first: &Store, opts: &crate::store::ConnectOptions, args: &Benc
                 100.0 * t.render_ms / total
             ));
         }
+        if all.len() == 2 {
+            // The report's figure: the sum of its query medians, the second database over the first.
+            let (a, b) = (&all[0][i], &all[1][i]);
+            super::say(format!(
+                "  {}: execute {} / {} = {:.2}",
+                a.report,
+                backends[1],
+                backends[0],
+                b.execute_ms / a.execute_ms.max(1e-9)
+            ));
+        }
     }
     Ok(0)
 }
