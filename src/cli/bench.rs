@@ -47,13 +47,7 @@ pub async fn run(first: &Store, opts: &crate::store::ConnectOptions, args: &Benc
     for name in &names {
         let report = builtin::find(name, args.reports_dir.as_deref())?;
         // Only the parameters this report has.
-        let mine: Vec<(String, String)> = given
-            .iter()
-            .filter(|(k, _)| {
-                report.def.parameters.contains_key(k) || report.def.window.as_ref().is_some_and(|w| w.param == *k)
-            })
-            .cloned()
-            .collect();
+        let mine: Vec<(String, String)> = given.iter().filter(|(k, _)| report.def.takes(k)).cloned().collect();
         if report.def.parameters.values().any(|p| p.required && p.default.is_none())
             && !report.def.parameters.iter().any(|(k, p)| p.required && mine.iter().any(|(g, _)| g == k))
         {

@@ -163,6 +163,13 @@ pub struct ReportDef {
     pub templates: BTreeMap<String, String>,
 }
 
+impl ReportDef {
+    /// Whether `name` is one of the report's parameters or its window's.
+    pub fn takes(&self, name: &str) -> bool {
+        self.parameters.contains_key(name) || self.window.as_ref().is_some_and(|w| w.param == name)
+    }
+}
+
 /// A query of a report, resolved to its text.
 #[derive(Debug, Clone)]
 pub struct Query {

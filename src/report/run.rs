@@ -104,8 +104,7 @@ pub fn resolve_params(r: &Report, given: &[(String, String)], now: DateTime<Utc>
     let mut shown = Vec::new();
     let mut window = None;
     for (k, _) in given {
-        let known = r.def.parameters.contains_key(k) || r.def.window.as_ref().is_some_and(|w| w.param == *k);
-        if !known {
+        if !r.def.takes(k) {
             let mut names: Vec<String> = r.def.parameters.keys().cloned().collect();
             if let Some(w) = &r.def.window {
                 names.insert(0, w.param.clone());
