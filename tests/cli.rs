@@ -78,6 +78,7 @@ async fn a_killed_ingest_resumes_to_the_state_of_one_clean_run() {
         let mut child = cowrieql()
             .args(["--db", &victim.url, "ingest", "--batch-size", "1000", "--quiet"])
             .arg(&log)
+            .env("PGAPPNAME", VICTIM)
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -90,8 +91,14 @@ async fn a_killed_ingest_resumes_to_the_state_of_one_clean_run() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        if let cowrieql::store::Store::Postgres(_) = &victim.store {
+            assert!(sessions_named(&victim.store, VICTIM).await > 0, "the ingest's sessions are not named {VICTIM}");
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        // A COMMIT the client sent just before it died still completes on the server: count
+        // only once the killed client's server sessions are gone.
+        wait_for_sessions_to_end(&victim.store).await;
         let partial = count(&victim.store, "raw_events").await;
         assert!(partial > 0 && partial < 60_000, "{}: killed too late to test anything ({partial} rows)", victim.label);
 
@@ -113,6 +120,27 @@ async fn a_killed_ingest_resumes_to_the_state_of_one_clean_run() {
         assert_eq!(counts(&victim.store).await, counts(&clean.store).await, "{}", victim.label);
         assert_eq!(session_rows(&victim.store).await, session_rows(&clean.store).await, "{}", victim.label);
         assert_eq!(fact_rows(&victim.store).await, fact_rows(&clean.store).await, "{}", victim.label);
+    }
+}
+
+const VICTIM: &str = "cowrieql_victim";
+
+async fn sessions_named(store: &cowrieql::store::Store, name: &str) -> i64 {
+    use sqlx::Row;
+    let cowrieql::store::Store::Postgres(p) = store else { return 0 };
+    let q = "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1";
+    sqlx::query(q).bind(name).fetch_one(p).await.unwrap().get(0)
+}
+
+async fn wait_for_sessions_to_end(store: &cowrieql::store::Store) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = sessions_named(store, VICTIM).await;
+        if left == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the killed ingest's {left} server sessions never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -716,4 +744,20 @@ fn check_refuses_a_view_name_defined_two_ways() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("`commands_per_day`") && err.contains("daily/top_commands"), "{err}");
+}
+
+/// PostgreSQL sessions show up as `cowrieql` in pg_stat_activity, unless the URL names them.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sessions_are_named_unless_the_url_names_them() {
+    use sqlx::Row;
+    let db = fresh_pg().await;
+    let name = async |store: &cowrieql::store::Store| -> String {
+        let cowrieql::store::Store::Postgres(p) = store else { unreachable!() };
+        sqlx::query("SELECT current_setting('application_name')").fetch_one(p).await.unwrap().get(0)
+    };
+    assert_eq!(name(&db.store).await, "cowrieql");
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let named = format!("{}{sep}application_name=sensor-a", db.url);
+    let store = cowrieql::store::Store::connect(&named, &Default::default()).await.unwrap();
+    assert_eq!(name(&store).await, "sensor-a");
 }

@@ -26,7 +26,12 @@ use crate::sql::Compiled;
 
 /// Connects to the server `url` names, with the real cause when it cannot.
 pub async fn open(url: &str, opts: &ConnectOptions) -> Result<PgPool> {
-    let pg = PgConnectOptions::from_str(url).map_err(|e| anyhow!("invalid PostgreSQL URL: {e}"))?;
+    let mut pg = PgConnectOptions::from_str(url).map_err(|e| anyhow!("invalid PostgreSQL URL: {e}"))?;
+    // Named in pg_stat_activity so an operator can tell cowrieql's sessions apart; the URL's
+    // `application_name` or PGAPPNAME wins.
+    if pg.get_application_name().is_none() {
+        pg = pg.application_name("cowrieql");
+    }
     let target = describe(&pg);
     // Probe with one connection first: a pool reports a refused connection only as a
     // time-out, and the operator needs the real cause.
