@@ -147,3 +147,60 @@ async fn a_sqlite_ingest_says_it_waits_for_another_writer_and_then_loads() {
     let text = std::fs::read_to_string(&files[1]).unwrap();
     assert_eq!(count(&db.store, "raw_events").await, before + text.lines().count() as i64);
 }
+
+/// A report's queries read one snapshot while an ingest writes. On PostgreSQL they run at
+/// once on several connections that share it (an exported snapshot); on SQLite one after the
+/// other in one transaction. Six sections count the same rows: every run gives six equal
+/// counts, also the runs that fall mid-ingest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reports_queries_share_one_snapshot_while_an_ingest_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, rest) = (tmp.path().join("first.json"), tmp.path().join("rest.json"));
+    let mut data = Vec::new();
+    cowrieql::gen::generate(2_000, 5, &mut data).unwrap();
+    std::fs::write(&first, &data).unwrap();
+    data.clear();
+    cowrieql::gen::generate(40_000, 6, &mut data).unwrap();
+    std::fs::write(&rest, &data).unwrap();
+    for db in both().await {
+        ingest(&db.store, std::slice::from_ref(&first), &Default::default()).await.unwrap();
+        let q = cowrieql::compile::compile(
+            "from raw_events | aggregate n = count()",
+            db.store.dialect(),
+            &Default::default(),
+        )
+        .unwrap();
+        let queries = vec![q; 6];
+        let binds = vec![Vec::new(); 6];
+        let read = async || {
+            let done = cowrieql::store::query::run_all(&db.store, &queries, &binds).await.unwrap();
+            let counts: Vec<String> = done.rows.iter().map(|r| format!("{:?}", r[0][0])).collect();
+            (counts, done.connections)
+        };
+        let (before, _) = read().await;
+        let mut writer = cowrieql()
+            .args(["--db", &db.url, "ingest", "--quiet", "--batch-size", "200"])
+            .arg(&rest)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut most_connections = 0;
+        while writer.try_wait().unwrap().is_none() {
+            let (counts, connections) = read().await;
+            assert!(counts.iter().all(|c| *c == counts[0]), "{}: sections disagree: {counts:?}", db.label);
+            most_connections = most_connections.max(connections);
+            seen.push(counts[0].clone());
+        }
+        assert!(writer.wait().unwrap().success(), "{}: the ingest failed", db.label);
+        let (after, _) = read().await;
+        assert_ne!(before[0], after[0], "{}", db.label);
+        let mid = seen.iter().filter(|c| **c != before[0] && **c != after[0]).count();
+        assert!(mid > 0, "{}: no read fell mid-ingest ({} reads)", db.label, seen.len());
+        if db.label == "postgres" {
+            assert!(most_connections > 1, "{}: the queries never ran on more than one connection", db.label);
+        } else {
+            assert_eq!(most_connections, 1, "{}", db.label);
+        }
+    }
+}

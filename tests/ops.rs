@@ -188,7 +188,11 @@ async fn bench_times_queries_explains_plans_and_compares_two_databases() {
     assert!(out.contains("sqlite plan:") && out.contains("postgres plan:"), "{out}");
     assert!(out.contains("Execution Time"), "PostgreSQL plans come from EXPLAIN ANALYZE: {out}");
     assert!(out.contains("compile") && out.contains("render"), "{out}");
-    assert!(out.contains("  daily: execute postgres / sqlite = "), "the report's ratio: {out}");
+    assert!(out.contains("  daily: postgres / sqlite: execute "), "the report's ratio: {out}");
+    assert!(
+        out.contains(", whole report ") && out.contains("daily on postgres: whole report in one snapshot"),
+        "{out}"
+    );
     let (code, out, _) = cq(&dbs[1], &["bench", "daily", "-p", "date=2025-09-18", "--runs", "2", "--format", "json"]);
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -196,6 +200,7 @@ async fn bench_times_queries_explains_plans_and_compares_two_databases() {
     assert_eq!(q["query"], "top_commands");
     assert_eq!(q["rows"], 10);
     assert!(q["median_ms"].as_f64().unwrap() > 0.0);
+    assert!(j[0]["reports"][0]["report_ms"].as_f64().unwrap() > 0.0, "the whole report is timed: {out}");
     // Compared (the two take turns run by run): one entry per database, the same rows on each.
     let (code, out, err) = cq(
         &dbs[0],

@@ -145,3 +145,40 @@ async fn migrate_to_postgres_through_the_pooler() {
     let (ok, out, err) = run_cli(&["migrate-to-postgres", "--from", &src.url, "--to", &pooled.url, "--validate-only"]);
     assert!(ok && out.contains("validation passed"), "{err}{out}");
 }
+
+/// A report's queries share one snapshot over several connections; through a pooler whose
+/// servers are all taken but the one the report began on, the helpers cannot join, and the
+/// report runs on that one alone instead of waiting for them forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_whose_helpers_find_no_free_server_runs_alone() {
+    let db = fresh_pg().await;
+    let Some(url) = pooler_url(&database_name(&db.url)) else {
+        eprintln!("skipped the pooler: the tests use an outside server (COWRIEQL_TEST_PG)");
+        return;
+    };
+    ingest(&db.store, &[fixture("sample")], &Default::default()).await.unwrap();
+    let store = cowrieql::store::Store::connect(&url, &Default::default()).await.unwrap();
+    let q = cowrieql::compile::compile("from sessions | aggregate n = count()", store.dialect(), &Default::default())
+        .unwrap();
+    let (queries, binds) = (vec![q; 6], vec![Vec::new(); 6]);
+    let free = cowrieql::store::query::run_all(&store, &queries, &binds).await.unwrap();
+    // Three of the pooler's four servers for this database held in open transactions.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN; SELECT 1").execute(&mut c).await.unwrap();
+        held.push(c);
+    }
+    let alone = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        cowrieql::store::query::run_all(&store, &queries, &binds),
+    )
+    .await
+    .expect("the report waited for helpers that could not join")
+    .unwrap();
+    assert_eq!(alone.rows, free.rows);
+    assert_eq!(alone.connections, 1, "a helper joined with every server taken");
+    for mut c in held {
+        sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+    }
+}

@@ -48,6 +48,19 @@ async fn reports_read_from_a_standby_equal_the_primarys() {
     assert!(lag >= 0.0, "{text}");
     assert!(text.contains("view sessions_per_day refreshed"), "{text}");
 
+    // A standby shares a read snapshot among connections as a primary does: a report's
+    // queries run there at once too.
+    let reader = cowrieql::store::Store::connect(&standby, &Default::default()).await.unwrap();
+    let q = cowrieql::compile::compile("from sessions | aggregate n = count()", reader.dialect(), &Default::default())
+        .unwrap();
+    let mut connections = 0;
+    for _ in 0..20 {
+        let done = cowrieql::store::query::run_all(&reader, &vec![q.clone(); 4], &vec![Vec::new(); 4]).await.unwrap();
+        assert!(done.rows.iter().all(|r| *r == done.rows[0]), "{:?}", done.rows);
+        connections = connections.max(done.connections);
+    }
+    assert!(connections > 1, "the standby's reads never ran on more than one connection");
+
     // Ad-hoc queries and health read the standby.
     let q = "from sessions | aggregate n = count()";
     let (_, on_primary, _) = run_cli(&["--db", &db.url, "query", "-f", "csv", q]);

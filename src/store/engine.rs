@@ -47,6 +47,13 @@ pub(crate) trait Engine {
     /// pooling mode may hand each transaction to another server, and sqlx prepares a
     /// statement and runs it in two round trips (docs/postgres.md, "Poolers").
     const KEEP_STATEMENTS: bool;
+    /// Exports the open read snapshot, so that other connections can read in it and a report's
+    /// queries run at once yet agree: a statement giving the snapshot's name. None where the
+    /// database cannot share one (SQLite): the queries then run one after the other.
+    const EXPORT_SNAPSHOT: Option<&'static str>;
+    /// Begins a read transaction in the exported snapshot `name` (None: not a name this
+    /// database gives).
+    fn join_snapshot(name: &str) -> Option<String>;
     /// A query giving a row while migration 9's rows wait to move into the partitions
     /// (reports refuse to read then); simple protocol, one round trip.
     const UNMOVED_ROWS: &'static str;

@@ -1,6 +1,9 @@
 //! Running compiled queries: views prepared, parameters bound and rows decoded by the
 //! engine, every query of a report in one read snapshot. One text for both databases.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use anyhow::{Context, Result};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -10,21 +13,31 @@ use crate::report::Value;
 use crate::sql::Compiled;
 use crate::{in_tx, on_engine};
 
-/// Each query's rows, and the views computed inline because this connection could not
-/// build them.
+/// Each query's rows, the views computed inline because this connection could not build
+/// them, and how many connections read the snapshot.
 pub struct Executed {
     pub rows: Vec<Vec<Vec<Value>>>,
     pub inlined: Vec<String>,
+    pub connections: usize,
 }
 
-/// Runs `queries` with their `binds` in one read snapshot (one transaction), so a report's
-/// sections agree with each other even while an ingest is writing. Materialized views are
-/// created (or rebuilt, if their definition changed) before the snapshot. A single query
-/// runs in a transaction too: outside one, a pooler in transaction mode may hand sqlx's
-/// Bind to another server connection than its Parse (tests/pooler.rs).
+/// Runs `queries` with their `binds` in one read snapshot, so a report's sections agree with
+/// each other even while an ingest is writing. Materialized views are created (or rebuilt, if
+/// their definition changed) before the snapshot. A single query runs in a transaction too:
+/// outside one, a pooler in transaction mode may hand sqlx's Bind to another server
+/// connection than its Parse (tests/pooler.rs).
+///
+/// Where the database can share the snapshot (PostgreSQL's exported snapshots), more
+/// connections of the pool join it and take queries from the same list, so the server runs
+/// the report's queries at once; the first connection takes queries as well, and never waits
+/// for another to join. SQLite runs them one after the other.
 pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) -> Result<Executed> {
-    let mut rows = Vec::with_capacity(queries.len());
     let mut inlined = Vec::new();
+    let n = queries.len();
+    let slots: Vec<Mutex<Option<Vec<Vec<Value>>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let joined = AtomicUsize::new(1);
     on_engine!(store, p, E => {
         let mut conn = p.acquire().await?;
         // Usually every view is there and current: the snapshot begins, the partitioning check
@@ -44,35 +57,94 @@ pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) 
             Err(_) => None,
         };
         let current = registered.is_some_and(|r| views::all_current(&r, queries));
-        let prepared: Vec<views::Prepared> = if current {
-            queries.iter().map(|c| views::Prepared { sql: c.sql_inlining(&[]), inlined: Vec::new() }).collect()
+        let sql: Vec<String> = if current {
+            queries.iter().map(|c| c.sql_inlining(&[])).collect()
         } else {
             sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
             if sqlx::raw_sql(E::UNMOVED_ROWS).fetch_optional(&mut *conn).await?.is_some() {
                 return Err(super::errors::StoreError::UnfinishedPartitioning.into());
             }
-            let mut prepared = Vec::with_capacity(queries.len());
+            let mut sql = Vec::with_capacity(n);
             for c in queries {
-                prepared.push(views::prepare::<E>(&mut conn, c).await?);
+                let p = views::prepare::<E>(&mut conn, c).await?;
+                inlined.extend(p.inlined);
+                sql.push(p.sql);
             }
             sqlx::raw_sql(E::READ_SNAPSHOT).execute(&mut *conn).await?;
-            prepared
+            sql
         };
-        let run = async || -> Result<()> {
-            for ((c, b), p) in queries.iter().zip(binds).zip(prepared) {
-                inlined.extend(p.inlined);
-                let found = E::bind(p.sql, c, b)?.fetch_all(&mut *conn).await.context("the query failed")?;
-                rows.push(found.iter().map(|r| E::decode(r, &c.output)).collect::<Result<_>>()?);
+        // Takes queries off the list until none is left, or another connection failed.
+        let take = async |c: &mut sqlx::pool::PoolConnection<<E as Engine>::DB>| -> Result<()> {
+            while !failed.load(Ordering::SeqCst) {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let outcome = async {
+                    let found = E::bind(sql[i].clone(), &queries[i], &binds[i])?
+                        .fetch_all(&mut **c)
+                        .await
+                        .context("the query failed")?;
+                    found.iter().map(|r| E::decode(r, &queries[i].output)).collect::<Result<Vec<_>>>()
+                }
+                .await;
+                match outcome {
+                    Ok(rows) => *slots[i].lock().expect("no panic holds it") = Some(rows),
+                    Err(e) => {
+                        failed.store(true, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                }
             }
             Ok(())
         };
-        let outcome = run().await;
-        sqlx::raw_sql(if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" }).execute(&mut *conn).await?;
-        outcome?;
+        let max = p.options().get_max_connections() as usize;
+        let helpers = match E::EXPORT_SNAPSHOT {
+            Some(_) if n > 1 && max > 1 => (n - 1).min(max - 1),
+            _ => 0,
+        };
+        let name: Option<String> = match (helpers, E::EXPORT_SNAPSHOT) {
+            (1.., Some(export)) => Some(sqlx::raw_sql(export).fetch_one(&mut *conn).await?.get(0)),
+            _ => None,
+        };
+        let (done, _) = tokio::sync::watch::channel(false);
+        // A helper that cannot join in time (no free connection, a pooler with no free server,
+        // a snapshot already gone) takes nothing; the first connection does the rest.
+        let help = async || -> Result<()> {
+            let Some(join) = name.as_deref().and_then(E::join_snapshot) else { return Ok(()) };
+            let mut finished = done.subscribe();
+            let mut c = tokio::select! {
+                c = p.acquire() => match c { Ok(c) => c, Err(_) => return Ok(()) },
+                _ = finished.wait_for(|d| *d) => return Ok(()),
+            };
+            if *finished.borrow() || sqlx::raw_sql(AssertSqlSafe(join)).execute(&mut *c).await.is_err() {
+                sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.ok();
+                return Ok(());
+            }
+            joined.fetch_add(1, Ordering::SeqCst);
+            let outcome = take(&mut c).await;
+            sqlx::raw_sql("ROLLBACK").execute(&mut *c).await?;
+            outcome
+        };
+        let lead = async {
+            let outcome = take(&mut conn).await;
+            done.send_replace(true);
+            // Ending the exported snapshot here (not after the helpers) frees a pooler's
+            // server for a helper still waiting on one.
+            sqlx::raw_sql(if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" }).execute(&mut *conn).await?;
+            outcome
+        };
+        let (lead, helped) = futures_util::future::join(lead, futures_util::future::join_all((0..helpers).map(|_| help()))).await;
+        lead?;
+        helped.into_iter().collect::<Result<Vec<()>>>()?;
     });
+    let rows = slots
+        .into_iter()
+        .map(|s| s.into_inner().expect("no panic holds it").context("a query of the report was not run"))
+        .collect::<Result<_>>()?;
     inlined.sort();
     inlined.dedup();
-    Ok(Executed { rows, inlined })
+    Ok(Executed { rows, inlined, connections: joined.into_inner() })
 }
 
 /// The plan of `c` with `binds` (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN ANALYZE),

@@ -143,6 +143,14 @@ impl Engine for PgPool {
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN (ANALYZE, BUFFERS) ", 0);
     const KEEP_STATEMENTS: bool = false;
     const UNMOVED_ROWS: &'static str = partitioning::UNMOVED;
+    const EXPORT_SNAPSHOT: Option<&'static str> = Some("SELECT pg_export_snapshot()");
+
+    fn join_snapshot(name: &str) -> Option<String> {
+        // The server's own name (hex digits and dashes), checked before it goes into the
+        // statement: SET TRANSACTION SNAPSHOT takes no parameters.
+        (!name.is_empty() && name.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+            .then(|| format!("{}; SET TRANSACTION SNAPSHOT '{name}'", Self::READ_SNAPSHOT))
+    }
 
     fn time(t: DateTime<Utc>) -> DateTime<Utc> {
         t

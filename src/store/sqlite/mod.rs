@@ -135,6 +135,12 @@ impl Engine for SqlitePool {
     const EXPLAIN: (&'static str, usize) = ("EXPLAIN QUERY PLAN ", 3);
     const KEEP_STATEMENTS: bool = true;
     const UNMOVED_ROWS: &'static str = "SELECT 1 WHERE 0";
+    // Each connection reads its own snapshot, and sqlx cannot hand one to another.
+    const EXPORT_SNAPSHOT: Option<&'static str> = None;
+
+    fn join_snapshot(_: &str) -> Option<String> {
+        None
+    }
 
     fn time(t: DateTime<Utc>) -> String {
         crate::time::canonical_text(&t)
