@@ -164,6 +164,7 @@ async fn a_reports_queries_share_one_snapshot_while_an_ingest_writes() {
     std::fs::write(&rest, &data).unwrap();
     for db in both().await {
         ingest(&db.store, std::slice::from_ref(&first), &Default::default()).await.unwrap();
+        db.store.warm_up().await.unwrap();
         let q = cowrieql::compile::compile(
             "from raw_events | aggregate n = count()",
             db.store.dialect(),

@@ -51,6 +51,7 @@ async fn reports_read_from_a_standby_equal_the_primarys() {
     // A standby shares a read snapshot among connections as a primary does: a report's
     // queries run there at once too.
     let reader = cowrieql::store::Store::connect(&standby, &Default::default()).await.unwrap();
+    reader.warm_up().await.unwrap();
     let q = cowrieql::compile::compile("from sessions | aggregate n = count()", reader.dialect(), &Default::default())
         .unwrap();
     let mut connections = 0;

@@ -42,6 +42,8 @@ pub async fn run(first: &Store, opts: &crate::store::ConnectOptions, args: &Benc
     let given = super::report::split_params(&args.params)?;
     for store in &stores {
         crate::store::migrate::migrate(store).await?;
+        // Warm as a long-running reader is: its connections open.
+        store.warm_up().await?;
     }
     let mut all: Vec<Vec<ReportTiming>> = vec![Vec::new(); stores.len()];
     for name in &names {

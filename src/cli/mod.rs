@@ -29,7 +29,7 @@ pub struct Cli {
     /// there; materialized views are built and refreshed on --db, the primary.
     #[arg(long, global = true, env = "COWRIEQL_READ_DB")]
     pub read_db: Option<String>,
-    /// Maximum connections in the pool.
+    /// Maximum connections in the pool; on PostgreSQL a report's queries run on up to this many at once.
     #[arg(long, global = true, default_value_t = 4)]
     pub pool_size: u32,
     /// Seconds to wait for a database connection.

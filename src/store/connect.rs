@@ -78,6 +78,17 @@ impl Store {
         }
     }
 
+    /// Opens every connection the pool may hold, as a long-running reader keeps them: a
+    /// report's queries then run at once without opening any (`store::query::run_all`).
+    pub async fn warm_up(&self) -> Result<()> {
+        crate::on_engine!(self, p => {
+            let max = p.options().get_max_connections() as usize;
+            let held = futures_util::future::try_join_all((0..max).map(|_| p.acquire())).await?;
+            drop(held);
+        });
+        Ok(())
+    }
+
     /// The dialect to compile queries for this store in.
     pub fn dialect(&self) -> &'static dyn crate::sql::Dialect {
         self.backend().dialect()
