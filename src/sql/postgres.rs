@@ -19,6 +19,10 @@ static FUNCTIONS: &[FnTemplate] = &[
     // SUM(bigint) is numeric and AVG is numeric on PostgreSQL: both dialects must return the
     // same kinds of numbers. Ints add up in bigint (cowrieql_sum, migration 11: numeric
     // accumulation and the cast back cost a quarter of a large grouping); AVG is cast back.
+    // Text is told apart bytewise ("C"): the same values as under any deterministic collation,
+    // but the sort behind DISTINCT then compares bytes with abbreviated keys instead of calling
+    // the locale (a week's distinct addresses: 4.1 ms to 2.5 ms, under C.UTF-8).
+    f!("count_distinct", Some(1), None, "COUNT(DISTINCT {key0})"),
     // A combination is a row value: counted with nulls among its fields (a row is never null).
     f!("count_distinct", Some(2), None, "COUNT(DISTINCT ROW({*}))"),
     f!("count_distinct", Some(3), None, "COUNT(DISTINCT ROW({*}))"),
