@@ -104,8 +104,9 @@ pub enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(ops::CompletionsArgs),
-    /// Time every query of every report (min/median/p95, rows, compile/execute/render shares);
-    /// --explain prints plans and flags full scans; --compare URL puts two databases side by side.
+    /// Time every query of every report (min/median/p95, rows, compile/execute/render shares),
+    /// and each whole report as run runs it; --explain prints plans and flags full scans;
+    /// --compare URL puts two databases side by side.
     Bench(bench::BenchArgs),
     /// Copy a SQLite database into PostgreSQL: COPY in key order, resumable after a kill,
     /// validated row by row; --validate-only compares, --rollback removes the copy.
