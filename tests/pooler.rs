@@ -152,12 +152,11 @@ async fn migrate_to_postgres_through_the_pooler() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_whose_helpers_find_no_free_server_runs_alone() {
     let db = fresh_pg().await;
-    let Some(url) = pooler_url(&database_name(&db.url)) else {
+    let Some(TestDb { store, url, .. }) = through_pooler(&db).await else {
         eprintln!("skipped the pooler: the tests use an outside server (COWRIEQL_TEST_PG)");
         return;
     };
     ingest(&db.store, &[fixture("sample")], &Default::default()).await.unwrap();
-    let store = cowrieql::store::Store::connect(&url, &Default::default()).await.unwrap();
     let q = cowrieql::compile::compile("from sessions | aggregate n = count()", store.dialect(), &Default::default())
         .unwrap();
     let (queries, binds) = (vec![q; 6], vec![Vec::new(); 6]);

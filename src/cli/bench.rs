@@ -114,9 +114,7 @@ pub async fn run(first: &Store, opts: &crate::store::ConnectOptions, args: &Benc
                 t.render_ms,
                 100.0 * t.render_ms / total
             ));
-        }
-        for (db, b) in all.iter().zip(&backends) {
-            super::say(format!("  {} on {b}: whole report in one snapshot {:.2} ms", db[i].report, db[i].report_ms));
+            super::say(format!("  {} on {b}: whole report in one snapshot {:.2} ms", t.report, t.report_ms));
         }
         if all.len() == 2 {
             // The report's figures, the second database over the first: the sum of its query

@@ -48,6 +48,11 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
     (p(0.0), p(0.5), p(0.95))
 }
 
+/// The order the stores take their turn in on run `run`: the first one alternates.
+fn turns(run: usize, stores: usize) -> impl Iterator<Item = usize> {
+    (0..stores).map(move |k| if run.is_multiple_of(2) { k } else { stores - 1 - k })
+}
+
 /// One store's compiled report, binds, timings so far, and what `--explain` and the stale-view
 /// warnings need.
 struct Prepared {
@@ -99,8 +104,7 @@ pub async fn bench_report(
         let mut times = vec![Vec::with_capacity(runs); stores.len()];
         let mut rows = vec![0; stores.len()];
         for run in 0..runs {
-            for k in 0..stores.len() {
-                let s = if run % 2 == 0 { k } else { stores.len() - 1 - k };
+            for s in turns(run, stores.len()) {
                 let p = &prepared[s];
                 let t = Instant::now();
                 let r =
@@ -136,8 +140,7 @@ pub async fn bench_report(
     }
     let mut whole = vec![Vec::with_capacity(runs); stores.len()];
     for run in 0..runs {
-        for k in 0..stores.len() {
-            let s = if run % 2 == 0 { k } else { stores.len() - 1 - k };
+        for s in turns(run, stores.len()) {
             let t = Instant::now();
             execute_all(&stores[s], &prepared[s].compiled, &prepared[s].binds).await?;
             whole[s].push(t.elapsed());

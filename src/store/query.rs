@@ -2,7 +2,6 @@
 //! engine, every query of a report in one read snapshot. One text for both databases.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use sqlx::{AssertSqlSafe, Row};
@@ -19,10 +18,13 @@ use crate::{in_tx, on_engine};
 /// in a new process, was slower with helpers opened after 20 ms: 49 ms against 39).
 const OPEN_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// One query's rows.
+type Rows = Vec<Vec<Value>>;
+
 /// Each query's rows, the views computed inline because this connection could not build
 /// them, and how many connections read the snapshot.
 pub struct Executed {
-    pub rows: Vec<Vec<Vec<Value>>>,
+    pub rows: Vec<Rows>,
     pub inlined: Vec<String>,
     pub connections: usize,
 }
@@ -40,7 +42,7 @@ pub struct Executed {
 pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) -> Result<Executed> {
     let mut inlined = Vec::new();
     let n = queries.len();
-    let slots: Vec<Mutex<Option<Vec<Vec<Value>>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let mut rows: Vec<Rows> = vec![Vec::new(); n];
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let joined = AtomicUsize::new(1);
@@ -79,8 +81,10 @@ pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) 
             sqlx::raw_sql(E::READ_SNAPSHOT).execute(&mut *conn).await?;
             sql
         };
-        // Takes queries off the list until none is left, or another connection failed.
-        let take = async |c: &mut sqlx::pool::PoolConnection<<E as Engine>::DB>| -> Result<()> {
+        // Takes queries off the list until none is left, or another connection failed: each
+        // one's place in the list with its rows.
+        let take = async |c: &mut sqlx::pool::PoolConnection<<E as Engine>::DB>| -> Result<Vec<(usize, Rows)>> {
+            let mut taken = Vec::new();
             while !failed.load(Ordering::SeqCst) {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= n {
@@ -95,50 +99,47 @@ pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) 
                 }
                 .await;
                 match outcome {
-                    Ok(rows) => *slots[i].lock().expect("no panic holds it") = Some(rows),
+                    Ok(rows) => taken.push((i, rows)),
                     Err(e) => {
                         failed.store(true, Ordering::SeqCst);
                         return Err(e);
                     }
                 }
             }
-            Ok(())
+            Ok(taken)
         };
         let max = p.options().get_max_connections() as usize;
-        let helpers = match E::EXPORT_SNAPSHOT {
-            Some(_) if n > 1 && max > 1 => (n - 1).min(max - 1),
-            _ => 0,
-        };
-        let name: Option<String> = match (helpers, E::EXPORT_SNAPSHOT) {
-            (1.., Some(export)) => Some(sqlx::raw_sql(export).fetch_one(&mut *conn).await?.get(0)),
+        let helpers = if E::EXPORT_SNAPSHOT.is_some() { n.saturating_sub(1).min(max.saturating_sub(1)) } else { 0 };
+        let name: Option<String> = match E::EXPORT_SNAPSHOT {
+            Some(export) if helpers > 0 => Some(sqlx::raw_sql(export).fetch_one(&mut *conn).await?.get(0)),
             _ => None,
         };
         let (done, _) = tokio::sync::watch::channel(false);
         // A helper that cannot join in time (no free connection, a pooler with no free server,
         // a snapshot already gone) takes nothing; the first connection does the rest.
-        let help = async || -> Result<()> {
-            let Some(join) = name.as_deref().and_then(E::join_snapshot) else { return Ok(()) };
+        let help = async || -> Result<Vec<(usize, Rows)>> {
+            let Some(join) = name.as_deref().and_then(E::join_snapshot) else { return Ok(Vec::new()) };
             let mut finished = done.subscribe();
             let mut c = match p.try_acquire() {
                 Some(c) => c,
                 // Opening a connection costs the server a process: worth it only for a report
                 // still running after a while. One begun is not abandoned half-open.
-                None if p.size() < p.options().get_max_connections() => {
+                None if (p.size() as usize) < max => {
                     tokio::select! {
                         _ = tokio::time::sleep(OPEN_AFTER) => {}
-                        _ = finished.wait_for(|d| *d) => return Ok(()),
+                        _ = finished.wait_for(|d| *d) => return Ok(Vec::new()),
                     }
                     match p.acquire().await {
                         Ok(c) => c,
-                        Err(_) => return Ok(()),
+                        Err(_) => return Ok(Vec::new()),
                     }
                 }
                 // Every connection is in use elsewhere in this process.
-                None => return Ok(()),
+                None => return Ok(Vec::new()),
             };
             if *finished.borrow() || sqlx::raw_sql(AssertSqlSafe(join)).execute(&mut *c).await.is_err() {
                 sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.ok();
-                return Ok(());
+                return Ok(Vec::new());
             }
             joined.fetch_add(1, Ordering::SeqCst);
             let outcome = take(&mut c).await;
@@ -154,13 +155,11 @@ pub async fn run_all(store: &Store, queries: &[Compiled], binds: &[Vec<Value>]) 
             outcome
         };
         let (lead, helped) = futures_util::future::join(lead, futures_util::future::join_all((0..helpers).map(|_| help()))).await;
-        lead?;
-        helped.into_iter().collect::<Result<Vec<()>>>()?;
+        // Without a failure every query was taken once.
+        for (i, found) in lead?.into_iter().chain(helped.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten()) {
+            rows[i] = found;
+        }
     });
-    let rows = slots
-        .into_iter()
-        .map(|s| s.into_inner().expect("no panic holds it").context("a query of the report was not run"))
-        .collect::<Result<_>>()?;
     inlined.sort();
     inlined.dedup();
     Ok(Executed { rows, inlined, connections: joined.into_inner() })
